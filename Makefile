@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PLUGINS := api_core api_feature_webhooks api_feature_search webhooks_core \
+           authmethod_none authmethod_basic authmethod_oauth
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test test-sqlite lint demo serve clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-dev.txt $(foreach p,$(PLUGINS),plugins/$(p)/pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[postgres]' $(foreach p,$(PLUGINS),-e plugins/$(p)) \
+		-r requirements-dev.txt
+	touch $(STAMP)
+
+# Every test; the PostgreSQL half runs when JOMRESKIT_TEST_POSTGRES_URL is set (.ci/run sets it).
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check src plugins tests bench scripts
+
+demo: setup
+	JOMRESKIT_INSTANCE_PATH=$(CURDIR)/instance $(BIN)/jomreskit db upgrade
+	JOMRESKIT_INSTANCE_PATH=$(CURDIR)/instance $(BIN)/jomreskit demo seed
+	JOMRESKIT_INSTANCE_PATH=$(CURDIR)/instance $(BIN)/jomreskit serve
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,3 @@
+"""__description__"""
+
+from jomreskit import hookimpl  # noqa: F401  (hook implementations go below)

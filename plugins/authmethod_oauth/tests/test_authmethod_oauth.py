@@ -1,0 +1,8 @@
+"""The authmethod_oauth plugin installs and is found as a plugin."""
+
+from jomreskit.core import plugins
+
+
+def test_authmethod_oauth_is_discovered_as_a_plugin():
+    names = {candidate.name for candidate in plugins.discover(None)}
+    assert "authmethod_oauth" in names

@@ -1,0 +1,8 @@
+"""The webhooks_core plugin installs and is found as a plugin."""
+
+from jomreskit.core import plugins
+
+
+def test_webhooks_core_is_discovered_as_a_plugin():
+    names = {candidate.name for candidate in plugins.discover(None)}
+    assert "webhooks_core" in names

@@ -1,0 +1,93 @@
+"""The webhook auth-method contract. An auth-method plugin imports only this module (and the markers).
+
+A method declares its settings fields, checks a webhook's settings, and adds credentials to an
+outgoing delivery request. webhooks_core stores the settings (secret ones encrypted), builds
+and signs the request, then hands it to the method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import requests
+
+from .errors import ValidationError
+
+FORMATS = ("text", "password", "boolean", "select")
+
+
+@dataclass(frozen=True)
+class SettingField:
+    """One setting of an auth method, enough to build a form and to validate input."""
+
+    key: str
+    title: str
+    description: str = ""
+    format: str = "text"
+    required: bool = False
+    secret: bool = False
+    choices: tuple[str, ...] = ()
+
+
+class AuthMethod:
+    """Base class of webhook auth methods; subclasses set ``name``, ``label`` and ``fields``."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    fields: ClassVar[tuple[SettingField, ...]] = ()
+
+    def clean_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """Check ``settings`` against the declared fields and return them normalised.
+
+        Unknown keys and missing required ones are refused with a message naming the field.
+        """
+        known = {f.key: f for f in self.fields}
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise ValidationError(
+                f"auth method {self.name!r} has no setting {', '.join(unknown)}"
+                + (f"; it takes {', '.join(known)}" if known else "; it takes none"),
+                code="invalid_setting",
+            )
+        cleaned: dict[str, Any] = {}
+        for key, spec in known.items():
+            value = settings.get(key)
+            if spec.format == "boolean":
+                value = _as_bool(key, value)
+            elif value is not None:
+                value = str(value).strip()
+                if spec.format == "select" and value and value not in spec.choices:
+                    raise ValidationError(
+                        f"setting {key} must be one of {', '.join(spec.choices)}",
+                        code="invalid_setting",
+                    )
+            if spec.required and value in (None, ""):
+                raise ValidationError(
+                    f"auth method {self.name!r} needs the setting {key} ({spec.title})",
+                    code="missing_setting",
+                )
+            if value not in (None, ""):
+                cleaned[key] = value
+        return cleaned
+
+    def authenticate(
+        self, request: requests.PreparedRequest, settings: Mapping[str, Any], http: requests.Session
+    ) -> None:
+        """Add credentials to ``request`` (headers, usually). ``http`` may fetch a token first."""
+
+    def unauthorized(self, settings: Mapping[str, Any]) -> bool:
+        """The endpoint answered 401. Drop cached credentials; return True to retry once now."""
+        return False
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ValidationError(f"setting {key} must be true or false", code="invalid_setting")

@@ -1,0 +1,1 @@
+"""The booking portal's data: models and the services that change them (and fire events)."""

@@ -1,0 +1,477 @@
+"""Service functions: the one way data changes, each firing its catalog event.
+
+They work in the caller's transaction (``kit.transaction()`` or a request's session) and do not
+commit, so a caller can make several changes and fire several events atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from ..errors import Conflict, NotFound, ValidationError
+from .models import (
+    CONTRACT_STATUSES,
+    ROLES,
+    Contract,
+    ContractNote,
+    Coupon,
+    Deposit,
+    Extra,
+    Guest,
+    Invoice,
+    InvoiceLine,
+    ManagerProperty,
+    Property,
+    Review,
+    Room,
+    RoomBooking,
+    Tariff,
+    User,
+)
+
+if TYPE_CHECKING:
+    from ..kit import Kit
+
+M = TypeVar("M")
+
+
+def get(kit: Kit, model: type[M], uid: int, what: str | None = None) -> M:
+    """The row of ``model`` with primary key ``uid``, or NotFound naming it."""
+    row = kit.session().get(model, uid)
+    if row is None:
+        what = what or model.__name__.lower()
+        raise NotFound(f"no {what} {uid}", code=f"invalid_{what}_uid")
+    return row
+
+
+def _set(row: Any, fields: dict[str, Any]) -> None:
+    for key, value in fields.items():
+        if not hasattr(type(row), key):
+            raise ValidationError(f"{type(row).__name__.lower()} has no field {key!r}")
+        setattr(row, key, value)
+
+
+def _add(kit: Kit, row: M) -> M:
+    session = kit.session()
+    session.add(row)
+    session.flush()
+    return row
+
+
+# -- managers ----------------------------------------------------------------------------
+
+
+def user_by_name(kit: Kit, username: str) -> User:
+    user = kit.session().scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named {username!r}", code="invalid_manager")
+    return user
+
+
+def create_user(
+    kit: Kit,
+    username: str,
+    role: str = "manager",
+    password: str | None = None,
+    property_uids: Iterable[int] = (),
+    **fields: Any,
+) -> User:
+    """Create a manager or super manager, optionally linked to properties."""
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    username = username.strip()
+    if not username:
+        raise ValidationError("a username is needed")
+    session = kit.session()
+    if session.scalar(select(User.manager_id).where(User.username == username)) is not None:
+        raise Conflict(f"a user named {username!r} already exists", code="duplicate_user")
+    user = User(username=username, role=role, **fields)
+    if password:
+        user.password_hash = generate_password_hash(password)
+    _add(kit, user)
+    for property_uid in property_uids:
+        get(kit, Property, property_uid)
+        session.add(ManagerProperty(manager_id=user.manager_id, property_uid=property_uid))
+    session.flush()
+    kit.fire("manager_added", manager_id=user.manager_id)
+    return user
+
+
+def update_user(kit: Kit, manager_id: int, password: str | None = None, **fields: Any) -> User:
+    user = get(kit, User, manager_id, "manager")
+    if "role" in fields and fields["role"] not in ROLES:
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}")
+    _set(user, fields)
+    if password:
+        user.password_hash = generate_password_hash(password)
+    kit.session().flush()
+    kit.fire("manager_updated", manager_id=manager_id)
+    return user
+
+
+def link_property(kit: Kit, manager_id: int, property_uid: int) -> None:
+    """Add a property to a manager's properties (the cross-reference)."""
+    get(kit, User, manager_id, "manager")
+    get(kit, Property, property_uid)
+    session = kit.session()
+    if session.get(ManagerProperty, (manager_id, property_uid)) is None:
+        session.add(ManagerProperty(manager_id=manager_id, property_uid=property_uid))
+        session.flush()
+        kit.fire("manager_updated", manager_id=manager_id)
+
+
+def delete_user(kit: Kit, manager_id: int) -> None:
+    user = get(kit, User, manager_id, "manager")
+    kit.session().delete(user)
+    kit.session().flush()
+    kit.fire("manager_deleted", manager_id=manager_id)
+
+
+def manages(kit: Kit, manager_id: int, property_uid: int) -> bool:
+    """True when the manager may act on the property: linked to it, or a super manager."""
+    user = kit.session().get(User, manager_id)
+    if user is None:
+        return False
+    return user.is_super or (
+        kit.session().get(ManagerProperty, (manager_id, property_uid)) is not None
+    )
+
+
+# -- properties and rooms ------------------------------------------------------------------
+
+
+def create_property(kit: Kit, name: str, **fields: Any) -> Property:
+    prop = _add(kit, Property(name=name, **fields))
+    kit.fire("property_created", property_uid=prop.property_uid)
+    return prop
+
+
+def update_property(kit: Kit, property_uid: int, **fields: Any) -> Property:
+    prop = get(kit, Property, property_uid)
+    _set(prop, fields)
+    kit.session().flush()
+    kit.fire("property_updated", property_uid=property_uid)
+    return prop
+
+
+def set_published(kit: Kit, property_uid: int, published: bool) -> Property:
+    prop = get(kit, Property, property_uid)
+    prop.published = published
+    kit.session().flush()
+    kit.fire("property_published" if published else "property_unpublished",
+             property_uid=property_uid)
+    return prop
+
+
+def delete_property(kit: Kit, property_uid: int) -> None:
+    prop = get(kit, Property, property_uid)
+    kit.session().delete(prop)
+    kit.session().flush()
+    kit.fire("property_deleted", property_uid=property_uid)
+
+
+def add_room(kit: Kit, property_uid: int, **fields: Any) -> Room:
+    get(kit, Property, property_uid)
+    room = _add(kit, Room(property_uid=property_uid, **fields))
+    kit.fire("room_added", property_uid=property_uid, room_uid=room.room_uid)
+    return room
+
+
+def update_room(kit: Kit, room_uid: int, **fields: Any) -> Room:
+    room = get(kit, Room, room_uid)
+    _set(room, fields)
+    kit.session().flush()
+    kit.fire("room_updated", property_uid=room.property_uid, room_uid=room_uid)
+    return room
+
+
+def delete_room(kit: Kit, room_uid: int) -> None:
+    room = get(kit, Room, room_uid)
+    property_uid = room.property_uid
+    kit.session().delete(room)
+    kit.session().flush()
+    kit.fire("room_deleted", property_uid=property_uid, room_uid=room_uid)
+
+
+def update_tariffs(kit: Kit, property_uid: int, tariffs: Iterable[dict[str, Any]]) -> list[Tariff]:
+    """Replace a property's tariffs."""
+    get(kit, Property, property_uid)
+    session = kit.session()
+    for old in session.scalars(select(Tariff).where(Tariff.property_uid == property_uid)):
+        session.delete(old)
+    rows = [Tariff(property_uid=property_uid, **t) for t in tariffs]
+    session.add_all(rows)
+    session.flush()
+    kit.fire("tariffs_updated", property_uid=property_uid)
+    return rows
+
+
+# -- guests --------------------------------------------------------------------------------
+
+
+def save_guest(kit: Kit, property_uid: int, guest_uid: int | None = None, **fields: Any) -> Guest:
+    """Create a guest (guest_saved) or, given an existing guest_uid, update it (guest_updated)."""
+    get(kit, Property, property_uid)
+    existing = kit.session().get(Guest, guest_uid) if guest_uid else None
+    if existing is not None:
+        if existing.property_uid != property_uid:
+            raise NotFound(f"no guest {guest_uid} at property {property_uid}",
+                           code="invalid_guest_uid")
+        _set(existing, fields)
+        kit.session().flush()
+        kit.fire("guest_updated", property_uid=property_uid, guest_uid=existing.guest_uid)
+        return existing
+    guest = _add(kit, Guest(property_uid=property_uid, guest_uid=guest_uid, **fields))
+    kit.fire("guest_saved", property_uid=property_uid, guest_uid=guest.guest_uid)
+    return guest
+
+
+def delete_guest(kit: Kit, guest_uid: int) -> None:
+    guest = get(kit, Guest, guest_uid)
+    property_uid = guest.property_uid
+    kit.session().delete(guest)
+    kit.session().flush()
+    kit.fire("guest_deleted", property_uid=property_uid, guest_uid=guest_uid)
+
+
+# -- bookings ------------------------------------------------------------------------------
+
+
+def _book_rooms(kit: Kit, contract: Contract, room_uids: Iterable[int]) -> None:
+    """Take each room for each night of the contract, refusing rooms already taken."""
+    session = kit.session()
+    room_uids = list(room_uids)
+    if contract.departure <= contract.arrival:
+        raise ValidationError("departure must be after arrival", code="invalid_dates")
+    for room_uid in room_uids:
+        room = get(kit, Room, room_uid)
+        if room.property_uid != contract.property_uid:
+            raise ValidationError(f"room {room_uid} is not at property {contract.property_uid}",
+                                  code="invalid_room_uid")
+    contract.room_bookings.clear()
+    session.flush()
+    nights = (contract.departure - contract.arrival).days
+    dates = [contract.arrival + timedelta(days=n) for n in range(nights)]
+    taken = session.scalars(
+        select(RoomBooking.room_uid).where(
+            RoomBooking.room_uid.in_(room_uids), RoomBooking.date.in_(dates)
+        )
+    ).first()
+    if taken is not None:
+        raise Conflict(f"room {taken} is already booked on some of those nights",
+                       code="room_unavailable")
+    for room_uid in room_uids:
+        for night in dates:
+            contract.room_bookings.append(
+                RoomBooking(property_uid=contract.property_uid, room_uid=room_uid, date=night)
+            )
+    session.flush()
+
+
+def add_booking(
+    kit: Kit, property_uid: int, arrival: date, departure: date, room_uids: Iterable[int],
+    **fields: Any,
+) -> Contract:
+    get(kit, Property, property_uid)
+    contract = Contract(property_uid=property_uid, arrival=arrival, departure=departure, **fields)
+    _add(kit, contract)
+    _book_rooms(kit, contract, room_uids)
+    if not contract.booking_number:
+        contract.booking_number = f"{property_uid:03d}-{contract.contract_uid:06d}"
+    kit.fire("blackbooking_created" if contract.blackbooking else "booking_added",
+             property_uid=property_uid, contract_uid=contract.contract_uid)
+    return contract
+
+
+def create_blackbooking(
+    kit: Kit, property_uid: int, arrival: date, departure: date, room_uids: Iterable[int],
+    **fields: Any,
+) -> Contract:
+    """Take rooms out of sale for some nights."""
+    return add_booking(kit, property_uid, arrival, departure, room_uids, blackbooking=True,
+                       **fields)
+
+
+def modify_booking(
+    kit: Kit, contract_uid: int, room_uids: Iterable[int] | None = None, **fields: Any
+) -> Contract:
+    contract = get(kit, Contract, contract_uid)
+    if "status" in fields and fields["status"] not in CONTRACT_STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(CONTRACT_STATUSES)}")
+    rooms = list(room_uids) if room_uids is not None else contract.room_uids
+    _set(contract, fields)
+    if room_uids is not None or {"arrival", "departure"} & set(fields):
+        _book_rooms(kit, contract, rooms)
+    kit.session().flush()
+    kit.fire("booking_modified", property_uid=contract.property_uid, contract_uid=contract_uid)
+    return contract
+
+
+def _booking_state(kit: Kit, contract_uid: int, event: str, **changes: Any) -> Contract:
+    contract = get(kit, Contract, contract_uid)
+    _set(contract, changes)
+    kit.session().flush()
+    kit.fire(event, property_uid=contract.property_uid, contract_uid=contract_uid)
+    return contract
+
+
+def cancel_booking(kit: Kit, contract_uid: int) -> Contract:
+    """Cancel a booking and free its rooms."""
+    contract = get(kit, Contract, contract_uid)
+    if contract.status == "cancelled":
+        raise Conflict(f"booking {contract_uid} is already cancelled", code="already_cancelled")
+    contract.room_bookings.clear()
+    return _booking_state(kit, contract_uid, "booking_cancelled", status="cancelled")
+
+
+def mark_noshow(kit: Kit, contract_uid: int) -> Contract:
+    return _booking_state(kit, contract_uid, "booking_marked_noshow", status="noshow")
+
+
+def check_in(kit: Kit, contract_uid: int, undo: bool = False) -> Contract:
+    event = "guest_checkedin_undone" if undo else "guest_checkedin"
+    return _booking_state(kit, contract_uid, event, checked_in=not undo)
+
+
+def check_out(kit: Kit, contract_uid: int, undo: bool = False) -> Contract:
+    event = "guest_checkedout_undone" if undo else "guest_checkedout"
+    return _booking_state(kit, contract_uid, event, checked_out=not undo)
+
+
+def save_deposit(kit: Kit, contract_uid: int, amount: Decimal, reference: str = "",
+                 **fields: Any) -> Deposit:
+    contract = get(kit, Contract, contract_uid)
+    deposit = _add(kit, Deposit(contract_uid=contract_uid, amount=Decimal(amount),
+                                reference=reference, **fields))
+    kit.fire("deposit_saved", property_uid=contract.property_uid, contract_uid=contract_uid,
+             deposit_id=deposit.deposit_id)
+    return deposit
+
+
+def save_note(kit: Kit, contract_uid: int, text: str, **fields: Any) -> ContractNote:
+    contract = get(kit, Contract, contract_uid)
+    note = _add(kit, ContractNote(contract_uid=contract_uid, text=text, **fields))
+    kit.fire("booking_note_saved", property_uid=contract.property_uid,
+             contract_uid=contract_uid, note_id=note.note_id)
+    return note
+
+
+def delete_note(kit: Kit, note_id: int) -> None:
+    note = get(kit, ContractNote, note_id, "note")
+    contract = note.contract
+    kit.session().delete(note)
+    kit.session().flush()
+    kit.fire("booking_note_deleted", property_uid=contract.property_uid,
+             contract_uid=contract.contract_uid, note_id=note_id)
+
+
+# -- invoices ------------------------------------------------------------------------------
+
+
+def _lines(lines: Iterable[dict[str, Any]]) -> list[InvoiceLine]:
+    return [InvoiceLine(**{**line, "unit_price": Decimal(str(line["unit_price"]))})
+            for line in lines]
+
+
+def create_invoice(kit: Kit, property_uid: int, lines: Iterable[dict[str, Any]],
+                   **fields: Any) -> Invoice:
+    get(kit, Property, property_uid)
+    invoice = Invoice(property_uid=property_uid, **fields)
+    invoice.lines = _lines(lines)
+    _add(kit, invoice)
+    kit.fire("invoice_created", property_uid=property_uid, invoice_uid=invoice.invoice_uid)
+    return invoice
+
+
+def update_invoice(kit: Kit, invoice_uid: int, lines: Iterable[dict[str, Any]] | None = None,
+                   **fields: Any) -> Invoice:
+    invoice = get(kit, Invoice, invoice_uid)
+    _set(invoice, fields)
+    if lines is not None:
+        invoice.lines = _lines(lines)
+    kit.session().flush()
+    kit.fire("invoice_updated", property_uid=invoice.property_uid, invoice_uid=invoice_uid)
+    return invoice
+
+
+def cancel_invoice(kit: Kit, invoice_uid: int) -> Invoice:
+    invoice = get(kit, Invoice, invoice_uid)
+    invoice.status = "cancelled"
+    kit.session().flush()
+    kit.fire("invoice_cancelled", property_uid=invoice.property_uid, invoice_uid=invoice_uid)
+    return invoice
+
+
+# -- reviews, extras, coupons --------------------------------------------------------------
+
+
+def save_review(kit: Kit, property_uid: int, rating: int, **fields: Any) -> Review:
+    get(kit, Property, property_uid)
+    if not 1 <= int(rating) <= 10:
+        raise ValidationError("rating must be from 1 to 10", code="invalid_rating")
+    review = _add(kit, Review(property_uid=property_uid, rating=int(rating), **fields))
+    kit.fire("review_saved", property_uid=property_uid, review_uid=review.review_uid)
+    return review
+
+
+def set_review_published(kit: Kit, review_uid: int, published: bool) -> Review:
+    review = get(kit, Review, review_uid)
+    review.published = published
+    kit.session().flush()
+    kit.fire("review_published" if published else "review_unpublished",
+             property_uid=review.property_uid, review_uid=review_uid)
+    return review
+
+
+def delete_review(kit: Kit, review_uid: int) -> None:
+    review = get(kit, Review, review_uid)
+    kit.session().delete(review)
+    kit.session().flush()
+    kit.fire("review_deleted", property_uid=review.property_uid, review_uid=review_uid)
+
+
+def save_extra(kit: Kit, property_uid: int, extra_uid: int | None = None, **fields: Any) -> Extra:
+    """Create or (given an existing extra_uid) change an optional extra."""
+    get(kit, Property, property_uid)
+    extra = kit.session().get(Extra, extra_uid) if extra_uid else None
+    if extra is None:
+        extra = _add(kit, Extra(property_uid=property_uid, extra_uid=extra_uid, **fields))
+    else:
+        _set(extra, fields)
+        kit.session().flush()
+    kit.fire("extra_saved", property_uid=property_uid, extra_uid=extra.extra_uid)
+    return extra
+
+
+def delete_extra(kit: Kit, extra_uid: int) -> None:
+    extra = get(kit, Extra, extra_uid)
+    kit.session().delete(extra)
+    kit.session().flush()
+    kit.fire("extra_deleted", property_uid=extra.property_uid, extra_uid=extra_uid)
+
+
+def save_coupon(kit: Kit, property_uid: int, coupon_uid: int | None = None,
+                **fields: Any) -> Coupon:
+    """Create or (given an existing coupon_uid) change a coupon."""
+    get(kit, Property, property_uid)
+    coupon = kit.session().get(Coupon, coupon_uid) if coupon_uid else None
+    if coupon is None:
+        coupon = _add(kit, Coupon(property_uid=property_uid, coupon_uid=coupon_uid, **fields))
+    else:
+        _set(coupon, fields)
+        kit.session().flush()
+    kit.fire("coupon_saved", property_uid=property_uid, coupon_uid=coupon.coupon_uid)
+    return coupon
+
+
+def delete_coupon(kit: Kit, coupon_uid: int) -> None:
+    coupon = get(kit, Coupon, coupon_uid)
+    kit.session().delete(coupon)
+    kit.session().flush()
+    kit.fire("coupon_deleted", property_uid=coupon.property_uid, coupon_uid=coupon_uid)

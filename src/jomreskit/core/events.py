@@ -1,0 +1,90 @@
+"""Event types, fired events and the catalog that checks one against the other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .errors import EventError
+
+
+@dataclass(frozen=True)
+class EventType:
+    """Something that can happen on the site: its name and the id fields it carries.
+
+    Events carry ids only, never a record's content and never a secret: the remote
+    service calls the API back for the rest.
+    """
+
+    name: str
+    id_fields: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as recorded: its row id, name, ids and when it was fired."""
+
+    id: int
+    name: str
+    ids: Mapping[str, int]
+    timestamp: datetime
+    type: EventType = field(repr=False, compare=False)
+
+    @property
+    def property_uid(self) -> int | None:
+        return self.ids.get("property_uid")
+
+
+class EventCatalog:
+    """The event types registered by all loaded plugins, by name."""
+
+    def __init__(self, types: Iterable[EventType] = ()) -> None:
+        self._types: dict[str, EventType] = {}
+        for event_type in types:
+            self.add(event_type)
+
+    def add(self, event_type: EventType) -> None:
+        known = self._types.get(event_type.name)
+        if known is not None and known != event_type:
+            raise EventError(f"event {event_type.name!r} is registered twice with different fields")
+        self._types[event_type.name] = event_type
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def __iter__(self):
+        return iter(sorted(self._types.values(), key=lambda t: t.name))
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def get(self, name: str) -> EventType:
+        """The event type called ``name``, or a clear error naming the close matches."""
+        try:
+            return self._types[name]
+        except KeyError:
+            raise EventError(f"unknown event {name!r}; `jomreskit events list` shows them",
+                             code="unknown_event") from None
+
+    def check(self, name: str, ids: Mapping[str, Any]) -> EventType:
+        """Validate ``ids`` against the event type: every id field present, no other, whole numbers."""
+        event_type = self.get(name)
+        expected = set(event_type.id_fields)
+        missing = [f for f in event_type.id_fields if f not in ids]
+        extra = sorted(set(ids) - expected)
+        if missing:
+            raise EventError(f"event {name!r} needs {', '.join(missing)}", code="missing_id_field")
+        if extra:
+            raise EventError(
+                f"event {name!r} takes only {', '.join(event_type.id_fields)}; "
+                f"unexpected {', '.join(extra)}",
+                code="unexpected_id_field",
+            )
+        for key, value in ids.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise EventError(f"{key} must be a positive whole number, not {value!r}",
+                                 code="invalid_id_field")
+        return event_type

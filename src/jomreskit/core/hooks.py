@@ -1,0 +1,66 @@
+"""A typed facade over ``pm.hook``: core code calls methods with signatures, not strings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from flask import Flask
+
+    from .authmethods import AuthMethod
+    from .events import Event, EventType
+    from .kit import Kit
+    from .scopes import Scope
+
+
+def _flatten(results: list[Any]) -> Iterator[Any]:
+    for result in results:
+        if result:
+            yield from result
+
+
+class Hooks:
+    """Calls into every loaded plugin's implementation of each hook."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+
+    def register_events(self) -> list[EventType]:
+        return list(_flatten(self.pm.hook.register_events()))
+
+    def event_fired(self, kit: Kit, event: Event) -> None:
+        self.pm.hook.event_fired(kit=kit, event=event)
+
+    def register_scopes(self) -> list[Scope]:
+        return list(_flatten(self.pm.hook.register_scopes()))
+
+    def register_api_routes(self, api: Any) -> None:
+        self.pm.hook.register_api_routes(api=api)
+
+    def register_authmethods(self) -> list[AuthMethod]:
+        return list(_flatten(self.pm.hook.register_authmethods()))
+
+    def register_commands(self, cli: click.Group) -> None:
+        self.pm.hook.register_commands(cli=cli)
+
+    def register_migrations(self) -> list[tuple[str, str]]:
+        """(plugin name, revisions folder) for each plugin that ships migrations."""
+        found = []
+        for impl in self.pm.hook.register_migrations.get_hookimpls():
+            folder = impl.function()
+            if folder:
+                found.append((self.pm.get_name(impl.plugin), str(folder)))
+        return found
+
+    def init_app(self, kit: Kit, app: Flask) -> None:
+        self.pm.hook.init_app(kit=kit, app=app)
+
+    def event_callback_url(self, kit: Kit, event: Event) -> str | None:
+        return self.pm.hook.event_callback_url(kit=kit, event=event)
+
+    def background_services(self, kit: Kit) -> list[Any]:
+        return list(_flatten(self.pm.hook.background_services(kit=kit)))

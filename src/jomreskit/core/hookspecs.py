@@ -1,0 +1,69 @@
+"""The hooks a jomreskit plugin can implement. Each is documented in docs/plugin_hooks.md.
+
+Every hook is called with keyword arguments; an implementation may accept any subset of them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .markers import hookspec
+
+if TYPE_CHECKING:
+    import click
+    from flask import Flask
+
+    from .authmethods import AuthMethod
+    from .events import Event, EventType
+    from .kit import Kit
+    from .scopes import Scope
+
+
+@hookspec
+def register_events() -> list[EventType]:
+    """Return the event types this plugin can fire."""
+
+
+@hookspec
+def event_fired(kit: Kit, event: Event) -> None:
+    """React to a recorded event, inside the transaction that fired it."""
+
+
+@hookspec
+def register_scopes() -> list[Scope]:
+    """Return the API scopes this plugin adds."""
+
+
+@hookspec
+def register_api_routes(api: Any) -> None:
+    """Add routes to the REST API, each with its methods and required scope."""
+
+
+@hookspec
+def register_authmethods() -> list[AuthMethod]:
+    """Return the webhook auth methods this plugin provides."""
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands or command groups to the `jomreskit` CLI."""
+
+
+@hookspec
+def register_migrations() -> str | None:
+    """Return the folder of this plugin's Alembic revisions, applied by `jomreskit db upgrade`."""
+
+
+@hookspec
+def init_app(kit: Kit, app: Flask) -> None:
+    """Set up this plugin on a Flask app: register blueprints, handlers, background threads."""
+
+
+@hookspec(firstresult=True)
+def event_callback_url(kit: Kit, event: Event) -> str | None:
+    """Return the absolute API URL where a remote service reads the record ``event`` is about."""
+
+
+@hookspec
+def background_services(kit: Kit) -> list[Any]:
+    """Return services to run beside `jomreskit serve`: objects with ``start()`` and ``stop()``."""

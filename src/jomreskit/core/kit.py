@@ -1,0 +1,213 @@
+"""The Flask extension and the per-app runtime it keeps in ``app.extensions["jomreskit"]``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from . import config, migrate, plugins, registry
+from .authmethods import AuthMethod
+from .db import make_engine, make_session
+from .domain.models import EventRecord
+from .errors import PluginError
+from .events import Event, EventCatalog
+from .hooks import Hooks
+from .scopes import Scope
+from .secrets import SecretBox, site_secret_key
+
+if TYPE_CHECKING:
+    import click
+
+log = logging.getLogger("jomreskit")
+
+EXTENSION = "jomreskit"
+
+
+class Kit:
+    """jomreskit running in one Flask app: settings, database, loaded plugins and what they register."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.settings = app.config
+        Path(self.settings["JOMRESKIT_INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(self.settings["JOMRESKIT_DATABASE_URL"])
+        self.session = make_session(self.engine)
+        self.secret_key = site_secret_key(
+            self.settings["JOMRESKIT_SECRET_KEY"], self.settings["JOMRESKIT_INSTANCE_PATH"]
+        )
+        self.secret_box = SecretBox(self.secret_key)
+        self.load_plugins()
+
+    # -- plugins -------------------------------------------------------------------------
+
+    def load_plugins(self) -> None:
+        """(Re)build the plugin manager from the registry and collect what plugins register."""
+        self.pm = plugins.make_plugin_manager(trace=bool(self.settings["JOMRESKIT_TRACE_PLUGINS"]))
+        self.hooks = Hooks(self.pm)
+        self.warnings: list[str] = []
+        records = self._registry_records()
+        self.loaded = plugins.load(self.pm, records or [], only=config.plugin_filter(self.app))
+        for name, problem in self.loaded.problems.items():
+            self.warnings.append(f"plugin {name}: {problem}")
+        self.catalog = EventCatalog(self.hooks.register_events())
+        self.scopes: dict[str, Scope] = {s.name: s for s in self.hooks.register_scopes()}
+        self.authmethods: dict[str, AuthMethod] = {
+            m.name: m for m in self.hooks.register_authmethods()
+        }
+
+    def _registry_records(self) -> list[dict[str, Any]] | None:
+        try:
+            if not registry.exists(self.engine):
+                self.warnings.append(
+                    "the database is not set up: run `jomreskit db upgrade` (no plugins loaded)"
+                )
+                return None
+            with self.session() as session:
+                records = registry.read(session)
+            self.session.remove()
+        except SQLAlchemyError as exc:
+            self.warnings.append(f"cannot read the plugin registry ({_short(exc)}); no plugins loaded")
+            return None
+        changes = registry.differences(
+            records, plugins.discover(self.settings["JOMRESKIT_PLUGINS_DIR"])
+        )
+        if changes:
+            self.warnings.append(
+                "installed plugins differ from the registry ("
+                + "; ".join(changes)
+                + "): run `jomreskit plugins rebuild`"
+            )
+        return records
+
+    def rebuild_registry(self) -> list[dict[str, Any]]:
+        """Validate every installed plugin, write the registry and reload from it."""
+        with self.transaction() as session:
+            records = registry.rebuild(session, self.settings["JOMRESKIT_PLUGINS_DIR"])
+        self.load_plugins()
+        return records
+
+    def upgrade_database(self, report: Callable[[str], Any] = log.info, rebuild: bool = False) -> None:
+        """Apply the core's migrations, build the registry if it is empty (or ``rebuild``),
+        then apply every loaded plugin's migrations."""
+        folders = dict(self.hooks.register_migrations())
+        _report_upgrade(report, plugins.CORE_PLUGIN,
+                        *migrate.upgrade(self.engine, plugins.CORE_PLUGIN, folders["core"]))
+        with self.session() as session:
+            empty = not registry.read(session)
+        self.session.remove()
+        if empty or rebuild:
+            report("building the plugin registry from what is installed")
+            self.rebuild_registry()
+        else:
+            self.load_plugins()
+        for name, folder in self.hooks.register_migrations():
+            if name != plugins.CORE_PLUGIN:
+                _report_upgrade(report, name, *migrate.upgrade(self.engine, name, folder))
+
+    def set_plugin_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+        if not registry.exists(self.engine):
+            raise PluginError("the database is not set up: run `jomreskit db upgrade` first")
+        with self.transaction() as session:
+            record = registry.set_enabled(session, name, enabled)
+        self.load_plugins()
+        return record
+
+    # -- database --------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """The current thread's session, committed on success and rolled back on error."""
+        session = self.session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    # -- events ----------------------------------------------------------------------------
+
+    def fire(self, name: str, **ids: int) -> Event:
+        """Record an event and tell every plugin, inside the caller's transaction.
+
+        The caller commits: if it rolls back instead, the event and all that plugins did
+        about it (webhook deliveries queued, say) are gone with it.
+        """
+        event_type = self.catalog.check(name, ids)
+        session = self.session()
+        record = EventRecord(name=name, ids=dict(ids))
+        session.add(record)
+        session.flush()
+        event = Event(id=record.id, name=name, ids=dict(ids), timestamp=record.created_at,
+                      type=event_type)
+        self.hooks.event_fired(kit=self, event=event)
+        return event
+
+    def callback_url(self, event: Event) -> str | None:
+        """Where the remote service reads the record (None when no API plugin offers it)."""
+        return self.hooks.event_callback_url(kit=self, event=event)
+
+
+class JomresKit:
+    """The Flask extension: ``JomresKit(app)`` or ``kit = JomresKit(); kit.init_app(app)``."""
+
+    def __init__(self, app: Flask | None = None) -> None:
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        from ..cli import make_cli
+
+        config.load(app)
+        kit = Kit(app)
+        app.extensions[EXTENSION] = kit
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = kit.secret_key
+
+        @app.teardown_appcontext
+        def _remove_session(_exc: BaseException | None) -> None:
+            kit.session.remove()
+
+        for message in kit.warnings:
+            log.warning(message)
+        kit.hooks.init_app(kit=kit, app=app)
+        cli: click.Group = make_cli(kit)
+        app.cli.add_command(cli, "jomreskit")
+        kit.cli = cli
+
+    @property
+    def kit(self) -> Kit:
+        """The runtime of the current app."""
+        return get_kit()
+
+    def fire(self, name: str, **ids: int) -> Event:
+        """Fire an event on the current app; see ``Kit.fire``."""
+        return get_kit().fire(name, **ids)
+
+
+def get_kit(app: Flask | None = None) -> Kit:
+    """The jomreskit runtime of ``app`` (default: the current app)."""
+    app = app or current_app
+    try:
+        return app.extensions[EXTENSION]
+    except KeyError:
+        raise RuntimeError("jomreskit is not set up on this app: call JomresKit(app)") from None
+
+
+def _report_upgrade(report: Callable[[str], Any], name: str, before: str | None,
+                    after: str | None) -> None:
+    if before == after:
+        report(f"{name}: up to date ({after or 'no revisions'})")
+    else:
+        report(f"{name}: upgraded {before or 'empty'} -> {after}")
+
+
+def _short(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

@@ -1,0 +1,125 @@
+"""Alembic migrations for the core and each plugin, each with its own version table.
+
+A plugin ships a folder of Alembic revision files (no env.py needed) and returns it from
+``register_migrations``; `jomreskit db upgrade` applies the core's, then every loaded plugin's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from alembic.autogenerate import produce_migrations, render_python_code
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from .db import Base
+
+
+def version_table(plugin: str) -> str:
+    return f"jomreskit_version_{plugin}"
+
+
+def _script(folder: str) -> ScriptDirectory:
+    return ScriptDirectory(folder, version_locations=[folder])
+
+
+def current(engine: Engine, plugin: str) -> str | None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"version_table": version_table(plugin)}
+        )
+        return context.get_current_revision()
+
+
+def upgrade(engine: Engine, plugin: str, folder: str) -> tuple[str | None, str | None]:
+    """Apply ``folder``'s revisions up to head; return the revision before and after."""
+    script = _script(folder)
+    before = current(engine, plugin)
+
+    def to_head(revision: object, _context: object) -> object:
+        return script._upgrade_revs("heads", revision)  # what `alembic upgrade heads` runs
+
+    cfg = Config()
+    cfg.set_main_option("script_location", folder)
+    with engine.begin() as connection:
+        _run(cfg, script, connection, to_head, plugin)
+    return before, current(engine, plugin)
+
+
+def _run(cfg: Config, script: ScriptDirectory, connection: Connection,
+         fn: Callable[..., object], plugin: str) -> None:
+    with EnvironmentContext(cfg, script, fn=fn, destination_rev="heads") as env:
+        env.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            version_table=version_table(plugin),
+            render_as_batch=True,  # SQLite alters tables by copying them
+        )
+        with env.begin_transaction():
+            env.run_migrations()
+
+
+def pending_changes(engine: Engine) -> str:
+    """Python code of the operations that would bring the database in line with the models."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={"render_as_batch": True, "compare_type": True},
+        )
+        ops = produce_migrations(context, Base.metadata)
+    return "" if ops.upgrade_ops.is_empty() else render_python_code(ops.upgrade_ops)
+
+
+REVISION_TEMPLATE = '''"""{message}
+
+Revision ID: {revision}
+Revises: {down_revision}
+Create Date: {date}
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import jomreskit.core.db
+
+revision = {revision!r}
+down_revision = {down_revision!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+{body}
+'''
+
+
+def write_revision(engine: Engine, folder: str, message: str) -> str | None:
+    """Write a revision into ``folder`` with what the models have that the database lacks.
+
+    Returns the new file's path, or None when nothing differs. For plugin authors:
+    upgrade first so the database holds everything but the change being written.
+    """
+    import re
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    code = pending_changes(engine)
+    if not code:
+        return None
+    script = _script(folder) if Path(folder).is_dir() else None
+    heads = script.get_heads() if script else []
+    number = len(list(script.walk_revisions())) + 1 if script else 1
+    revision = f"{number:04d}"
+    slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")[:40]
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    body = "\n".join(line if line.startswith("    ") else "    " + line
+                     for line in code.splitlines())
+    path = Path(folder) / f"{revision}_{slug}.py"
+    path.write_text(REVISION_TEMPLATE.format(
+        message=message, revision=revision, down_revision=heads[0] if heads else None,
+        date=datetime.now(UTC).isoformat(timespec="seconds"), body=body.rstrip(),
+    ))
+    return str(path)

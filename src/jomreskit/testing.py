@@ -1,0 +1,130 @@
+"""Pytest fixtures for jomreskit and its plugins: real databases, real sites, real servers.
+
+Enabled for this repository by the root conftest.py; a plugin author's own repository can
+add ``pytest_plugins = ["jomreskit.testing"]``.
+
+- ``database_url``: each test runs once on SQLite and once on PostgreSQL (the latter when
+  JOMRESKIT_TEST_POSTGRES_URL is set; it gets a schema of its own, dropped afterwards).
+- ``make_site(**config)``: a set-up site (migrated, registry built) in a temporary instance.
+- ``site``: ``make_site()`` with the demo data seeded.
+- ``serve_app(app)``: serve a WSGI app on a free loopback port in a thread; returns its URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from click.testing import CliRunner, Result
+from flask import Flask
+from werkzeug.serving import make_server
+
+from .core.app import create_app
+from .core.kit import Kit, get_kit
+
+POSTGRES_ENV = "JOMRESKIT_TEST_POSTGRES_URL"
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get(POSTGRES_ENV)
+    if url and url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of this test's own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'site.db'}"
+        return
+    base = postgres_url()
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    import sqlalchemy as sa
+
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@dataclass
+class Site:
+    """A site under test: its app, its Kit, and a way to run its CLI."""
+
+    app: Flask
+    kit: Kit
+
+    def cli(self, *args: str, input: str | None = None) -> Result:
+        """Run `jomreskit ARGS...` against this site, as the command line would."""
+        with self.app.app_context():
+            return CliRunner().invoke(self.kit.cli, list(args), input=input,
+                                      catch_exceptions=False)
+
+    def client(self) -> Any:
+        return self.app.test_client()
+
+
+@pytest.fixture
+def make_site(tmp_path: Any, database_url: str) -> Iterator[Callable[..., Site]]:
+    """Build set-up sites on the test's database; each call may add config."""
+    made: list[Site] = []
+
+    def make(**config: Any) -> Site:
+        settings = {
+            "JOMRESKIT_INSTANCE_PATH": str(tmp_path / f"instance{len(made)}"),
+            "JOMRESKIT_DATABASE_URL": database_url,
+            "JOMRESKIT_SECRET_KEY": "test-secret-key",
+            "JOMRESKIT_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "TESTING": True,
+        }
+        settings.update(config)
+        app = create_app(settings)
+        kit = get_kit(app)
+        with app.app_context():
+            kit.upgrade_database(report=lambda _message: None)
+        site = Site(app, kit)
+        made.append(site)
+        return site
+
+    yield make
+    for site in made:
+        site.kit.session.remove()
+        site.kit.engine.dispose()
+
+
+@pytest.fixture
+def site(make_site: Callable[..., Site]) -> Site:
+    """A set-up site with the demo data seeded (Fawlty Towers is property 1, contract 41...)."""
+    built = make_site()
+    result = built.cli("demo", "seed")
+    assert result.exit_code == 0, result.output
+    return built
+
+
+@pytest.fixture
+def serve_app() -> Iterator[Callable[[Any], str]]:
+    """Serve WSGI apps on free loopback ports for the test; returns each one's base URL."""
+    servers = []
+
+    def serve(app: Any) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
