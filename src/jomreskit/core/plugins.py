@@ -108,12 +108,15 @@ def discover(plugins_dir: str | Path | None) -> list[Candidate]:
     return list(found.values())
 
 
-def import_plugin(candidate: Candidate) -> ModuleType:
-    """Import a candidate's module; a file plugin's module attributes fill in its requirements."""
+def import_plugin(candidate: Candidate, fresh: bool = False) -> ModuleType:
+    """Import a candidate's module; a file plugin's module attributes fill in its requirements.
+
+    ``fresh`` runs a file plugin again even if it was imported before (it may have changed).
+    """
     if candidate.source == "entrypoint":
         return importlib.import_module(candidate.module)
     module_name = f"jomreskit_plugins.{candidate.name}"
-    if module_name in sys.modules:
+    if module_name in sys.modules and not fresh:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, candidate.module)
     if spec is None or spec.loader is None:
@@ -146,7 +149,7 @@ def check(candidates: Iterable[Candidate]) -> list[Checked]:
 def _check_one(candidate: Candidate) -> Checked:
     result = Checked(candidate)
     try:
-        module = import_plugin(candidate)
+        module = import_plugin(candidate, fresh=True)
     except BaseException as exc:  # a plugin may raise anything, even SystemExit, on import
         result.error = f"import failed: {type(exc).__name__}: {exc}"
         return result
