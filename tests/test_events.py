@@ -1,0 +1,92 @@
+"""kit.fire: validated against the catalog, recorded, and fanned out inside the caller's transaction."""
+
+import pytest
+from sqlalchemy import select
+
+from jomreskit.core.domain.models import EventRecord
+from jomreskit.core.errors import EventError
+
+from .test_plugins import drop_plugin, restart
+
+# A plugin that writes its own row whenever an event is fired, in the same session.
+WITNESS = '''
+from jomreskit import hookimpl
+from jomreskit.core.domain.models import EventRecord
+
+@hookimpl
+def event_fired(kit, event):
+    kit.session().add(EventRecord(name="witnessed:" + event.name, ids=dict(event.ids)))
+'''
+
+
+def recorded(site):
+    with site.kit.transaction() as session:
+        return [(r.name, r.ids) for r in session.scalars(select(EventRecord).order_by(EventRecord.id))]
+
+
+@pytest.fixture
+def witnessed(make_site):
+    site = make_site()
+    drop_plugin(site, "witness", WITNESS)
+    site.cli("plugins", "rebuild")
+    return restart(site)
+
+
+def test_a_fired_event_is_recorded_and_seen_by_plugins_when_the_transaction_commits(witnessed):
+    with witnessed.app.app_context(), witnessed.kit.transaction():
+        event = witnessed.kit.fire("booking_modified", property_uid=1, contract_uid=41)
+
+    assert event.name == "booking_modified"
+    assert event.ids == {"property_uid": 1, "contract_uid": 41}
+    assert event.timestamp.tzinfo is not None
+    ids = {"property_uid": 1, "contract_uid": 41}
+    assert recorded(witnessed) == [("booking_modified", ids), ("witnessed:booking_modified", ids)]
+
+
+def test_a_rolled_back_transaction_leaves_no_event_and_nothing_plugins_did(witnessed):
+    with pytest.raises(RuntimeError), witnessed.app.app_context(), witnessed.kit.transaction():
+        witnessed.kit.fire("booking_modified", property_uid=1, contract_uid=41)
+        raise RuntimeError("the booking change failed after the event was fired")
+
+    assert recorded(witnessed) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "ids", "code", "message"),
+    [
+        ("booking_modifed", {"property_uid": 1}, "unknown_event", "unknown event 'booking_modifed'"),
+        ("booking_modified", {"property_uid": 1}, "missing_id_field", "needs contract_uid"),
+        ("property_updated", {"property_uid": 1, "password": 5}, "unexpected_id_field",
+         "unexpected password"),
+        ("property_updated", {"property_uid": "1"}, "invalid_id_field", "positive whole number"),
+        ("property_updated", {"property_uid": 0}, "invalid_id_field", "positive whole number"),
+    ],
+)
+def test_events_that_do_not_match_the_catalog_are_refused(make_site, name, ids, code, message):
+    site = make_site()
+    with site.app.app_context(), site.kit.transaction(), pytest.raises(EventError) as error:
+        site.kit.fire(name, **ids)
+    assert error.value.code == code
+    assert message in error.value.message
+    assert recorded(site) == []
+
+
+def test_events_fire_on_the_command_line_with_whole_numbers_as_integers(make_site):
+    site = make_site()
+    result = site.cli("events", "fire", "booking_modified", "property_uid=1", "contract_uid=41")
+    assert result.exit_code == 0, result.output
+    assert recorded(site) == [("booking_modified", {"property_uid": 1, "contract_uid": 41})]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "Error: unknown event 'nope'; `jomreskit events list` shows them"),
+        (["booking_modified", "property_uid=1"], "Error: event 'booking_modified' needs contract_uid"),
+        (["booking_modified", "property_uid"], "Error: id 'property_uid' is not of the form key=value"),
+    ],
+)
+def test_wrong_events_on_the_command_line_are_one_clear_line(make_site, args, message):
+    result = make_site().cli("events", "fire", *args)
+    assert result.exit_code == 1
+    assert result.output.strip() == message
