@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import click
     from flask import Flask
 
+    from ..console.pages import ConsolePage
     from .authmethods import AuthMethod
     from .events import Event, EventType
     from .kit import Kit
@@ -62,5 +63,16 @@ class Hooks:
     def event_callback_url(self, kit: Kit, event: Event) -> str | None:
         return self.pm.hook.event_callback_url(kit=kit, event=event)
 
+    def register_event_callbacks(self) -> dict[str, Any]:
+        """Every plugin's event readers by event name; for a name given twice the first wins."""
+        readers: dict[str, Any] = {}
+        for result in self.pm.hook.register_event_callbacks():
+            for name, reader in (result or {}).items():
+                readers.setdefault(name, reader)
+        return readers
+
     def background_services(self, kit: Kit) -> list[Any]:
         return list(_flatten(self.pm.hook.background_services(kit=kit)))
+
+    def register_console_pages(self) -> list[ConsolePage]:
+        return list(_flatten(self.pm.hook.register_console_pages()))

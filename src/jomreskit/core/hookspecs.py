@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import click
     from flask import Flask
 
+    from ..console.pages import ConsolePage
     from .authmethods import AuthMethod
     from .events import Event, EventType
     from .kit import Kit
@@ -65,5 +66,15 @@ def event_callback_url(kit: Kit, event: Event) -> str | None:
 
 
 @hookspec
+def register_event_callbacks() -> dict[str, Any]:
+    """Return ``{event name: reader}``: how to read the record each of its events is about."""
+
+
+@hookspec
 def background_services(kit: Kit) -> list[Any]:
     """Return services to run beside `jomreskit serve`: objects with ``start()`` and ``stop()``."""
+
+
+@hookspec
+def register_console_pages() -> list[ConsolePage]:
+    """Return the pages this plugin adds to the manager's web console (its Account menu)."""
