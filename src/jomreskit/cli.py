@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
+from flask import has_app_context
+from flask.cli import ScriptInfo
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,10 +27,17 @@ log = logging.getLogger("jomreskit")
 
 
 def pass_kit(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Give a command the running Kit as its first argument."""
+    """Give a command the running Kit as its first argument.
+
+    Under `jomreskit` the app context is already pushed; under `flask jomreskit` it is pushed
+    here from Flask's ScriptInfo, as ``flask.cli.with_appcontext`` does.
+    """
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not has_app_context():
+            ctx = click.get_current_context()
+            ctx.with_resource(ctx.ensure_object(ScriptInfo).load_app().app_context())
         return f(get_kit(), *args, **kwargs)
 
     return wrapper
@@ -84,7 +93,7 @@ class KitGroup(click.Group):
 def make_cli(kit: Kit) -> click.Group:
     """The `jomreskit` group with the core's commands and every loaded plugin's."""
     cli = KitGroup(name="jomreskit", help="jomreskit: REST API and webhooks for a booking portal.")
-    for command in (db, plugins_group, users, events, demo, serve):
+    for command in (db, plugins_group, users, events, demo, serve, responder):
         cli.add_command(command)
     kit.hooks.register_commands(cli=cli)
     return cli
@@ -329,6 +338,46 @@ def serve(kit: Kit, host: str, port: int, no_worker: bool, threads: int) -> None
     finally:
         for service in services:
             service.stop()
+
+
+# -- responder -----------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--api-url", required=True, envvar="JOMRESKIT_RESPONDER_API_URL",
+              help="The site's API root, e.g. http://127.0.0.1:8000/api")
+@click.option("--client-id", required=True, envvar="JOMRESKIT_RESPONDER_CLIENT_ID",
+              help="The API key's client id (`jomreskit keys create`).")
+@click.option("--client-secret", required=True, envvar="JOMRESKIT_RESPONDER_CLIENT_SECRET",
+              help="The API key's client secret.")
+@click.option("--signing-secret", required=True, envvar="JOMRESKIT_RESPONDER_SIGNING_SECRET",
+              help="The webhook's whsec_... signing secret (`jomreskit webhooks create`).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--username", envvar="JOMRESKIT_RESPONDER_USERNAME",
+              help="Require these credentials (auth methods basic and oauth).")
+@click.option("--password", envvar="JOMRESKIT_RESPONDER_PASSWORD")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False),
+              help="The JSON-lines log file [default: <instance>/responder.jsonl]")
+@click.option("--syslog", help="Also log to this syslog server, RFC 5424 over UDP (HOST:PORT).")
+@pass_kit
+def responder(kit: Kit, api_url: str, client_id: str, client_secret: str, signing_secret: str,
+              host: str, port: int, username: str | None, password: str | None,
+              log_path: str | None, syslog: str | None) -> None:
+    """Run the simulation webhook responder: the remote service's side of the case study.
+
+    It verifies each notification's signature, takes a token with the API key, calls the
+    notification's callback_url and logs every step. Secrets may also come from the
+    JOMRESKIT_RESPONDER_* environment variables named in the options.
+    """
+    from . import responder as remote
+
+    config = remote.ResponderConfig(api_url=api_url, client_id=client_id,
+                                    client_secret=client_secret, signing_secret=signing_secret,
+                                    username=username, password=password)
+    path = log_path or f"{kit.settings['JOMRESKIT_INSTANCE_PATH']}/responder.jsonl"
+    address = remote.parse_syslog_address(syslog) if syslog else None
+    remote.run(config, host, port, remote.console_log(path, address), announce=click.echo)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -62,12 +62,20 @@ def _run(cfg: Config, script: ScriptDirectory, connection: Connection,
             env.run_migrations()
 
 
+def _not_a_version_table(name: str | None, type_: str, _parent: object) -> bool:
+    return not (type_ == "table" and name and name.startswith("jomreskit_version_"))
+
+
 def pending_changes(engine: Engine) -> str:
     """Python code of the operations that would bring the database in line with the models."""
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection,
-            opts={"render_as_batch": True, "compare_type": True},
+            opts={
+                "render_as_batch": True,
+                "compare_type": True,
+                "include_name": _not_a_version_table,
+            },
         )
         ops = produce_migrations(context, Base.metadata)
     return "" if ops.upgrade_ops.is_empty() else render_python_code(ops.upgrade_ops)
