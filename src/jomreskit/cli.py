@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -85,6 +86,10 @@ class KitGroup(click.Group):
             raise click.ClickException(f"database error: {reason}") from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`jomreskit ... | head`): stop quietly, as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except Exception as exc:  # a bug: one line for the user, the traceback to the log
             log.debug("command failed", exc_info=True)
             raise click.ClickException(f"unexpected error: {type(exc).__name__}: {exc}") from None

@@ -1,0 +1,488 @@
+"""The simulation webhook responder: the remote side of the case study.
+
+It plays a channel manager's gateway. For each notification it receives it checks the
+credentials the site's auth method added (none, HTTP Basic, or a bearer token it issued itself
+at ``POST /oauth/token``), verifies the Standard Webhooks signature, takes an OAuth2
+client-credentials token from the site's API (cached until it expires), calls the
+notification's ``callback_url`` and logs every step as one structured line: to the console, to
+a JSON-lines file and, when asked, to syslog (RFC 5424 over UDP).
+
+Nothing here imports the rest of jomreskit: it talks to the site over HTTP only, exactly as a
+service written for Jomres would.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import logging.handlers
+import os
+import secrets
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import requests
+from flask import Flask, Response, jsonify, request
+
+from .core.errors import ValidationError
+
+SECRET_PREFIX = "whsec_"
+# Standard Webhooks: refuse a timestamp further than five minutes from now (replays, stale copies).
+TIMESTAMP_TOLERANCE = 300
+APP_NAME = "jomreskit-responder"
+USER_AGENT = "jomreskit-responder"
+TIMEOUT = (5, 30)  # connect, read (seconds) for calls to the site's API
+TOKEN_MARGIN = 30  # renew a token this many seconds before it expires
+ISSUED_TOKEN_LIFETIME = 3600
+
+
+@dataclass(frozen=True)
+class ResponderConfig:
+    """What the remote service knows: the site's API, its API key and the webhook's secret.
+
+    ``username``/``password`` are what the site must present: as HTTP Basic (auth method
+    ``basic``), or as client credentials at the responder's own ``/oauth/token`` in exchange
+    for a bearer token (auth method ``oauth``). Without them any caller is accepted (``none``).
+    """
+
+    api_url: str
+    client_id: str
+    client_secret: str
+    signing_secret: str
+    username: str | None = None
+    password: str | None = None
+    tolerance: int = TIMESTAMP_TOLERANCE
+
+    def __post_init__(self) -> None:
+        signing_key(self.signing_secret)  # refuse a malformed secret at start-up
+        if bool(self.username) != bool(self.password):
+            raise ValidationError("give both --username and --password, or neither")
+
+
+# -- signatures ------------------------------------------------------------------------------
+
+
+class SignatureError(Exception):
+    """The notification's Standard Webhooks headers are missing, stale or do not match."""
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a ``whsec_<base64>`` signing secret."""
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError("the signing secret must be whsec_ followed by base64") from None
+    if not key:
+        raise ValidationError("the signing secret is empty")
+    return key
+
+
+def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value (``v1,<base64 HMAC-SHA256>``) of a message."""
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = hmac.new(signing_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify_signature(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float | None = None,
+    tolerance: int = TIMESTAMP_TOLERANCE,
+) -> str:
+    """Check a notification as the Standard Webhooks spec says; return its ``webhook-id``.
+
+    Raises SignatureError naming what is wrong: a missing header, a timestamp outside
+    ``tolerance`` seconds of ``now``, or no ``v1`` signature that matches.
+    """
+    webhook_id = headers.get("webhook-id")
+    stamp = headers.get("webhook-timestamp")
+    signatures = headers.get("webhook-signature")
+    missing = [name for name, value in (("webhook-id", webhook_id),
+                                        ("webhook-timestamp", stamp),
+                                        ("webhook-signature", signatures)) if not value]
+    if missing:
+        raise SignatureError(f"missing header {', '.join(missing)}")
+    assert webhook_id and stamp and signatures
+    try:
+        timestamp = int(stamp)
+    except ValueError:
+        raise SignatureError(f"webhook-timestamp {stamp!r} is not a Unix time") from None
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > tolerance:
+        raise SignatureError(
+            f"webhook-timestamp is {int(now - timestamp)} s away from now (allowed: {tolerance} s)"
+        )
+    expected = sign(secret, webhook_id, timestamp, body).encode()
+    # The header may list several space-separated signatures (during a secret rotation).
+    for candidate in signatures.split():
+        if candidate.startswith("v1,") and hmac.compare_digest(candidate.encode(), expected):
+            return webhook_id
+    raise SignatureError("no v1 signature matches the body (wrong secret, or altered in transit)")
+
+
+# -- the log ---------------------------------------------------------------------------------
+
+
+class StepLog:
+    """One structured record per step, to the console, a JSON-lines file and syslog.
+
+    Each record is a dict: ``time``, ``step``, ``ok``, ``message`` and the step's fields.
+    Listeners (callables taking the record) see every record too; `jomreskit demo` follows
+    the story that way.
+    """
+
+    def __init__(
+        self,
+        console: Any = None,
+        path: str | os.PathLike[str] | None = None,
+        syslog: tuple[str, int] | None = None,
+    ) -> None:
+        # A logger of its own, outside the logging tree: two responders never share handlers.
+        self.logger = logging.Logger(APP_NAME, logging.INFO)
+        if console is not None:
+            handler = logging.StreamHandler(console)
+            handler.setFormatter(ConsoleFormatter())
+            self.logger.addHandler(handler)
+        self.path = Path(path) if path else None
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(self.path, encoding="utf-8")
+            handler.setFormatter(JsonLinesFormatter())
+            self.logger.addHandler(handler)
+        if syslog:
+            handler = logging.handlers.SysLogHandler(address=syslog, socktype=socket.SOCK_DGRAM)
+            handler.append_nul = False
+            handler.setFormatter(Rfc5424Formatter())
+            self.logger.addHandler(handler)
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    def step(self, step: str, ok: bool, message: str, **fields: Any) -> dict[str, Any]:
+        """Record one step; returns the record."""
+        record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                  "step": step, "ok": ok, "message": message, **fields}
+        self.logger.log(logging.INFO if ok else logging.WARNING, message,
+                        extra={"responder": record})
+        for listener in list(self.listeners):
+            listener(record)
+        return record
+
+    def close(self) -> None:
+        for handler in list(self.logger.handlers):
+            handler.close()
+            self.logger.removeHandler(handler)
+
+
+def _details(record: Mapping[str, Any]) -> str:
+    skip = {"time", "step", "ok", "message"}
+    return json.dumps({k: v for k, v in record.items() if k not in skip}, default=str)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``HH:MM:SS responder <step> ok|FAILED <message> {fields}`` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        step = record.responder  # type: ignore[attr-defined]
+        clock = step["time"][11:19]
+        verdict = "ok" if step["ok"] else "FAILED"
+        return (f"{clock} responder {step['step']:<11} {verdict:<6} {step['message']} "
+                f"{_details(step)}")
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """The record as one JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(record.responder, default=str)  # type: ignore[attr-defined]
+
+
+class Rfc5424Formatter(logging.Formatter):
+    """An RFC 5424 syslog message after the ``<PRI>`` the SysLogHandler puts in front.
+
+    ``1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG``: the step is the MSGID, so a syslog
+    viewer can filter on it; the message is the step's text followed by its JSON record.
+    """
+
+    hostname = socket.gethostname() or "-"
+
+    def format(self, record: logging.LogRecord) -> str:
+        step = record.responder  # type: ignore[attr-defined]
+        stamp = step["time"].replace("+00:00", "Z")
+        return (f"1 {stamp} {self.hostname} {APP_NAME} {os.getpid()} {step['step']} - "
+                f"{step['message']} {json.dumps(step, default=str)}")
+
+
+# -- OAuth2 ----------------------------------------------------------------------------------
+
+
+class TokenClient:
+    """An OAuth2 client-credentials token from the site's API, cached until it expires."""
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str,
+                 http: requests.Session) -> None:
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.http = http
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    def token(self) -> tuple[str, bool, int]:
+        """(access token, taken just now?, seconds it is still valid); raises TokenError."""
+        with self._lock:
+            now = time.monotonic()
+            if self._token and now < self._expires_at:
+                return self._token, False, int(self._expires_at - now)
+            # client_secret_basic: both parts form-urlencoded first (RFC 6749, section 2.3.1).
+            auth = (quote(self.client_id, safe=""), quote(self.client_secret, safe=""))
+            try:
+                response = self.http.post(self.token_url, data={"grant_type": "client_credentials"},
+                                          auth=auth, timeout=TIMEOUT, allow_redirects=False)
+            except requests.RequestException as exc:
+                raise TokenError(f"cannot reach {self.token_url}: {exc}") from None
+            answer = _json_or_none(response)
+            token = answer.get("access_token") if isinstance(answer, dict) else None
+            if response.status_code != 200 or not token:
+                raise TokenError(f"{self.token_url} answered {response.status_code}: "
+                                 f"{_excerpt(response)}", status=response.status_code)
+            lifetime = int(answer.get("expires_in") or ISSUED_TOKEN_LIFETIME)
+            self._token = str(token)
+            self._expires_at = now + max(lifetime - min(TOKEN_MARGIN, lifetime // 2), 1)
+            return self._token, True, lifetime
+
+    def forget(self) -> None:
+        """Drop the cached token (the API refused it)."""
+        with self._lock:
+            self._token = None
+
+
+class TokenError(Exception):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class IssuedTokens:
+    """Bearer tokens the responder hands the site at ``/oauth/token`` (auth method oauth)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._expiry: dict[str, float] = {}
+
+    def issue(self) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            now = time.monotonic()
+            self._expiry = {t: e for t, e in self._expiry.items() if e > now}
+            self._expiry[token] = now + ISSUED_TOKEN_LIFETIME
+        return token
+
+    def valid(self, token: str) -> bool:
+        with self._lock:
+            return self._expiry.get(token, 0) > time.monotonic()
+
+
+# -- the web service -------------------------------------------------------------------------
+
+
+def make_app(config: ResponderConfig, log: StepLog) -> Flask:
+    """The responder as a Flask app: ``POST /`` takes notifications, ``POST /oauth/token``
+    issues the bearer tokens the ``oauth`` auth method asks for."""
+    app = Flask(APP_NAME)
+    http = requests.Session()
+    http.headers["User-Agent"] = USER_AGENT
+    api_url = config.api_url.rstrip("/")
+    tokens = TokenClient(f"{api_url}/oauth/token", config.client_id, config.client_secret, http)
+    issued = IssuedTokens()
+
+    def error(status: int, code: str, message: str, **headers: str) -> Response:
+        response = jsonify({"error": {"code": code, "message": message}})
+        response.status_code = status
+        response.headers.update(headers)
+        return response
+
+    def client_credentials(form_encoded: bool = False) -> tuple[str, str] | None:
+        """The caller's credentials, from HTTP Basic or, failing that, the form body.
+
+        At a token endpoint Basic credentials are form-urlencoded first (RFC 6749, 2.3.1).
+        """
+        if request.authorization and request.authorization.type == "basic":
+            pair = (request.authorization.username or "", request.authorization.password or "")
+            return (unquote(pair[0]), unquote(pair[1])) if form_encoded else pair
+        if "client_id" in request.form:
+            return (request.form["client_id"], request.form.get("client_secret", ""))
+        return None
+
+    def expected(pair: tuple[str, str] | None) -> bool:
+        assert config.username and config.password
+        return pair is not None and all(
+            hmac.compare_digest(given.encode(), wanted.encode())
+            for given, wanted in zip(pair, (config.username, config.password), strict=True)
+        )
+
+    @app.get("/")
+    def status() -> Response:
+        return jsonify({"service": APP_NAME, "api_url": api_url,
+                        "log": str(log.path) if log.path else None})
+
+    @app.post("/oauth/token")
+    def issue_token() -> Response:
+        if not (config.username and config.password):
+            return error(404, "not_found", "start the responder with --username and --password "
+                                           "to let the site take tokens here")
+        if request.form.get("grant_type") != "client_credentials":
+            return error(400, "unsupported_grant_type", "only client_credentials is supported")
+        if not expected(client_credentials(form_encoded=True)):
+            log.step("issue_token", False, "refused a token: wrong client credentials")
+            return error(401, "invalid_client", "wrong client credentials",
+                         **{"WWW-Authenticate": 'Basic realm="jomreskit-responder"'})
+        token = issued.issue()
+        log.step("issue_token", True, "issued a bearer token to the site",
+                 expires_in=ISSUED_TOKEN_LIFETIME)
+        return jsonify({"access_token": token, "token_type": "Bearer",
+                        "expires_in": ISSUED_TOKEN_LIFETIME})
+
+    @app.post("/")
+    def notification() -> Response:
+        body = request.get_data()
+        webhook_id = request.headers.get("webhook-id")
+        notice = _json_or_none(body)
+        log.step("received", True, f"received {_describe(notice)}", webhook_id=webhook_id,
+                 body=notice if notice is not None else body[:500].decode("utf-8", "replace"))
+
+        if config.username:
+            authorization = request.authorization
+            if authorization is not None and authorization.type == "bearer":
+                accepted, how = issued.valid(authorization.token or ""), "bearer token"
+            else:
+                accepted, how = expected(client_credentials()), "HTTP Basic credentials"
+            if not accepted:
+                given = authorization.type if authorization else "no credentials"
+                log.step("credentials", False, f"rejected: {given} do not match",
+                         webhook_id=webhook_id)
+                return error(401, "invalid_credentials", "wrong or missing credentials",
+                             **{"WWW-Authenticate": 'Basic realm="jomreskit-responder"'})
+            log.step("credentials", True, f"{how} accepted", webhook_id=webhook_id)
+
+        try:
+            verify_signature(config.signing_secret, request.headers, body,
+                             tolerance=config.tolerance)
+        except SignatureError as exc:
+            log.step("signature", False, f"rejected: {exc}", webhook_id=webhook_id)
+            return error(401, "invalid_signature", str(exc))
+        log.step("signature", True, "signature verified (Standard Webhooks v1, HMAC-SHA256)",
+                 webhook_id=webhook_id)
+
+        if not isinstance(notice, dict):
+            return error(400, "invalid_body", "the body is not a JSON object")
+        callback_url = notice.get("callback_url")
+        if not callback_url:
+            log.step("callback", True, "no callback_url in the notification: nothing to fetch",
+                     webhook_id=webhook_id)
+            return jsonify({"received": webhook_id})
+        # The bearer token is for our API only: never send it to another address.
+        if not str(callback_url).startswith(api_url + "/"):
+            log.step("callback", False, f"callback_url is not under {api_url}; not calling it",
+                     webhook_id=webhook_id, callback_url=callback_url)
+            return jsonify({"received": webhook_id})
+        return fetch(str(callback_url), str(webhook_id))
+
+    def fetch(callback_url: str, webhook_id: str) -> Response:
+        for attempt in (1, 2):
+            try:
+                token, fresh, lifetime = tokens.token()
+            except TokenError as exc:
+                log.step("token", False, f"no token: {exc}", webhook_id=webhook_id)
+                return error(503, "token_failed", "cannot take a token from the API; retry later")
+            how = f"took a new token from {tokens.token_url}" if fresh else "reused the cached token"
+            log.step("token", True, how, webhook_id=webhook_id, expires_in=lifetime)
+            try:
+                answer = http.get(callback_url, headers={"Authorization": f"Bearer {token}"},
+                                  timeout=TIMEOUT, allow_redirects=False)
+            except requests.RequestException as exc:
+                log.step("callback", False, f"GET {callback_url} failed: {exc}",
+                         webhook_id=webhook_id, callback_url=callback_url)
+                return error(503, "callback_failed", "cannot reach the API; retry later")
+            if answer.status_code == 401 and attempt == 1:
+                tokens.forget()  # revoked or expired early: one more try with a new token
+                continue
+            break
+        document = _json_or_none(answer)
+        ok = 200 <= answer.status_code < 300
+        log.step("callback", ok, f"GET {callback_url} answered {answer.status_code}",
+                 webhook_id=webhook_id, callback_url=callback_url, status=answer.status_code,
+                 answer=document if document is not None else _excerpt(answer))
+        if answer.status_code >= 500:
+            return error(503, "callback_failed", "the API failed; retry later")
+        return jsonify({"received": webhook_id, "callback_status": answer.status_code})
+
+    return app
+
+
+def _json_or_none(source: requests.Response | bytes) -> Any:
+    try:
+        if isinstance(source, requests.Response):
+            return source.json()
+        return json.loads(source)
+    except ValueError:
+        return None
+
+
+def _excerpt(response: requests.Response) -> str:
+    return response.text[:300]
+
+
+def _describe(notice: Any) -> str:
+    if not isinstance(notice, dict):
+        return "a notification whose body is not JSON"
+    data = notice.get("data") if isinstance(notice.get("data"), dict) else {}
+    ids = " ".join(f"{k}={v}" for k, v in data.items() if k != "task")
+    return f"{notice.get('type', 'an untyped notification')} {ids}".rstrip()
+
+
+def parse_syslog_address(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``HOST``, port 514) as an address for the syslog handler."""
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = value, "514"
+    if not host or not port.isdigit():
+        raise ValidationError(f"--syslog {value!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def run(config: ResponderConfig, host: str, port: int, log: StepLog,
+        announce: Callable[[str], Any] = print) -> None:
+    """Serve the responder until interrupted (waitress, as `jomreskit serve` does)."""
+    import waitress
+
+    server = waitress.create_server(make_app(config, log), host=host, port=port, threads=8)
+    announce(f"responder listening on http://{host}:{server.effective_port}/ "  # type: ignore[union-attr]
+             f"(API {config.api_url}; Ctrl-C to stop)")
+    if log.path:
+        announce(f"logging to the console and to {log.path}")
+    try:
+        server.run()
+    finally:
+        server.close()
+        log.close()
+
+
+def console_log(path: str | os.PathLike[str] | None = None,
+                syslog: tuple[str, int] | None = None) -> StepLog:
+    """The usual StepLog: console (stdout) plus the given file and syslog."""
+    return StepLog(console=sys.stdout, path=path, syslog=syslog)
