@@ -1,0 +1,450 @@
+"""The object plugins register REST API routes on, and what their views use while answering.
+
+A plugin implements ``register_api_routes(api)`` and adds routes with ``@api.route``. Each route
+declares its methods, the scope its token needs (or ``public=True``), and its parameters; api_core
+checks the token, the scope and the rate limit, parses the declared query parameters, wraps what
+the view returns in the success envelope and turns every error into the error envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
+
+from jomreskit.core.domain import services
+from jomreskit.core.errors import (
+    Conflict,
+    JomresKitError,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
+
+from . import responses
+
+if TYPE_CHECKING:
+    from jomreskit.core.domain.models import User
+    from jomreskit.core.kit import Kit
+
+    from .models import ApiKey
+
+log = logging.getLogger("jomreskit.api")
+
+EXTENSION = "jomreskit_api_core"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+PARAM_TYPES = ("string", "integer", "number", "boolean", "array")
+PARAM_LOCATIONS = ("query", "path", "header")
+
+# <converter(args):name> or <name>, as Flask rules write path parameters.
+RULE_PARAMETER = re.compile(r"<(?:(?P<converter>[a-zA-Z_][a-zA-Z0-9_]*)(?:\((?P<args>.*?)\))?:)?"
+                            r"(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)>")
+CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "default": {"type": "string"},
+    "string": {"type": "string"},
+    "path": {"type": "string"},
+    "any": {"type": "string"},
+    "int": {"type": "integer", "minimum": 0},
+    "float": {"type": "number", "minimum": 0},
+    "uuid": {"type": "string", "format": "uuid"},
+}
+
+
+class ApiError(Exception):
+    """An error a view raises to answer ``{"error": {"code": code, "message": message}}``."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of a route, for the OpenAPI document and (in the query) for validation.
+
+    Query parameters are parsed before the view runs: a value that does not fit answers 422
+    with the code ``invalid_<name>``; the view reads the parsed values with ``current_params()``.
+    ``type="array"`` takes repeated (``?f=a&f=b``) or comma-separated (``?f=a,b``) values.
+    """
+
+    name: str
+    in_: str = "query"
+    type: str = "string"
+    description: str = ""
+    required: bool = False
+    enum: Sequence[Any] | None = None
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    format: str | None = None  # "date", "date-time"... for strings
+    items: str = "string"  # the item type of an array
+
+    def __post_init__(self) -> None:
+        if self.in_ not in PARAM_LOCATIONS:
+            raise ValueError(f"Param {self.name!r}: in_ must be one of {PARAM_LOCATIONS}")
+        if self.type not in PARAM_TYPES:
+            raise ValueError(f"Param {self.name!r}: type must be one of {PARAM_TYPES}")
+
+    def schema(self) -> dict[str, Any]:
+        """The parameter's JSON Schema."""
+        if self.type == "array":
+            schema: dict[str, Any] = {"type": "array", "items": {"type": self.items}}
+            if self.enum is not None:
+                schema["items"]["enum"] = list(self.enum)
+        else:
+            schema = {"type": self.type}
+            if self.enum is not None:
+                schema["enum"] = list(self.enum)
+            if self.format:
+                schema["format"] = self.format
+            if self.minimum is not None:
+                schema["minimum"] = self.minimum
+            if self.maximum is not None:
+                schema["maximum"] = self.maximum
+        if self.default is not None:
+            schema["default"] = self.default
+        return schema
+
+    def parse(self, values: Sequence[str]) -> Any:
+        """The typed value of the raw query ``values``, or ApiError 422 ``invalid_<name>``."""
+        if self.type == "array":
+            words = [w.strip() for v in values for w in v.split(",") if w.strip()]
+            return [self._scalar(w, self.items) for w in words]
+        return self._scalar(values[-1], self.type)
+
+    def _scalar(self, raw: str, kind: str) -> Any:
+        def bad(why: str) -> ApiError:
+            return ApiError(422, f"invalid_{self.name}", f"{self.name}: {why}")
+
+        value: Any
+        if kind == "integer":
+            try:
+                value = int(raw.strip())
+            except ValueError:
+                raise bad(f"{raw[:40]!r} is not a whole number") from None
+        elif kind == "number":
+            try:
+                value = float(raw.strip())
+            except ValueError:
+                raise bad(f"{raw[:40]!r} is not a number") from None
+            if value != value or value in (float("inf"), float("-inf")):
+                raise bad("must be a finite number")
+        elif kind == "boolean":
+            lowered = raw.strip().lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise bad("must be true or false")
+            value = lowered in ("true", "1", "yes")
+        else:
+            value = raw
+            if self.format == "date":
+                try:
+                    value = date.fromisoformat(raw)
+                except ValueError:
+                    raise bad(f"{raw[:40]!r} is not a date (YYYY-MM-DD)") from None
+            elif self.format == "date-time":
+                try:
+                    value = datetime.fromisoformat(raw)
+                except ValueError:
+                    raise bad(f"{raw[:40]!r} is not an ISO 8601 date and time") from None
+        if self.enum is not None and value not in self.enum:
+            raise bad("must be one of " + ", ".join(map(str, self.enum)))
+        if self.minimum is not None and isinstance(value, int | float) and value < self.minimum:
+            raise bad(f"must be at least {self.minimum:g}")
+        if self.maximum is not None and isinstance(value, int | float) and value > self.maximum:
+            raise bad(f"must be at most {self.maximum:g}")
+        return value
+
+
+@dataclass
+class Route:
+    """One registered API operation: a rule (relative to the API prefix) and one method."""
+
+    rule: str
+    method: str
+    view: Callable[..., Any]
+    scope: str | None
+    public: bool
+    summary: str
+    description: str
+    params: tuple[Param, ...]
+    operation_id: str
+    plugin: str
+    response: Mapping[str, Any] | None = None
+    request_body: Mapping[str, Any] | None = None
+    responses: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+    def path_params(self) -> list[tuple[str, str]]:
+        """(name, converter) of each path parameter, in order."""
+        return [(m["name"], m["converter"] or "default")
+                for m in RULE_PARAMETER.finditer(self.rule)]
+
+
+class Api:
+    """The REST API of one site: what ``register_api_routes(api)`` receives."""
+
+    def __init__(self, kit: Kit, prefix: str) -> None:
+        self.kit = kit
+        #: The API's mount point, e.g. "/api" ("" when the API is the whole site).
+        self.prefix = "" if prefix == "/" else prefix.rstrip("/")
+        self.routes: list[Route] = []
+        self.oauth: Any = None  # the OAuth2 server and resource protector (oauth.OAuth)
+        self.limiter: Any = None  # the rate limiter (ratelimit.RateLimiter)
+        self._installed = False
+        self._operation_ids: set[str] = set()
+
+    # -- registering -----------------------------------------------------------------------
+
+    def route(
+        self,
+        rule: str,
+        methods: Sequence[str] = ("GET",),
+        *,
+        scope: str | None = None,
+        public: bool = False,
+        summary: str = "",
+        description: str = "",
+        params: Sequence[Param] = (),
+        response: Mapping[str, Any] | None = None,
+        request_body: Mapping[str, Any] | None = None,
+        responses: Mapping[int, Mapping[str, Any]] | None = None,
+        tags: Sequence[str] = (),
+        name: str | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register the decorated view for ``rule`` (a Flask rule relative to the API prefix).
+
+        ``scope``: the scope a token needs (required unless ``public``). ``params``: its query
+        and path parameters. ``response``: the JSON Schema of the ``data`` it returns.
+        ``request_body``/``responses``: OpenAPI objects, for routes that need more than that.
+        The view returns ``data`` or ``(data, meta)``, or a ready ``flask.Response``.
+        """
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_route(rule, view, methods=methods, scope=scope, public=public,
+                           summary=summary, description=description, params=params,
+                           response=response, request_body=request_body,
+                           responses=responses, tags=tags, name=name)
+            return view
+
+        return decorator
+
+    def add_route(self, rule: str, view: Callable[..., Any], *, methods: Sequence[str] = ("GET",),
+                  scope: str | None = None, public: bool = False, summary: str = "",
+                  description: str = "", params: Sequence[Param] = (),
+                  response: Mapping[str, Any] | None = None,
+                  request_body: Mapping[str, Any] | None = None,
+                  responses: Mapping[int, Mapping[str, Any]] | None = None,
+                  tags: Sequence[str] = (), name: str | None = None) -> None:
+        """``route`` without the decorator."""
+        if self._installed:
+            raise RuntimeError("API routes are registered in register_api_routes(api), not later")
+        if not rule.startswith("/"):
+            raise ValueError(f"API rule {rule!r} must start with '/'")
+        if not public and not scope:
+            raise ValueError(f"API route {rule!r} needs a scope (or public=True)")
+        if isinstance(methods, str):
+            methods = (methods,)
+        plugin = (getattr(view, "__module__", "") or "").split(".")[0]
+        for method in methods:
+            method = method.upper()
+            if method not in METHODS:
+                raise ValueError(f"API route {rule!r}: method {method} is not one of {METHODS}")
+            if any(r.rule == rule and r.method == method for r in self.routes):
+                log.warning("API route %s %s is registered twice; the first one is kept",
+                            method, rule)
+                continue
+            if scope and scope not in self.kit.scopes:
+                log.warning("API route %s %s needs scope %r, which no plugin registers",
+                            method, rule, scope)
+            self.routes.append(Route(
+                rule=rule, method=method, view=view, scope=None if public else scope,
+                public=public, summary=summary, description=description or (view.__doc__ or ""),
+                params=tuple(params), operation_id=self._operation_id(name or view.__name__,
+                                                                     method, len(methods) > 1),
+                plugin=plugin, response=response, request_body=request_body,
+                responses=dict(responses or {}), tags=tuple(tags),
+            ))
+
+    def _operation_id(self, name: str, method: str, several: bool) -> str:
+        candidate = f"{name}_{method.lower()}" if several else name
+        unique, n = candidate, 2
+        while unique in self._operation_ids:
+            unique, n = f"{candidate}_{n}", n + 1
+        self._operation_ids.add(unique)
+        return unique
+
+    # -- addresses -------------------------------------------------------------------------
+
+    def path(self, rule_path: str) -> str:
+        """The site-relative path of an API path: ``api.path("/oauth/token")``, /api/oauth/token."""
+        return self.prefix + ("/" + rule_path.lstrip("/") if rule_path else "")
+
+    # -- serving ---------------------------------------------------------------------------
+
+    def install(self, app: Flask) -> None:
+        """Add one Flask rule per registered rule, and a catch-all so every path under the
+        prefix answers JSON (unknown paths 404, unlisted methods 405, never an HTML page)."""
+        by_rule: dict[str, dict[str, Route]] = {}
+        for route in self.routes:
+            by_rule.setdefault(route.rule, {})[route.method] = route
+        for number, (rule, routes) in enumerate(by_rule.items()):
+            self._add_rule(app, self.path(rule) if rule != "/" else self.prefix + "/",
+                           f"{EXTENSION}.{number}", _RuleView(self, routes))
+        self._add_rule(app, self.prefix + "/<path:unknown_path>", f"{EXTENSION}.unknown",
+                       _RuleView(self, {}))
+        app.extensions[EXTENSION] = self
+        self._installed = True
+
+    @staticmethod
+    def _add_rule(app: Flask, rule: str, endpoint: str, view: Callable[..., Any]) -> None:
+        # methods=None: the rule takes every method, so the view (not the router, which would
+        # answer an HTML page) says 405. No slash redirects or merging either: those answer HTML.
+        app.url_map.add(Rule(rule, endpoint=endpoint, methods=None, strict_slashes=False,
+                             merge_slashes=False))
+        app.view_functions[endpoint] = view
+
+
+class _RuleView:
+    """The Flask view of one rule: picks the route for the method and answers in JSON."""
+
+    def __init__(self, api: Api, routes: dict[str, Route]) -> None:
+        self.api = api
+        self.routes = routes
+        allowed = sorted(set(routes) | ({"HEAD"} if "GET" in routes else set()))
+        self.allow = ", ".join(allowed)
+
+    def __call__(self, **view_args: Any) -> Response:
+        g.jomreskit_request_id = request.headers.get("X-Request-Id", "")[:64] or os.urandom(8).hex()
+        try:
+            method = "GET" if request.method == "HEAD" else request.method
+            route = self.routes.get(method)
+            if route is None:
+                view_args.pop("unknown_path", None)
+                if not self.routes:
+                    raise ApiError(404, "not_found", f"no API endpoint at {request.path}")
+                raise ApiError(405, "method_not_allowed",
+                               f"{request.method} is not allowed here; use {self.allow}",
+                               {"Allow": self.allow})
+            response = self.api_call(route, view_args)
+        except Exception as exc:  # noqa: BLE001 - every error answers JSON
+            response = error_response(exc)
+        response.headers["X-Request-Id"] = g.jomreskit_request_id
+        for key, value in g.get("jomreskit_rate_headers", {}).items():
+            response.headers.setdefault(key, value)
+        return response
+
+    def api_call(self, route: Route, view_args: dict[str, Any]) -> Response:
+        api = self.api
+        if not route.public:
+            token = api.oauth.authenticate(route.scope)
+            g.jomreskit_api_key = token.api_key
+            g.jomreskit_manager = token.api_key.manager
+            api.limiter.hit(token.api_key)
+        g.jomreskit_params = _parse_params(route)
+        result = route.view(**view_args)
+        if isinstance(result, Response):
+            return result
+        if isinstance(result, tuple):
+            data, meta = result
+            return responses.success(data, meta)
+        return responses.success(result)
+
+
+def _parse_params(route: Route) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for param in route.params:
+        if param.in_ != "query":
+            continue
+        values = request.args.getlist(param.name)
+        if values and any(v.strip() for v in values):
+            parsed[param.name] = param.parse(values)
+        elif param.required:
+            raise ApiError(422, f"invalid_{param.name}", f"{param.name} is required")
+        elif param.default is not None:
+            parsed[param.name] = param.default
+    return parsed
+
+
+STATUS_OF: tuple[tuple[type[JomresKitError], int], ...] = (
+    (NotFound, 404),
+    (PermissionDenied, 403),
+    (ValidationError, 422),
+    (Conflict, 409),
+)
+
+
+def error_response(exc: BaseException) -> Response:
+    """The JSON answer to an exception raised while serving an API request."""
+    if isinstance(exc, ApiError):
+        return responses.error(exc.status, exc.code, exc.message, exc.headers)
+    if isinstance(exc, JomresKitError):
+        status = next((s for kind, s in STATUS_OF if isinstance(exc, kind)), 400)
+        return responses.error(status, exc.code, exc.message)
+    if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
+        code = re.sub(r"[^a-z0-9]+", "_", (exc.name or "error").lower()).strip("_")
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return responses.error(exc.code, code, exc.description or exc.name, headers)
+    request_id = g.get("jomreskit_request_id", "")
+    log.error("API request %s %s failed (request id %s)", request.method, request.path,
+              request_id, exc_info=exc)
+    return responses.error(500, "internal_error",
+                           f"unexpected error; the site's log has the details under request id "
+                           f"{request_id}")
+
+
+# -- what views use ------------------------------------------------------------------------
+
+
+def get_api(app: Flask | None = None) -> Api:
+    """The Api of ``app`` (default: the current app)."""
+    app = app or current_app
+    try:
+        return app.extensions[EXTENSION]
+    except KeyError:
+        raise RuntimeError("the REST API is not set up on this app (is api_core loaded?)") from None
+
+
+def current_manager() -> User:
+    """The manager whose API key the request's token belongs to."""
+    manager = g.get("jomreskit_manager")
+    if manager is None:
+        raise RuntimeError("current_manager() is only available in routes that need a token")
+    return manager
+
+
+def current_api_key() -> ApiKey:
+    """The API key the request's token was issued to."""
+    key = g.get("jomreskit_api_key")
+    if key is None:
+        raise RuntimeError("current_api_key() is only available in routes that need a token")
+    return key
+
+
+def current_params() -> dict[str, Any]:
+    """The route's declared query parameters, parsed (absent ones left out unless defaulted)."""
+    return dict(g.get("jomreskit_params", {}))
+
+
+def require_property(property_uid: int) -> None:
+    """Refuse (403 ``forbidden_property``) unless the token's manager runs the property.
+
+    Super managers may see every property; a manager only those linked to them.
+    """
+    manager = current_manager()
+    if manager.is_super:
+        return
+    if not services.manages(get_api().kit, manager.manager_id, property_uid):
+        raise ApiError(403, "forbidden_property",
+                       f"this API key's manager does not manage property {property_uid}")

@@ -1,0 +1,51 @@
+"""The REST API's two response shapes, and the one helper that writes every error.
+
+Success: ``{"data": ..., "meta": {...}}``. Error: ``{"error": {"code": ..., "message": ...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from flask import Response
+
+JSON_MIMETYPE = "application/json"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)  # money keeps its exact digits
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any) -> str:
+    """JSON text of ``value``: dates in ISO 8601, decimals as exact strings."""
+    return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_response(body: Any, status: int = 200,
+                  headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> Response:
+    """A JSON response of ``body`` as is (no envelope)."""
+    return Response(dumps(body), status=status, headers=headers, mimetype=JSON_MIMETYPE)
+
+
+def success(data: Any, meta: Mapping[str, Any] | None = None, status: int = 200) -> Response:
+    """The success envelope."""
+    return json_response({"data": data, "meta": dict(meta or {})}, status)
+
+
+def error(status: int, code: str, message: str,
+          headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> Response:
+    """The error envelope: every error the API answers goes through here."""
+    return json_response({"error": {"code": code, "message": message}}, status, headers)
