@@ -400,3 +400,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.setLevel(logging.NOTSET)
     with app.app_context():
         get_kit(app).cli.main(args=argv, prog_name="jomreskit")
+
+
+if __name__ == "__main__":
+    main()

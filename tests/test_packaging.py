@@ -1,0 +1,71 @@
+"""Each distribution installs on its own with pip: a webhooks-only site and an API-only site work.
+
+Builds real wheels into a fresh virtual environment, so it takes a little while.
+"""
+
+import json
+import os
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def clean_venv(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("venv")
+    venv.create(folder, with_pip=True)
+    return folder
+
+
+def run(venv_dir, *args, instance=None, check=True):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOMRESKIT_")}
+    env["PATH"] = f"{venv_dir / 'bin'}{os.pathsep}{env['PATH']}"
+    if instance:
+        env["JOMRESKIT_INSTANCE_PATH"] = str(instance)
+    result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=venv_dir)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def pip(venv_dir, *args):
+    run(venv_dir, str(venv_dir / "bin" / "python"), "-m", "pip", "--quiet",
+        "--disable-pip-version-check", *args)
+
+
+def plugin_names(venv_dir, instance):
+    run(venv_dir, "jomreskit", "db", "upgrade", instance=instance)
+    result = run(venv_dir, "jomreskit", "plugins", "list", "--json", instance=instance)
+    return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+def importable(venv_dir, module):
+    code = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return run(venv_dir, str(venv_dir / "bin" / "python"), "-c", code, check=False).returncode == 0
+
+
+def test_a_webhooks_only_site_then_an_api_only_site(clean_venv, tmp_path):
+    pip(clean_venv, "install", str(ROOT), str(ROOT / "plugins/webhooks_core"),
+        str(ROOT / "plugins/authmethod_none"))
+
+    rows = plugin_names(clean_venv, tmp_path / "webhooks_site")
+
+    assert set(rows) == {"webhooks_core", "authmethod_none"}
+    assert all(row["error"] is None and row["enabled"] for row in rows.values())
+    assert not importable(clean_venv, "jomreskit_api_core")
+
+    pip(clean_venv, "uninstall", "--yes", "jomreskit-webhooks-core", "jomreskit-authmethod-none")
+    pip(clean_venv, "install", str(ROOT / "plugins/api_core"),
+        str(ROOT / "plugins/api_feature_webhooks"))
+
+    rows = plugin_names(clean_venv, tmp_path / "api_site")
+
+    assert set(rows) == {"api_core", "api_feature_webhooks"}
+    assert rows["api_feature_webhooks"]["requires"] == ["api_core"]
+    assert all(row["error"] is None for row in rows.values())
+    assert not importable(clean_venv, "jomreskit_webhooks_core")
+
