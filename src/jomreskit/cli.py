@@ -17,7 +17,6 @@ from flask.cli import ScriptInfo
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .core import migrate
 from .core.errors import JomresKitError, ValidationError
 from .core.kit import get_kit
 
@@ -125,6 +124,8 @@ def db_upgrade(kit: Kit) -> None:
 @pass_kit
 def db_revision(kit: Kit, plugin_name: str, message: str) -> None:
     """Write a migration with what the models have that the database lacks (for plugin authors)."""
+    from .core import migrate
+
     folders = dict(kit.hooks.register_migrations())
     if plugin_name not in folders:
         raise ValidationError(f"plugin {plugin_name!r} is not loaded or ships no migrations")

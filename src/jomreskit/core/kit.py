@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import config, migrate, plugins, registry
+from . import config, plugins, registry
 from .authmethods import AuthMethod
 from .db import make_engine, make_session
 from .domain.models import EventRecord
@@ -96,6 +96,8 @@ class Kit:
     def upgrade_database(self, report: Callable[[str], Any] = log.info, rebuild: bool = False) -> None:
         """Apply the core's migrations, build the registry if it is empty (or ``rebuild``),
         then apply every loaded plugin's migrations."""
+        from . import migrate  # Alembic is only needed here; keep it out of start-up
+
         folders = dict(self.hooks.register_migrations())
         _report_upgrade(report, plugins.CORE_PLUGIN,
                         *migrate.upgrade(self.engine, plugins.CORE_PLUGIN, folders["core"]))
@@ -164,6 +166,7 @@ class JomresKit:
 
     def init_app(self, app: Flask) -> None:
         from ..cli import make_cli
+        from ..console import init_console
 
         config.load(app)
         kit = Kit(app)
@@ -178,6 +181,7 @@ class JomresKit:
         for message in kit.warnings:
             log.warning(message)
         kit.hooks.init_app(kit=kit, app=app)
+        init_console(kit, app)
         cli: click.Group = make_cli(kit)
         app.cli.add_command(cli, "jomreskit")
         kit.cli = cli
