@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "JOMRESKIT_BASE_URL": None,  # the site's public address, used in callback URLs
     "JOMRESKIT_WEBHOOK_ALLOWED_NETWORKS": "",
     "JOMRESKIT_SECRET_KEY": None,  # signs sessions and encrypts secrets at rest
+    "JOMRESKIT_CONSOLE_PREFIX": "/console",  # the web console's address; empty: no console
+    "JOMRESKIT_CONSOLE_SESSION_LIFETIME": 8 * 3600,  # seconds a console sign-in lasts
+    "JOMRESKIT_CONSOLE_SECURE_COOKIE": None,  # None: Secure when JOMRESKIT_BASE_URL is https
 }
 
 

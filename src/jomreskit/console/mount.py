@@ -1,0 +1,176 @@
+"""Mounting the console on a Flask app, and the guard in front of every console view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from ..core.kit import Kit, get_kit
+from . import csrf, views
+from .auth import current_user
+from .pages import ConsolePage
+
+EXTENSION = "jomreskit_console"
+
+# The console's own menu entries; plugins add theirs through register_console_pages.
+BUILT_IN_PAGES = (
+    ConsolePage(
+        "Plugin Manager", "console.plugins", roles=("super",),
+        description="Installed plugins: enable, disable, rebuild the registry.",
+    ),
+)
+PUBLIC_ENDPOINTS = frozenset({"console.sign_in"})
+
+# Pages may show a secret once; nothing of the console is cached, framed or sent elsewhere.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
+        "object-src 'none'"
+    ),
+}
+
+
+@dataclass
+class Console:
+    """The console on one app: its prefix and the blueprints it guards."""
+
+    prefix: str
+    blueprints: set[str] = field(default_factory=set)
+    _pages_of: Any = None
+    _pages: list[ConsolePage] = field(default_factory=list)
+
+    def pages(self, kit: Kit) -> list[ConsolePage]:
+        """The pages the plugins loaded now offer (after an enable or disable, a fresh list)."""
+        if self._pages_of is not kit.pm:
+            self._pages = [*BUILT_IN_PAGES, *kit.hooks.register_console_pages()]
+            self._pages_of = kit.pm
+        return self._pages
+
+    def menu(self, kit: Kit, role: str) -> list[ConsolePage]:
+        """The Account menu of a user with ``role``: pages offered now and mounted at start."""
+        return sorted(
+            (p for p in self.pages(kit)
+             if p.visible_to(role) and p.endpoint in current_app.view_functions),
+            key=lambda p: p.title.lower(),
+        )
+
+
+def init_console(kit: Kit, app: Flask) -> None:
+    """Mount the console and the pages of the loaded plugins (none when the prefix is empty)."""
+    prefix = app.config.get("JOMRESKIT_CONSOLE_PREFIX")
+    if not prefix:
+        return
+    prefix = "/" + str(prefix).strip("/")
+    prefix = "" if prefix == "/" else prefix
+    secure = app.config.get("JOMRESKIT_CONSOLE_SECURE_COOKIE")
+    if secure is None:
+        secure = str(app.config.get("JOMRESKIT_BASE_URL") or "").startswith("https://")
+    if secure:
+        app.config["SESSION_COOKIE_SECURE"] = True
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if not app.config.get("SESSION_COOKIE_SAMESITE"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+
+    console = Console(prefix)
+    app.register_blueprint(views.bp, url_prefix=prefix or "/")
+    console.blueprints.add(views.bp.name)
+    for page in console.pages(kit):
+        blueprint = page.blueprint
+        if blueprint is not None and blueprint.name not in console.blueprints:
+            app.register_blueprint(blueprint, url_prefix=prefix + (blueprint.url_prefix or ""))
+            console.blueprints.add(blueprint.name)
+    app.extensions[EXTENSION] = console
+    app.before_request(_guard)
+    app.after_request(_secure_headers)
+    app.context_processor(_template_context)
+    # A global, not a context variable, so that imported macros can use it too.
+    app.add_template_global(csrf.field, "console_csrf_field")
+
+
+def console_of(app: Flask | None = None) -> Console:
+    return (app or current_app).extensions[EXTENSION]
+
+
+def _in_console() -> bool:
+    extension = current_app.extensions.get(EXTENSION)
+    return extension is not None and request.blueprint in extension.blueprints
+
+
+def error_page(status: int, title: str, message: str) -> tuple[str, int]:
+    return render_template("console/error.html", title=title, message=message), status
+
+
+def _guard() -> Any:
+    """Before every console view: the CSRF token, then sign-in, then the page's roles."""
+    if not _in_console():
+        return None
+    endpoint = request.endpoint or ""
+    if endpoint.endswith(".static"):
+        return None
+    if not csrf.request_is_valid():
+        return error_page(
+            400, "Form refused",
+            "This form has expired or did not come from this site. Go back, reload the page "
+            "and try again.",
+        )
+    if endpoint in PUBLIC_ENDPOINTS:
+        return None
+    console = console_of()
+    kit = get_kit()
+    allowed = _roles_for(console, kit, endpoint)
+    if allowed is None:
+        return error_page(404, "Not found", "This page is not available on this site.")
+    user = current_user()
+    if user is None:
+        flash("Please sign in to continue.", "info")
+        return redirect(url_for("console.sign_in", next=_here()))
+    if user.role not in allowed:
+        return error_page(403, "Not allowed", "Your account cannot use this page.")
+    return None
+
+
+def _roles_for(console: Console, kit: Kit, endpoint: str) -> set[str] | None:
+    """Who may use ``endpoint``: every role for the console's own views (bar its own pages),
+    the union of the pages' roles for a plugin's blueprint, None when no loaded plugin offers it."""
+    blueprint = request.blueprint
+    pages = console.pages(kit)
+    if blueprint == views.bp.name:
+        own = [p for p in pages if p.endpoint == endpoint]
+        return set(own[0].roles) if own else {"manager", "super"}
+    roles = {
+        role for p in pages
+        if p.blueprint is not None and p.blueprint.name == blueprint for role in p.roles
+    }
+    return roles or None
+
+
+def _here() -> str:
+    return request.full_path.rstrip("?") if request.method == "GET" else url_for("console.home")
+
+
+def _secure_headers(response: Response) -> BaseResponse:
+    if _in_console():
+        for name, value in SECURITY_HEADERS.items():
+            if name == "Cache-Control" and (request.endpoint or "").endswith(".static"):
+                continue
+            response.headers.setdefault(name, value)
+        response.vary.add("Cookie")
+    return response
+
+
+def _template_context() -> dict[str, Any]:
+    if not _in_console():
+        return {}
+    user = current_user()
+    kit = get_kit()
+    return {
+        "console_user": user,
+        "console_menu": console_of().menu(kit, user.role) if user is not None else [],
+    }
