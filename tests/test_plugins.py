@@ -189,3 +189,22 @@ def test_an_unset_up_database_loads_no_plugins_and_says_which_command(make_site,
     kit = get_kit(app)
     assert kit.loaded.names == []
     assert any("jomreskit db upgrade" in w for w in kit.warnings)
+
+
+def test_a_plugin_whose_hook_raises_at_start_up_is_skipped_and_reported(make_site):
+    site = make_site()
+    drop_plugin(site, "flaky", """
+        from jomreskit import hookimpl
+
+        @hookimpl
+        def register_events():
+            raise KeyError("channel_manager_url")
+    """)
+    site.cli("plugins", "rebuild")
+
+    restarted = restart(site)
+
+    assert "flaky" not in restarted.kit.loaded.names
+    assert "booking_modified" in restarted.kit.catalog
+    row = registry(restarted)["flaky"]
+    assert "register_events failed: 'channel_manager_url'" in row["error"]

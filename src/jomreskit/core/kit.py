@@ -54,13 +54,31 @@ class Kit:
         self.warnings: list[str] = []
         records = self._registry_records()
         self.loaded = plugins.load(self.pm, records or [], only=config.plugin_filter(self.app))
+        self.catalog = EventCatalog(self.guarded("register_events"))
+        self.scopes: dict[str, Scope] = {s.name: s for s in self.guarded("register_scopes")}
+        self.authmethods: dict[str, AuthMethod] = {
+            m.name: m for m in self.guarded("register_authmethods")
+        }
         for name, problem in self.loaded.problems.items():
             self.warnings.append(f"plugin {name}: {problem}")
-        self.catalog = EventCatalog(self.hooks.register_events())
-        self.scopes: dict[str, Scope] = {s.name: s for s in self.hooks.register_scopes()}
-        self.authmethods: dict[str, AuthMethod] = {
-            m.name: m for m in self.hooks.register_authmethods()
-        }
+
+    def guarded(self, hook: str, **kwargs: Any) -> Any:
+        """Call a set-up hook through the facade; a plugin whose implementation raises is
+        unloaded and reported instead of taking the site down."""
+        try:
+            return getattr(self.hooks, hook)(**kwargs)
+        except Exception:
+            for impl in getattr(self.pm.hook, hook).get_hookimpls():
+                try:
+                    impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                except Exception as exc:
+                    name = self.pm.get_name(impl.plugin)
+                    if name == plugins.CORE_PLUGIN:
+                        raise
+                    self.pm.unregister(impl.plugin)
+                    self.loaded.names.remove(name)
+                    self.loaded.problems[name] = f"not loaded: {hook} failed: {exc}"
+            return getattr(self.hooks, hook)(**kwargs)
 
     def _registry_records(self) -> list[dict[str, Any]] | None:
         try:
@@ -180,7 +198,7 @@ class JomresKit:
 
         for message in kit.warnings:
             log.warning(message)
-        kit.hooks.init_app(kit=kit, app=app)
+        kit.guarded("init_app", kit=kit, app=app)
         init_console(kit, app)
         cli: click.Group = make_cli(kit)
         app.cli.add_command(cli, "jomreskit")
