@@ -363,6 +363,7 @@ def make_app(config: ResponderConfig, log: StepLog) -> Flask:
         webhook_id = request.headers.get("webhook-id")
         notice = _json_or_none(body)
         log.step("received", True, f"received {_describe(notice)}", webhook_id=webhook_id,
+                 headers=_shown_headers(request.headers),
                  body=notice if notice is not None else body[:500].decode("utf-8", "replace"))
 
         if config.username:
@@ -445,6 +446,18 @@ def _json_or_none(source: requests.Response | bytes) -> Any:
 
 def _excerpt(response: requests.Response) -> str:
     return response.text[:300]
+
+
+def _shown_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers worth logging; of Authorization only the scheme, never the credentials."""
+    shown = {name: headers[name] for name in ("webhook-id", "webhook-timestamp",
+                                              "webhook-signature", "User-Agent")
+             if name in headers}
+    if "webhook-signature" in shown and len(shown["webhook-signature"]) > 20:
+        shown["webhook-signature"] = shown["webhook-signature"][:16] + "..."
+    if "Authorization" in headers:
+        shown["Authorization"] = headers["Authorization"].split(" ", 1)[0] + " ..."
+    return shown
 
 
 def _describe(notice: Any) -> str:
