@@ -13,6 +13,8 @@ Feature plugins register routes through ``register_api_routes(api)``::
             return {"property_uid": property_uid}
 """
 
+from __future__ import annotations
+
 from .api import (
     Api,
     ApiError,
@@ -36,3 +38,47 @@ __all__ = [
     "get_api",
     "require_property",
 ]
+
+
+# -- hook implementations ------------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+from jomreskit import hookimpl  # noqa: E402
+
+if TYPE_CHECKING:
+    import click
+    from flask import Flask
+
+    from jomreskit.core.kit import Kit
+
+__version__ = "0.1.0"
+
+
+@hookimpl
+def init_app(kit: Kit, app: Flask) -> None:
+    """Mount the REST API at JOMRESKIT_API_PREFIX with every plugin's routes."""
+    from . import routes
+    from .oauth import OAuth
+    from .ratelimit import RateLimiter
+
+    app.config.setdefault("JOMRESKIT_API_TOKEN_LIFETIME", 3600)
+    api = Api(kit, app.config["JOMRESKIT_API_PREFIX"])
+    api.oauth = OAuth(kit, app)
+    api.limiter = RateLimiter(kit)
+    routes.register(api, __version__)
+    kit.hooks.register_api_routes(api=api)
+    api.install(app)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from .cli import keys_group
+
+    cli.add_command(keys_group)
+
+
+@hookimpl
+def register_migrations() -> str:
+    return str(Path(__file__).parent / "migrations")

@@ -43,6 +43,8 @@ EXTENSION = "jomreskit_api_core"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PARAM_TYPES = ("string", "integer", "number", "boolean", "array")
 PARAM_LOCATIONS = ("query", "path", "header")
+MAX_ID = 2**31 - 1  # ids are 32-bit: a larger one in a path names nothing
+MAX_INTEGER = 2**63 - 1  # what databases can compare against
 
 # <converter(args):name> or <name>, as Flask rules write path parameters.
 RULE_PARAMETER = re.compile(r"<(?:(?P<converter>[a-zA-Z_][a-zA-Z0-9_]*)(?:\((?P<args>.*?)\))?:)?"
@@ -128,12 +130,16 @@ class Param:
         def bad(why: str) -> ApiError:
             return ApiError(422, f"invalid_{self.name}", f"{self.name}: {why}")
 
+        if "\x00" in raw:
+            raise bad("must not contain NUL characters")
         value: Any
         if kind == "integer":
             try:
                 value = int(raw.strip())
             except ValueError:
                 raise bad(f"{raw[:40]!r} is not a whole number") from None
+            if abs(value) > MAX_INTEGER:
+                raise bad("is out of range")
         elif kind == "number":
             try:
                 value = float(raw.strip())
@@ -185,6 +191,7 @@ class Route:
     request_body: Mapping[str, Any] | None = None
     responses: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    security: list[dict[str, list[str]]] | None = None  # OpenAPI override, e.g. client auth
 
     def path_params(self) -> list[tuple[str, str]]:
         """(name, converter) of each path parameter, in order."""
@@ -222,12 +229,14 @@ class Api:
         responses: Mapping[int, Mapping[str, Any]] | None = None,
         tags: Sequence[str] = (),
         name: str | None = None,
+        security: Sequence[Mapping[str, Sequence[str]]] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register the decorated view for ``rule`` (a Flask rule relative to the API prefix).
 
         ``scope``: the scope a token needs (required unless ``public``). ``params``: its query
         and path parameters. ``response``: the JSON Schema of the ``data`` it returns.
-        ``request_body``/``responses``: OpenAPI objects, for routes that need more than that.
+        ``request_body``/``responses``/``security``: OpenAPI objects, for routes that need more
+        than that.
         The view returns ``data`` or ``(data, meta)``, or a ready ``flask.Response``.
         """
 
@@ -235,7 +244,7 @@ class Api:
             self.add_route(rule, view, methods=methods, scope=scope, public=public,
                            summary=summary, description=description, params=params,
                            response=response, request_body=request_body,
-                           responses=responses, tags=tags, name=name)
+                           responses=responses, tags=tags, name=name, security=security)
             return view
 
         return decorator
@@ -246,7 +255,8 @@ class Api:
                   response: Mapping[str, Any] | None = None,
                   request_body: Mapping[str, Any] | None = None,
                   responses: Mapping[int, Mapping[str, Any]] | None = None,
-                  tags: Sequence[str] = (), name: str | None = None) -> None:
+                  tags: Sequence[str] = (), name: str | None = None,
+                  security: Sequence[Mapping[str, Sequence[str]]] | None = None) -> None:
         """``route`` without the decorator."""
         if self._installed:
             raise RuntimeError("API routes are registered in register_api_routes(api), not later")
@@ -275,6 +285,8 @@ class Api:
                                                                      method, len(methods) > 1),
                 plugin=plugin, response=response, request_body=request_body,
                 responses=dict(responses or {}), tags=tuple(tags),
+                security=None if security is None else [
+                    {k: list(v) for k, v in s.items()} for s in security],
             ))
 
     def _operation_id(self, name: str, method: str, several: bool) -> str:
@@ -337,6 +349,10 @@ class _RuleView:
                 raise ApiError(405, "method_not_allowed",
                                f"{request.method} is not allowed here; use {self.allow}",
                                {"Allow": self.allow})
+            for value in view_args.values():
+                if (isinstance(value, int) and value > MAX_ID) or (
+                        isinstance(value, str) and "\x00" in value):
+                    raise ApiError(404, "not_found", f"no API resource at {request.path}")
             response = self.api_call(route, view_args)
         except Exception as exc:  # noqa: BLE001 - every error answers JSON
             response = error_response(exc)

@@ -1,0 +1,143 @@
+"""API keys (OAuth2 clients owned by a manager), their access tokens, and rate-limit counters.
+
+Client secrets and access tokens are random with about 250 bits of entropy, so a SHA-256 of
+each is what is stored (a slow password hash adds nothing there): a leaked table gives away
+neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime
+
+from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, list_to_scope, scope_to_list
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from jomreskit.core.db import Base, utcnow
+from jomreskit.core.domain.models import User
+from jomreskit.core.scopes import Scope
+
+TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+def digest(secret: str) -> str:
+    """The stored form of a client secret or access token."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ApiKey(Base, ClientMixin):
+    """An API key: an OAuth2 client-credentials client that acts for one manager."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    manager_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    manager: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def effective_scopes(self, registered: Mapping[str, Scope]) -> list[str]:
+        """The key's scopes that its manager's role may still grant today (a manager made a
+        super manager, or the other way round, changes what new tokens get)."""
+        return [s for s in self.scopes
+                if s not in registered or registered[s].grantable_by(self.manager.role)]
+
+    # -- Authlib's ClientMixin -------------------------------------------------------------
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """All the key's usable scopes when none are asked for; None (invalid_scope) when asked
+        for one it does not hold. ``usable_scopes`` is set by the OAuth server when it loads
+        the key (``effective_scopes``)."""
+        held = getattr(self, "usable_scopes", None)
+        held = list(self.scopes) if held is None else held
+        if not scope:
+            return list_to_scope(held)
+        asked = scope_to_list(scope)
+        if not set(asked) <= set(held):
+            return None
+        return list_to_scope([s for s in held if s in asked])
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.active and hmac.compare_digest(self.secret_hash, digest(client_secret))
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in TOKEN_ENDPOINT_AUTH_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+
+class AccessToken(Base, TokenMixin):
+    """A bearer token issued to an API key; only its SHA-256 is kept."""
+
+    __tablename__ = "api_access_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(String(1000), default="")
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    api_key: Mapped[ApiKey] = relationship(lazy="joined", innerjoin=True)
+
+    # -- Authlib's TokenMixin --------------------------------------------------------------
+
+    def check_client(self, client: ClientMixin) -> bool:
+        return self.api_key.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.expires_at - self.issued_at).total_seconds())
+
+    def is_expired(self) -> bool:
+        return self.expires_at <= utcnow()
+
+    def is_revoked(self) -> bool:
+        # A revoked token's row is deleted; a revoked key kills whatever rows remain.
+        return not self.api_key.active
+
+    def get_user(self) -> User:
+        return self.api_key.manager
+
+    def get_client(self) -> ApiKey:
+        return self.api_key
+
+
+class RateLimitCounter(Base):
+    """Requests counted in the current window, per API key, when counters live in the database."""
+
+    __tablename__ = "api_rate_limits"
+
+    bucket: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,244 @@
+"""The OAuth2 client-credentials server (Authlib) and the bearer-token check of every API call.
+
+Authlib does the protocol: client authentication (client_secret_basic and client_secret_post),
+the grant, token generation, RFC 7009 revocation and RFC 7662 introspection, and parsing the
+``Authorization`` header. This module supplies storage (hashed, in our tables) and maps Authlib's
+resource errors onto the API's error shape. The OAuth endpoints themselves answer as RFC 6749
+says (``{"error": "invalid_client", "error_description": ...}``), which OAuth2 client libraries
+expect.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from authlib.common.security import generate_token
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import (
+    ClientCredentialsGrant,
+    MissingAuthorizationError,
+    OAuth2Request,
+    UnsupportedTokenTypeError,
+)
+from authlib.oauth2.rfc6750 import (
+    BearerTokenGenerator,
+    BearerTokenValidator,
+    InsufficientScopeError,
+    InvalidTokenError,
+)
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import Flask, Response
+from flask import request as flask_request
+from sqlalchemy import delete, select
+
+from jomreskit.core.db import utcnow
+
+from .api import ApiError
+from .keys import purge_expired_tokens
+from .models import TOKEN_ENDPOINT_AUTH_METHODS, AccessToken, ApiKey, digest
+
+if TYPE_CHECKING:
+    from jomreskit.core.kit import Kit
+
+log = logging.getLogger("jomreskit.api")
+
+REALM = "jomreskit"
+DEFAULT_TOKEN_LIFETIME = 3600
+MAX_TOKEN_LENGTH = 512  # longer bearer strings are not ours: answered without a query
+
+# Passed as "the request" by POST <prefix>/: Jomres' token endpoint took a form with just
+# client_id and client_secret, so a missing grant_type means client_credentials there.
+JOMRES_ROOT = object()
+
+
+class _Payload(FlaskOAuth2Payload):
+    def __init__(self, request: Any, default_grant_type: str | None) -> None:
+        super().__init__(request)
+        self._default_grant_type = default_grant_type
+
+    @property
+    def grant_type(self) -> str | None:
+        return self.data.get("grant_type") or self._default_grant_type
+
+
+class _Request(FlaskOAuth2Request):
+    def __init__(self, request: Any, require_https: bool, default_grant_type: str | None) -> None:
+        # Authlib refuses plain http except on loopback; a site that terminates TLS elsewhere
+        # without telling Flask (ProxyFix) can turn the check off.
+        uri = request.url if require_https else "https://" + request.url.split("://", 1)[-1]
+        OAuth2Request.__init__(self, method=request.method, uri=uri, headers=request.headers)
+        self._request = request
+        self.payload = _Payload(request, default_grant_type)
+
+
+class _Server(AuthorizationServer):
+    def __init__(self, oauth: OAuth) -> None:
+        super().__init__()
+        self.oauth = oauth
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        return _Request(flask_request, self.oauth.require_https,
+                        "client_credentials" if request is JOMRES_ROOT else None)
+
+
+class _ClientCredentialsGrant(ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = list(TOKEN_ENDPOINT_AUTH_METHODS)
+
+
+class _Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = list(TOKEN_ENDPOINT_AUTH_METHODS)
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> AccessToken | None:
+        return self.server.oauth.find_token(token_string)
+
+    def revoke_token(self, token: AccessToken, request: Any) -> None:
+        kit = self.server.oauth.kit
+        with kit.transaction() as session:
+            session.execute(delete(AccessToken).where(AccessToken.id == token.id))
+
+
+class _Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = list(TOKEN_ENDPOINT_AUTH_METHODS)
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> AccessToken | None:
+        return self.server.oauth.find_token(token_string)
+
+    def check_permission(self, token: AccessToken, client: ApiKey, request: Any) -> bool:
+        # A key may look at its own tokens only.
+        return token.api_key_id == client.id
+
+    def introspect_token(self, token: AccessToken) -> dict[str, Any]:
+        return {
+            "active": True,
+            "client_id": token.api_key.client_id,
+            "token_type": "Bearer",
+            "scope": token.scope,
+            "sub": str(token.api_key.manager_id),
+            "username": token.api_key.manager.username,
+            "iat": int(token.issued_at.timestamp()),
+            "exp": int(token.expires_at.timestamp()),
+        }
+
+
+class _BearerValidator(BearerTokenValidator):
+    def __init__(self, oauth: OAuth) -> None:
+        super().__init__(realm=REALM)
+        self.oauth = oauth
+
+    def authenticate_token(self, token_string: str) -> AccessToken | None:
+        return self.oauth.find_token(token_string)
+
+    def validate_token(self, token: AccessToken | None, scopes: list[str] | None,
+                       request: Any) -> None:
+        if token is None:
+            raise InvalidTokenError("The access token is unknown, expired or revoked.",
+                                    realm=self.realm)
+        if token.is_expired():
+            raise InvalidTokenError("The access token has expired.", realm=self.realm)
+        if token.is_revoked():
+            raise InvalidTokenError("The API key of this access token was revoked.",
+                                    realm=self.realm)
+        if self.scope_insufficient(token.get_scope(), scopes):
+            raise InsufficientScopeError()
+
+
+class OAuth:
+    """The site's OAuth2 server and resource protector, with storage in ``kit``'s database."""
+
+    def __init__(self, kit: Kit, app: Flask) -> None:
+        self.kit = kit
+        self.lifetime = int(kit.settings.get("JOMRESKIT_API_TOKEN_LIFETIME") or
+                            DEFAULT_TOKEN_LIFETIME)
+        self.require_https = bool(kit.settings.get("JOMRESKIT_API_REQUIRE_HTTPS", True))
+        self.server = _Server(self)
+        self.server.init_app(app, query_client=self.query_client, save_token=self.save_token)
+        self.server.register_token_generator("default", BearerTokenGenerator(
+            lambda **_: generate_token(42), None, lambda client, grant_type: self.lifetime))
+        self.server.register_grant(_ClientCredentialsGrant)
+        self.server.register_endpoint(_Revocation)
+        self.server.register_endpoint(_Introspection)
+        self.protector = ResourceProtector()
+        self.protector.register_token_validator(_BearerValidator(self))
+
+    # -- storage ---------------------------------------------------------------------------
+
+    def query_client(self, client_id: str) -> ApiKey | None:
+        key = self.kit.session().scalar(
+            select(ApiKey).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
+        )
+        if key is not None:
+            key.usable_scopes = key.effective_scopes(self.kit.scopes)  # type: ignore[attr-defined]
+        return key
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        now = utcnow()
+        with self.kit.transaction() as session:
+            purge_expired_tokens(self.kit)  # expired tokens go as new ones come
+            session.add(AccessToken(
+                token_hash=digest(token["access_token"]), api_key_id=request.client.id,
+                scope=token.get("scope", ""), issued_at=now,
+                expires_at=now + timedelta(seconds=int(token["expires_in"])),
+            ))
+
+    def find_token(self, token_string: str) -> AccessToken | None:
+        if not token_string or len(token_string) > MAX_TOKEN_LENGTH:
+            return None
+        return self.kit.session().scalar(
+            select(AccessToken).where(AccessToken.token_hash == digest(token_string))
+        )
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    def token_response(self, jomres_root: bool = False) -> Response:
+        """Answer a token request (``POST /oauth/token``, or Jomres' ``POST /``)."""
+        try:
+            return self.server.create_token_response(JOMRES_ROOT if jomres_root else None)
+        except OAuth2Error as error:  # raised before Authlib's own handling (insecure transport)
+            return self.server.handle_error_response(None, error)
+
+    def endpoint_response(self, name: str) -> Response:
+        """Answer a revocation or introspection request."""
+        try:
+            return self.server.create_endpoint_response(name)
+        except OAuth2Error as error:
+            return self.server.handle_error_response(None, error)
+
+    # -- protecting API routes -------------------------------------------------------------
+
+    def authenticate(self, scope: str | None) -> AccessToken:
+        """The request's valid token holding ``scope``, or ApiError 401/403."""
+        try:
+            return self.protector.acquire_token([scope] if scope else None)
+        except MissingAuthorizationError:
+            raise ApiError(401, "missing_token",
+                           "this endpoint needs an access token: Authorization: Bearer <token>",
+                           {"WWW-Authenticate": f'Bearer realm="{REALM}"'}) from None
+        except UnsupportedTokenTypeError:
+            raise ApiError(401, "invalid_token",
+                           "the Authorization header must be: Bearer <token>",
+                           _bearer_challenge("invalid_token", "Malformed Authorization header."),
+                           ) from None
+        except InvalidTokenError as error:
+            description = error.get_error_description()
+            raise ApiError(401, "invalid_token", description[0].lower() + description[1:],
+                           _bearer_challenge("invalid_token", description)) from None
+        except InsufficientScopeError:
+            raise ApiError(403, "insufficient_scope",
+                           f"this API key's token does not hold the scope {scope!r}",
+                           _bearer_challenge("insufficient_scope",
+                                             f"The token needs scope {scope}.", scope)) from None
+        except OAuth2Error as error:
+            raise ApiError(error.status_code or 400, error.error or "invalid_request",
+                           error.get_error_description() or "invalid request") from None
+
+
+def _bearer_challenge(error: str, description: str, scope: str | None = None) -> dict[str, str]:
+    challenge = f'Bearer realm="{REALM}", error="{error}", error_description="{description}"'
+    if scope:
+        challenge += f', scope="{scope}"'
+    return {"WWW-Authenticate": challenge}
