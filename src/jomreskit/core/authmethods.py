@@ -1,4 +1,4 @@
-"""The webhook auth-method contract. An auth-method plugin imports only this module (and the markers).
+"""The webhook auth-method contract. An auth-method plugin imports only this module (and markers).
 
 A method declares its settings fields, checks a webhook's settings, and adds credentials to an
 outgoing delivery request. webhooks_core stores the settings (secret ones encrypted), builds
@@ -13,9 +13,16 @@ from typing import Any, ClassVar
 
 import requests
 
-from .errors import ValidationError
+from .errors import JomresKitError, ValidationError
 
 FORMATS = ("text", "password", "boolean", "select")
+
+
+class AuthMethodError(JomresKitError):
+    """An auth method could not get credentials (say, the token endpoint refused): the attempt
+    fails with this message and is retried. Never put a secret in the message."""
+
+    code = "authmethod_failed"
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,11 @@ class AuthMethod:
     def authenticate(
         self, request: requests.PreparedRequest, settings: Mapping[str, Any], http: requests.Session
     ) -> None:
-        """Add credentials to ``request`` (headers, usually). ``http`` may fetch a token first."""
+        """Add credentials to ``request`` (headers, usually).
+
+        ``http`` is the sending thread's session: it obeys the same SSRF guard, timeouts and
+        no-redirect rule as deliveries, so a method may fetch a token with it first.
+        """
 
     def unauthorized(self, settings: Mapping[str, Any]) -> bool:
         """The endpoint answered 401. Drop cached credentials; return True to retry once now."""

@@ -1,0 +1,78 @@
+"""What a webhook sends: the one place that builds the body and the request, and signs it.
+
+The body is built once, when the event is fired, and stored with the delivery: every attempt
+sends the same bytes under the same ``webhook-id``. Each attempt is signed afresh (Standard
+Webhooks v1: HMAC-SHA256 over ``id.timestamp.body``) because its timestamp is new.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+
+import requests
+
+SECRET_PREFIX = "whsec_"
+USER_AGENT = "jomreskit-webhooks/0.1"
+
+
+def new_signing_secret() -> str:
+    """A fresh ``whsec_...`` secret: 24 random bytes in base64, as Standard Webhooks expects."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def new_msg_id() -> str:
+    """A unique ``webhook-id`` for a new delivery."""
+    return "msg_" + secrets.token_hex(12)
+
+
+def body(event_type: str, timestamp: datetime, ids: Mapping[str, int], manager_id: int,
+         callback_url: str | None) -> str:
+    """The JSON body of a notification (DESIGN §4 and §4a).
+
+    ``data`` holds the event's ids, the receiving ``manager_id`` and, as Jomres sent it,
+    ``task`` (the event's name). ``callback_url`` is null when no installed plugin offers one.
+    """
+    envelope = {
+        "type": event_type,
+        "timestamp": timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "data": {**ids, "manager_id": manager_id, "task": event_type},
+        "callback_url": callback_url,
+    }
+    return json.dumps(envelope, separators=(",", ":"))
+
+
+def sign(secret: str, msg_id: str, timestamp: int, payload: bytes) -> str:
+    """The ``webhook-signature`` header value for one attempt."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{msg_id}.{timestamp}.".encode() + payload
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def request(url: str, msg_id: str, payload: str, secret: str, timestamp: int
+            ) -> requests.PreparedRequest:
+    """The signed POST of ``payload`` to ``url``; the auth method adds its credentials after."""
+    data = payload.encode()
+    prepared = requests.PreparedRequest()
+    prepared.prepare(
+        method="POST",
+        url=url,
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Accept": "*/*",
+            # An uncompressed answer, so "at most 64 KiB read" means 64 KiB of text.
+            "Accept-Encoding": "identity",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secret, msg_id, timestamp, data),
+        },
+        data=data,
+    )
+    return prepared

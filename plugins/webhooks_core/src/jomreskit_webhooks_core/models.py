@@ -1,0 +1,89 @@
+"""Webhooks, their deliveries (the outbox) and the log of every delivery attempt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from jomreskit.core.db import Base, utcnow
+
+# A delivery is "pending" until it succeeds or runs out of attempts ("failed").
+PENDING = "pending"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+DELIVERY_STATUSES = (PENDING, SUCCEEDED, FAILED)
+
+
+class Webhook(Base):
+    """Where one manager wants to be told about events, and how to sign in there."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    manager_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    authmethod: Mapped[str] = mapped_column(String(100), default="none")
+    # Settings in clear, except the auth method's secret ones: those are in secret_settings,
+    # one encrypted JSON object (kit.secret_box).
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secret_settings: Mapped[str | None] = mapped_column(Text, default=None)
+    # Empty lists mean "every event" and "every property".
+    events: Mapped[list[str]] = mapped_column(default=list)
+    property_uids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # The whsec_ signing secret, encrypted: it is needed in clear to sign every request.
+    signing_secret: Mapped[str] = mapped_column(Text)
+    # Since when every attempt has failed (None after a success): drives the automatic disable.
+    failing_since: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Delivery(Base):
+    """One event for one webhook: an outbox row, written in the transaction that fired the event.
+
+    ``next_attempt_at`` is when a worker may take it. A worker's claim moves it forward by the
+    lease and stamps ``claim``: if the worker dies, the row is simply due again when the lease
+    runs out; if it lives, it records the outcome only where its claim still stands.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_status_next_attempt_at", "status",
+                            "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"),
+                                            index=True)
+    event_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    event_type: Mapped[str] = mapped_column(String(100))
+    # The webhook-id header: the same for every attempt, so receivers can drop duplicates.
+    msg_id: Mapped[str] = mapped_column(String(40), unique=True)
+    payload: Mapped[str] = mapped_column(Text)  # the exact JSON body sent (and signed)
+    status: Mapped[str] = mapped_column(String(20), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claim: Mapped[str | None] = mapped_column(String(40), default=None)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DeliveryAttempt(Base):
+    """One try at sending a delivery: when, how long, what came back."""
+
+    __tablename__ = "webhook_delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, default=None)

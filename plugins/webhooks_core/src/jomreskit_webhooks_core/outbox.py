@@ -1,0 +1,76 @@
+"""The outbox: which webhooks an event goes to, and the delivery rows written for them.
+
+Routing:
+
+- An event about a property (it carries ``property_uid``) goes to the enabled webhooks of the
+  managers linked to that property, as in Jomres.
+- A manager event (``manager_added``, ``manager_updated``, ``manager_deleted``: it carries
+  ``manager_id`` and no property) goes to that manager's own enabled webhooks. A deleted
+  manager's webhooks are deleted with them, so ``manager_deleted`` usually reaches nobody.
+- An event with neither field has no owner to route by and is not delivered.
+
+A webhook's event filter (empty: every event) applies to all events; its property filter
+(empty: every property) applies to events that carry a ``property_uid``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select
+
+from jomreskit.core.db import utcnow
+from jomreskit.core.domain.models import ManagerProperty
+
+from . import message, wakeup
+from .models import PENDING, Delivery, Webhook
+
+if TYPE_CHECKING:
+    from jomreskit.core.events import Event
+    from jomreskit.core.kit import Kit
+
+
+def queue(kit: Kit, event: Event) -> int:
+    """Write one pending delivery per matching webhook into the current transaction."""
+    session = kit.session()
+    property_uid = event.ids.get("property_uid")
+    if property_uid is not None:
+        owners = select(ManagerProperty.manager_id).where(
+            ManagerProperty.property_uid == property_uid)
+        owned = Webhook.manager_id.in_(owners.scalar_subquery())
+    elif "manager_id" in event.ids:
+        owned = Webhook.manager_id == event.ids["manager_id"]
+    else:
+        return 0
+    candidates = session.execute(
+        select(Webhook.id, Webhook.manager_id, Webhook.events, Webhook.property_uids)
+        .where(owned, Webhook.enabled.is_(True))
+    ).all()
+    matching = [
+        row for row in candidates
+        if (not row.events or event.name in row.events)
+        and (property_uid is None or not row.property_uids or property_uid in row.property_uids)
+    ]
+    if not matching:
+        return 0
+    now = utcnow()
+    callback_url = kit.callback_url(event)
+    bodies: dict[int, str] = {}
+    rows: list[dict[str, Any]] = []
+    for row in matching:
+        if row.manager_id not in bodies:
+            bodies[row.manager_id] = message.body(event.name, event.timestamp, event.ids,
+                                                  row.manager_id, callback_url)
+        rows.append(_row(row.id, event.id, event.name, bodies[row.manager_id], now))
+    session.execute(insert(Delivery.__table__), rows)
+    wakeup.queued(kit, session)
+    return len(rows)
+
+
+def _row(webhook_id: int, event_id: int | None, event_type: str, payload: str,
+         now: datetime) -> dict[str, Any]:
+    return {"webhook_id": webhook_id, "event_id": event_id, "event_type": event_type,
+            "msg_id": message.new_msg_id(), "payload": payload, "status": PENDING,
+            "attempts": 0, "next_attempt_at": now, "created_at": now}
+

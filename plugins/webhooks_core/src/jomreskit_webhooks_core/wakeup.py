@@ -1,0 +1,148 @@
+"""Waking workers when a transaction that queued deliveries commits, instead of polling.
+
+- In the same process (the worker thread of `jomreskit serve`): an ``after_commit`` listener
+  on the site's sessions sets a ``threading.Event``.
+- Across processes on PostgreSQL: the transaction sends ``NOTIFY jomreskit_webhooks``, which
+  PostgreSQL delivers only if it commits; every worker LISTENs.
+- Across processes on SQLite: a worker watches ``PRAGMA data_version`` on a connection of its
+  own, which changes whenever another connection commits; checking it is a few microseconds
+  and takes no lock.
+
+Workers also wake on their own when the next retry falls due.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from jomreskit.core.kit import Kit
+
+log = logging.getLogger("jomreskit.webhooks")
+
+CHANNEL = "jomreskit_webhooks"
+_FLAG = "jomreskit_webhooks_queued"
+_STATE = "jomreskit_webhooks_core"
+_lock = threading.Lock()
+
+
+class Waker:
+    """Set when deliveries may be due; a worker waits on it between rounds."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait until set or ``timeout``; clears the flag. True when woken."""
+        woken = self._event.wait(timeout)
+        self._event.clear()
+        return woken
+
+
+def waker(kit: Kit) -> Waker:
+    """The site's in-process waker, with its commit listener installed on first use."""
+    found = kit.app.extensions.get(_STATE)
+    if found is not None:
+        return found
+    with _lock:
+        found = kit.app.extensions.get(_STATE)
+        if found is None:
+            found = Waker()
+
+            def _after_commit(session: Session) -> None:
+                if session.info.pop(_FLAG, False):
+                    found.set()
+
+            def _after_rollback(session: Session) -> None:
+                session.info.pop(_FLAG, None)
+
+            factory = kit.session.session_factory
+            event.listen(factory, "after_commit", _after_commit)
+            event.listen(factory, "after_soft_rollback", lambda s, _t: _after_rollback(s))
+            kit.app.extensions[_STATE] = found
+        return found
+
+
+def queued(kit: Kit, session: Session) -> None:
+    """Note that ``session``'s transaction queued deliveries: wake workers when it commits."""
+    waker(kit)
+    if session.info.get(_FLAG):
+        return
+    session.info[_FLAG] = True
+    if kit.engine.dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+class Watcher:
+    """Wakes a worker on commits made by other processes (see the module docstring)."""
+
+    def __init__(self, kit: Kit, target: Waker) -> None:
+        self.kit = kit
+        self.target = target
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        name = self.kit.engine.dialect.name
+        run = {"postgresql": self._listen, "sqlite": self._watch}.get(name)
+        if run is None:  # another database: the worker's own timer still picks rows up
+            return
+        self._thread = threading.Thread(target=run, name="jomreskit-webhooks-watcher",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw = self.kit.engine.raw_connection()
+            except Exception as exc:
+                log.warning("cannot LISTEN for new deliveries: %s", exc)
+                self._stop.wait(5)
+                continue
+            try:
+                raw.detach()  # not returned to the pool: this connection only listens
+                connection: Any = raw.driver_connection
+                connection.rollback()
+                connection.autocommit = True
+                connection.execute(f"LISTEN {CHANNEL}")
+                self.target.set()  # anything queued while we were not listening
+                while not self._stop.is_set():
+                    for _notify in connection.notifies(timeout=0.5, stop_after=1):
+                        self.target.set()
+            except Exception as exc:
+                log.warning("LISTEN connection lost: %s", exc)
+                self._stop.wait(1)
+            finally:
+                try:
+                    raw.close()
+                except Exception:
+                    pass
+
+    def _watch(self) -> None:
+        path = self.kit.engine.url.database
+        if not path or path == ":memory:":
+            return
+        connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            last = connection.execute("PRAGMA data_version").fetchone()[0]
+            while not self._stop.wait(0.02):
+                version = connection.execute("PRAGMA data_version").fetchone()[0]
+                if version != last:
+                    last = version
+                    self.target.set()
+        finally:
+            connection.close()

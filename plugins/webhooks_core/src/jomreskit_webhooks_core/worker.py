@@ -1,0 +1,376 @@
+"""Workers: claim due deliveries, send them through a bounded thread pool, record the outcome.
+
+One loop per worker claims a batch of due rows in one short transaction (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, so any number of workers share the queue; on SQLite the transaction
+holds the write lock, which serialises claims), hands them to the sending threads, and writes
+the outcomes of finished attempts in batches: one transaction updates the deliveries and logs
+the attempts. A claim is a lease: the row's ``next_attempt_at`` moves forward by the lease, so
+if the worker dies, the row is due again when the lease runs out and another worker sends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+
+from jomreskit.core.db import utcnow
+
+from . import config, settings, wakeup
+from .models import FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
+from .sender import Job, Outcome, Sender, Target
+
+if TYPE_CHECKING:
+    from jomreskit.core.kit import Kit
+
+log = logging.getLogger("jomreskit.webhooks")
+
+DELIVERIES = Delivery.__table__
+ATTEMPTS = DeliveryAttempt.__table__
+LONGEST_SLEEP = 30.0  # an idle worker looks again at least this often
+PRUNE_EVERY = 3600.0
+
+
+@dataclass
+class Stats:
+    """What a worker did: attempts made and how they ended."""
+
+    succeeded: int = 0
+    retrying: int = 0
+    failed: int = 0
+    released: int = 0
+
+    @property
+    def attempts(self) -> int:
+        return self.succeeded + self.retrying + self.failed
+
+    def as_dict(self) -> dict[str, int]:
+        return {"attempts": self.attempts, "succeeded": self.succeeded,
+                "retrying": self.retrying, "failed": self.failed}
+
+
+@dataclass
+class _Done:
+    job: Job
+    outcome: Outcome | None  # None: released unsent because the worker is stopping
+
+
+@dataclass
+class _Cache:
+    targets: dict[tuple[int, datetime], Target] = field(default_factory=dict)
+
+
+class Worker:
+    """A delivery worker for one site. ``run()`` in a thread or process; ``stop()`` from any."""
+
+    def __init__(self, kit: Kit, concurrency: int | None = None) -> None:
+        self.kit = kit
+        self.concurrency = max(
+            1, int(concurrency or config.get(kit, "JOMRESKIT_WEBHOOK_CONCURRENCY")))
+        # Enough rows in hand to keep every thread busy while the loop writes and claims.
+        self.batch = self.concurrency * 4
+        self.lease = timedelta(seconds=config.number(kit, "JOMRESKIT_WEBHOOK_LEASE_SECONDS"))
+        self.disable_after = timedelta(
+            days=config.number(kit, "JOMRESKIT_WEBHOOK_DISABLE_AFTER_DAYS"))
+        self.retention = timedelta(days=config.number(kit, "JOMRESKIT_WEBHOOK_RETENTION_DAYS"))
+        self.sender = Sender(config.site_guard(kit),
+                             config.number(kit, "JOMRESKIT_WEBHOOK_CONNECT_TIMEOUT"),
+                             config.number(kit, "JOMRESKIT_WEBHOOK_TIMEOUT"))
+        self.waker = wakeup.waker(kit)
+        self.stats = Stats()
+        self._stopping = threading.Event()
+        self._cache = _Cache()
+        self._pruned_at = 0.0
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Finish the attempts under way, hand back the rest, and return from ``run()``."""
+        self._stopping.set()
+        self.waker.set()
+
+    def run(self, mode: str = "forever") -> Stats:
+        """Deliver until stopped (``forever``), for one claim (``once``), or until nothing is due
+        now (``drain``; retries scheduled for later stay queued)."""
+        watcher = wakeup.Watcher(self.kit, self.waker) if mode == "forever" else None
+        if watcher:
+            watcher.start()
+        done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="jomreskit-delivery")
+        in_flight = 0
+        more = True  # whether the last claim may have left due rows behind
+        claims = 0
+        try:
+            while True:
+                stopping = self._stopping.is_set()
+                if mode == "forever" and not more and not stopping:
+                    more = self.waker.wait(0)
+                if more and not stopping and in_flight <= self.batch // 2 and (
+                        mode != "once" or claims == 0):
+                    wanted = self.batch - in_flight
+                    jobs, targets = self.claim(wanted)
+                    claims += 1
+                    more = len(jobs) == wanted
+                    for job in jobs:
+                        pool.submit(self._attempt, job, targets.get(job.webhook_id), done)
+                    in_flight += len(jobs)
+                if in_flight:
+                    finished = self._collect(done, in_flight)
+                    in_flight -= len(finished)
+                    self.record(finished)
+                    continue
+                if stopping or mode == "once" or (mode == "drain" and not more):
+                    break
+                if mode == "forever" and not more:
+                    self._maybe_prune()
+                    more = self.waker.wait(self._idle_seconds())
+        finally:
+            pool.shutdown(wait=True)
+            if watcher:
+                watcher.stop()
+            self.sender.close()
+            self.kit.session.remove()
+        return self.stats
+
+    def _attempt(self, job: Job, target: Target | None, done: queue.SimpleQueue[_Done]) -> None:
+        outcome = None
+        try:
+            if not self._stopping.is_set():
+                outcome = self.sender.attempt(job, target)
+        finally:
+            done.put(_Done(job, outcome))
+
+    def _collect(self, done: queue.SimpleQueue[_Done], in_flight: int) -> list[_Done]:
+        """Wait for a finished attempt, then gather others finishing within a few milliseconds,
+        so outcomes are written in batches without holding any back for long."""
+        finished = [done.get()]
+        deadline = time.monotonic() + 0.005
+        while len(finished) < in_flight:
+            try:
+                finished.append(done.get_nowait())
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or len(finished) >= in_flight // 2 + 1:
+                    break
+                try:
+                    finished.append(done.get(timeout=remaining))
+                except queue.Empty:
+                    break
+        return finished
+
+    def _idle_seconds(self) -> float:
+        with self.kit.transaction() as session:
+            due = session.scalar(select(func.min(Delivery.next_attempt_at))
+                                 .where(Delivery.status == PENDING))
+        if due is None:
+            return LONGEST_SLEEP
+        return min(max((due - utcnow()).total_seconds(), 0.0), LONGEST_SLEEP)
+
+    # -- claiming ------------------------------------------------------------------------
+
+    def claim(self, limit: int) -> tuple[list[Job], dict[int, Target]]:
+        """Lease up to ``limit`` due deliveries, with the webhooks they go to."""
+        now = utcnow()
+        token = secrets.token_hex(8)
+        due = (
+            select(DELIVERIES.c.id)
+            .where(DELIVERIES.c.status == PENDING, DELIVERIES.c.next_attempt_at <= now)
+            .order_by(DELIVERIES.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
+        leased = (
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id.in_(select(due.c.id)))
+            .values(next_attempt_at=now + self.lease, claim=token)
+            .returning(DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.msg_id,
+                       DELIVERIES.c.event_type, DELIVERIES.c.payload, DELIVERIES.c.attempts)
+        )
+        with self.kit.transaction() as session:
+            jobs = [Job(id=r.id, claim=token, webhook_id=r.webhook_id, msg_id=r.msg_id,
+                        event_type=r.event_type, payload=r.payload, attempts=r.attempts)
+                    for r in session.execute(leased)]
+            targets = self._targets(session, {job.webhook_id for job in jobs}) if jobs else {}
+        jobs.sort(key=lambda job: job.id)
+        return jobs, targets
+
+    def _targets(self, session: Any, ids: set[int]) -> dict[int, Target]:
+        found: dict[int, Target] = {}
+        for webhook in session.scalars(select(Webhook).where(Webhook.id.in_(ids))):
+            key = (webhook.id, webhook.updated_at)
+            target = self._cache.targets.get(key)
+            if target is None:
+                target = self._target(webhook)
+                if len(self._cache.targets) > 10_000:
+                    self._cache.targets.clear()
+                self._cache.targets[key] = target
+            target.enabled = webhook.enabled
+            found[webhook.id] = target
+        return found
+
+    def _target(self, webhook: Webhook) -> Target:
+        method = self.kit.authmethods.get(webhook.authmethod)
+        target = Target(id=webhook.id, url=webhook.url, enabled=webhook.enabled, method=method,
+                        authmethod=webhook.authmethod, settings={}, secret="")
+        try:
+            target.secret = self.kit.secret_box.decrypt(webhook.signing_secret)
+            target.settings = settings.resolve(self.kit, webhook)
+        except Exception as exc:
+            target.problem = getattr(exc, "message", None) or type(exc).__name__
+        return target
+
+    # -- recording -----------------------------------------------------------------------
+
+    def record(self, finished: Iterable[_Done]) -> None:
+        """Write a batch of outcomes: delivery rows, the attempt log, the webhooks' health."""
+        rows: list[dict[str, Any]] = []
+        attempts: list[dict[str, Any]] = []
+        released: list[dict[str, Any]] = []
+        ok: set[int] = set()
+        failing: dict[int, str] = {}
+        gone: dict[int, str] = {}
+        for item in finished:
+            job, outcome = item.job, item.outcome
+            if outcome is None:
+                released.append({"_id": job.id, "_claim": job.claim, "_next": utcnow()})
+                self.stats.released += 1
+                continue
+            if outcome.succeeded:
+                status, next_at = SUCCEEDED, outcome.attempted_at
+                ok.add(job.webhook_id)
+                self.stats.succeeded += 1
+            elif outcome.retry_at is not None:
+                status, next_at = PENDING, outcome.retry_at
+                self.stats.retrying += 1
+            else:
+                status, next_at = FAILED, outcome.attempted_at
+                self.stats.failed += 1
+            if not outcome.succeeded and not outcome.skipped:
+                failing[job.webhook_id] = outcome.error or f"HTTP {outcome.status_code}"
+            if outcome.disable_reason:
+                gone[job.webhook_id] = outcome.disable_reason
+            rows.append({
+                "_id": job.id, "_claim": job.claim, "_status": status, "_next": next_at,
+                "_attempts": job.attempts + 1, "_code": outcome.status_code,
+                "_error": outcome.error,
+                "_delivered": outcome.attempted_at if outcome.succeeded else None,
+            })
+            attempts.append({
+                "delivery_id": job.id, "attempted_at": outcome.attempted_at,
+                "duration_ms": outcome.duration_ms, "status_code": outcome.status_code,
+                "response_excerpt": outcome.excerpt, "error": outcome.error,
+            })
+        with self.kit.transaction() as session:
+            if rows:
+                session.execute(_FINISH, rows)
+                session.execute(insert(ATTEMPTS), attempts)
+            if released:
+                session.execute(_RELEASE, released)
+            self._health(session, ok, failing, gone)
+
+    def _health(self, session: Any, ok: set[int], failing: dict[int, str],
+                gone: dict[int, str]) -> None:
+        now = utcnow()
+        if ok:
+            session.execute(update(Webhook).where(Webhook.id.in_(ok),
+                                                  Webhook.failing_since.is_not(None))
+                            .values(failing_since=None))
+        for webhook_id, reason in gone.items():
+            _disable(session, webhook_id, reason, now)
+        failing = {k: v for k, v in failing.items() if k not in ok and k not in gone}
+        if not failing:
+            return
+        session.execute(update(Webhook).where(Webhook.id.in_(failing),
+                                              Webhook.failing_since.is_(None))
+                        .values(failing_since=now))
+        cutoff = now - self.disable_after
+        for webhook in session.scalars(select(Webhook).where(
+                Webhook.id.in_(failing), Webhook.enabled.is_(True),
+                Webhook.failing_since <= cutoff)):
+            assert webhook.failing_since is not None
+            days = (now - webhook.failing_since).total_seconds() / 86400
+            _disable(session, webhook.id,
+                     f"every delivery failed for {days:.1f} days (since "
+                     f"{webhook.failing_since:%Y-%m-%d %H:%M} UTC); last error: "
+                     f"{failing[webhook.id]}", now)
+
+    # -- housekeeping --------------------------------------------------------------------
+
+    def _maybe_prune(self) -> None:
+        if time.monotonic() - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = time.monotonic()
+            prune(self.kit, self.retention)
+
+
+_FINISH = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id == bindparam("_id"), DELIVERIES.c.claim == bindparam("_claim"))
+    .values(status=bindparam("_status"), next_attempt_at=bindparam("_next"),
+            attempts=bindparam("_attempts"), last_status_code=bindparam("_code"),
+            last_error=bindparam("_error"), delivered_at=bindparam("_delivered"), claim=None)
+)
+
+_RELEASE = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id == bindparam("_id"), DELIVERIES.c.claim == bindparam("_claim"))
+    .values(next_attempt_at=bindparam("_next"), claim=None)
+)
+
+
+def _disable(session: Any, webhook_id: int, reason: str, now: datetime) -> None:
+    session.execute(update(Webhook).where(Webhook.id == webhook_id, Webhook.enabled.is_(True))
+                    .values(enabled=False, disabled_reason=reason, updated_at=now))
+    log.warning("webhook %s disabled: %s", webhook_id, reason)
+
+
+def prune(kit: Kit, retention: timedelta) -> int:
+    """Delete finished deliveries (with their attempt logs) and attempt logs older than
+    ``retention``; returns how many deliveries went."""
+    cutoff = utcnow() - retention
+    with kit.transaction() as session:
+        session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.attempted_at < cutoff))
+        result = session.execute(delete(Delivery).where(Delivery.status != PENDING,
+                                                        Delivery.created_at < cutoff))
+    return int(result.rowcount or 0)
+
+
+class WorkerService:
+    """The worker thread `jomreskit serve` runs beside the site (``background_services``)."""
+
+    def __init__(self, kit: Kit) -> None:
+        self.kit = kit
+        self.worker: Worker | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.worker = Worker(self.kit)
+        self._thread = threading.Thread(target=self._run, name="jomreskit-worker", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self.worker is not None
+        with self.kit.app.app_context():
+            while True:
+                try:
+                    self.worker.run("forever")
+                    return
+                except Exception:  # keep delivering after a database hiccup
+                    log.exception("webhook worker failed; restarting in 5 s")
+                    if self.worker._stopping.wait(5):
+                        return
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
