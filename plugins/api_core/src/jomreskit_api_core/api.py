@@ -92,6 +92,7 @@ class Param:
     maximum: float | None = None
     format: str | None = None  # "date", "date-time"... for strings
     items: str = "string"  # the item type of an array
+    example: Any = None  # a value that works, for the OpenAPI document and route-walking tests
 
     def __post_init__(self) -> None:
         if self.in_ not in PARAM_LOCATIONS:

@@ -104,14 +104,18 @@ def _operation(route: Route) -> dict[str, Any]:
         param = declared.get(name)
         if param is not None:
             schema.update({k: v for k, v in param.schema().items() if k != "type"})
-        parameters.append({"name": name, "in": "path", "required": True, "schema": schema,
-                           "description": param.description if param else ""})
+        entry: dict[str, Any] = {"name": name, "in": "path", "required": True, "schema": schema,
+                                 "description": param.description if param else ""}
+        if param is not None and param.example is not None:
+            entry["example"] = param.example
+        parameters.append(entry)
     for param in route.params:
         if param.in_ == "path":
             continue
-        entry: dict[str, Any] = {"name": param.name, "in": param.in_,
-                                 "required": param.required, "schema": param.schema(),
-                                 "description": param.description}
+        entry = {"name": param.name, "in": param.in_, "required": param.required,
+                 "schema": param.schema(), "description": param.description}
+        if param.example is not None:
+            entry["example"] = param.example
         if param.type == "array":
             entry.update(style="form", explode=True)
         parameters.append(entry)

@@ -1,0 +1,120 @@
+"""Pytest helpers for plugins that add API routes: sites with the API mounted, keys and tokens.
+
+Loaded automatically as a pytest plugin when jomreskit-api-core is installed (with
+``jomreskit.testing``, whose ``make_site`` fixture it builds on). Fixtures:
+
+- ``make_api_site(plugins=(), seed=True, **config)``: a set-up site whose app has the API
+  mounted, with the demo data seeded; ``plugins`` are single-file plugins (path or source text)
+  dropped in its plugins folder first.
+- ``api_site``: ``make_api_site()``.
+
+Functions (each takes the ``Site``):
+
+- ``create_key(site, manager="manager", scopes=("webhooks_get",))`` -> (client_id, secret)
+- ``issue_token(site, client_id, secret)`` -> an access token, from the real token endpoint
+- ``bearer_token(site, manager="manager", scopes=(...))`` -> a token of a new key
+- ``auth(token)`` -> ``{"Authorization": "Bearer <token>"}``
+- ``expire_token(site, token)``: make a token expire now
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlalchemy import update
+
+from jomreskit import create_app, get_kit
+from jomreskit.core.db import utcnow
+
+from . import keys
+from .models import AccessToken, digest
+
+if TYPE_CHECKING:
+    # Imported when used: importing it here, before pytest registers it as a plugin, would
+    # keep pytest from rewriting its asserts.
+    from jomreskit.testing import Site
+
+
+def restart(site: Site) -> Site:
+    """The same site (instance, database, config) started afresh, as a restarted server would:
+    its app mounts whatever the registry now says (a site built on an empty database started
+    before its registry existed, so its app has no plugin routes)."""
+    config = {k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")}
+    config["TESTING"] = site.app.config.get("TESTING", True)
+    app = create_app(config)
+    return type(site)(app, get_kit(app))
+
+
+@pytest.fixture
+def make_api_site(make_site: Callable[..., Site], tmp_path: Path) -> Iterator[Callable[..., Site]]:
+    """Build sites with the REST API mounted (demo data seeded unless ``seed=False``)."""
+    started: list[Site] = []
+
+    def make(plugins: Iterable[str | Path] = (), seed: bool = True, **config: Any) -> Site:
+        folder = tmp_path / f"plugins{len(started)}"
+        folder.mkdir()
+        for number, plugin in enumerate(plugins):
+            if isinstance(plugin, Path):
+                (folder / plugin.name).write_text(plugin.read_text())
+            else:
+                (folder / f"test_plugin_{number}.py").write_text(plugin)
+        config.setdefault("JOMRESKIT_PLUGINS_DIR", str(folder))
+        built = make_site(**config)
+        if seed:
+            result = built.cli("demo", "seed")
+            assert result.exit_code == 0, result.output
+        site = restart(built)
+        started.append(site)
+        return site
+
+    yield make
+    for site in started:
+        site.kit.session.remove()
+        site.kit.engine.dispose()
+
+
+@pytest.fixture
+def api_site(make_api_site: Callable[..., Site]) -> Site:
+    """A demo-seeded site with the REST API and the installed API plugins mounted."""
+    return make_api_site()
+
+
+def create_key(site: Site, manager: str = "manager", scopes: Sequence[str] = ("webhooks_get",),
+               name: str = "") -> tuple[str, str]:
+    """A new API key of ``manager``: (client_id, client_secret)."""
+    with site.app.app_context(), site.kit.transaction():
+        key, secret = keys.create_key(site.kit, manager, scopes, name=name)
+        return key.client_id, secret
+
+
+def issue_token(site: Site, client_id: str, secret: str, scope: str | None = None) -> str:
+    """An access token from the site's token endpoint (client_secret_basic)."""
+    form = {"grant_type": "client_credentials"}
+    if scope is not None:
+        form["scope"] = scope
+    prefix = site.app.config["JOMRESKIT_API_PREFIX"].rstrip("/")
+    response = site.client().post(f"{prefix}/oauth/token", data=form, auth=(client_id, secret))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()["access_token"]
+
+
+def bearer_token(site: Site, manager: str = "manager",
+                 scopes: Sequence[str] = ("webhooks_get",)) -> str:
+    """An access token of a new key of ``manager`` holding ``scopes``."""
+    return issue_token(site, *create_key(site, manager, scopes))
+
+
+def auth(token: str) -> dict[str, str]:
+    """The header that sends ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def expire_token(site: Site, token: str) -> None:
+    """Make ``token`` expire now, as if its lifetime had run out."""
+    with site.app.app_context(), site.kit.transaction() as session:
+        session.execute(update(AccessToken).where(AccessToken.token_hash == digest(token))
+                        .values(expires_at=utcnow() - timedelta(seconds=1)))
