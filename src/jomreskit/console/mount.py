@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, current_app, flash, redirect, render_template, request, url_for
@@ -11,17 +10,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..core.kit import Kit, get_kit
 from . import csrf, views
 from .auth import current_user
-from .pages import ConsolePage
+from .state import EXTENSION, Console, console_of
 
-EXTENSION = "jomreskit_console"
-
-# The console's own menu entries; plugins add theirs through register_console_pages.
-BUILT_IN_PAGES = (
-    ConsolePage(
-        "Plugin Manager", "console.plugins", roles=("super",),
-        description="Installed plugins: enable, disable, rebuild the registry.",
-    ),
-)
 PUBLIC_ENDPOINTS = frozenset({"console.sign_in"})
 
 # Pages may show a secret once; nothing of the console is cached, framed or sent elsewhere.
@@ -35,31 +25,6 @@ SECURITY_HEADERS = {
         "object-src 'none'"
     ),
 }
-
-
-@dataclass
-class Console:
-    """The console on one app: its prefix and the blueprints it guards."""
-
-    prefix: str
-    blueprints: set[str] = field(default_factory=set)
-    _pages_of: Any = None
-    _pages: list[ConsolePage] = field(default_factory=list)
-
-    def pages(self, kit: Kit) -> list[ConsolePage]:
-        """The pages the plugins loaded now offer (after an enable or disable, a fresh list)."""
-        if self._pages_of is not kit.pm:
-            self._pages = [*BUILT_IN_PAGES, *kit.hooks.register_console_pages()]
-            self._pages_of = kit.pm
-        return self._pages
-
-    def menu(self, kit: Kit, role: str) -> list[ConsolePage]:
-        """The Account menu of a user with ``role``: pages offered now and mounted at start."""
-        return sorted(
-            (p for p in self.pages(kit)
-             if p.visible_to(role) and p.endpoint in current_app.view_functions),
-            key=lambda p: p.title.lower(),
-        )
 
 
 def init_console(kit: Kit, app: Flask) -> None:
@@ -78,7 +43,7 @@ def init_console(kit: Kit, app: Flask) -> None:
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
 
-    console = Console(prefix)
+    console = Console(prefix, started_with=frozenset(kit.loaded.names))
     app.register_blueprint(views.bp, url_prefix=prefix or "/")
     console.blueprints.add(views.bp.name)
     for page in console.pages(kit):
@@ -92,10 +57,6 @@ def init_console(kit: Kit, app: Flask) -> None:
     app.context_processor(_template_context)
     # A global, not a context variable, so that imported macros can use it too.
     app.add_template_global(csrf.field, "console_csrf_field")
-
-
-def console_of(app: Flask | None = None) -> Console:
-    return (app or current_app).extensions[EXTENSION]
 
 
 def _in_console() -> bool:

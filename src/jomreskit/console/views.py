@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -15,48 +12,12 @@ from ..core import registry
 from ..core.errors import JomresKitError
 from ..core.kit import Kit, get_kit
 from . import auth, csrf
+from .state import console_of
 
 bp = Blueprint(
     "console", __name__, template_folder="templates", static_folder="static",
     static_url_path="/static",
 )
-
-
-class SignInThrottle:
-    """Slows down password guessing: after ``limit`` failures for one username from one
-    address within ``window`` seconds, that pair is refused until the window has passed."""
-
-    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        failures = self._failures[key]
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        return failures
-
-    def wait(self, key: tuple[str, str]) -> float:
-        """Seconds until ``key`` may try again (0: now)."""
-        now = time.monotonic()
-        with self._lock:
-            failures = self._recent(key, now)
-            if len(failures) < self.limit:
-                return 0.0
-            return failures[0] + self.window - now
-
-    def failed(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._recent(key, time.monotonic()).append(time.monotonic())
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
-throttle = SignInThrottle()
 
 
 def safe_next(target: str | None) -> str:
@@ -88,6 +49,7 @@ def sign_in() -> str | Response | tuple[str, int]:
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     key = (username.lower(), request.remote_addr or "")
+    throttle = console_of().throttle
     wait = throttle.wait(key)
     if wait:
         flash(f"Too many failed sign-ins. Try again in {int(wait // 60) + 1} minutes.", "error")
@@ -160,10 +122,18 @@ def _set_enabled(name: str, enabled: bool) -> Response:
     _end_request_transaction(kit)
     try:
         kit.set_plugin_enabled(name, enabled)
-    except JomresKitError as exc:
-        flash(exc.message, "error")
+        if enabled:
+            kit.upgrade_database(report=lambda _line: None)  # its tables, if it has new ones
+    except (JomresKitError, SQLAlchemyError) as exc:
+        kit.session.remove()
+        flash(getattr(exc, "message", None) or f"Database error: {exc}", "error")
+        return redirect(url_for("console.plugins"))
+    if not enabled:
+        flash(f"Disabled {name}.", "success")
+    elif name in console_of().started_with:
+        flash(f"Enabled {name}.", "success")
     else:
-        flash(f"{'Enabled' if enabled else 'Disabled'} {name}.", "success")
+        flash(f"Enabled {name}; restart the site to add its pages and API routes.", "success")
     return redirect(url_for("console.plugins"))
 
 
@@ -176,7 +146,7 @@ def rebuild_registry() -> Response:
         kit.upgrade_database(report=report.append, rebuild=True)
     except (JomresKitError, SQLAlchemyError) as exc:
         kit.session.remove()
-        flash(f"Rebuilding the registry failed: {getattr(exc, 'message', exc)}", "error")
+        flash(f"Rebuilding the registry failed: {getattr(exc, 'message', None) or exc}", "error")
         return redirect(url_for("console.plugins"))
     records = registry.read(kit.session())
     broken = [str(r["name"]) for r in records if r["error"]]
