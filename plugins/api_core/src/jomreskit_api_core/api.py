@@ -49,6 +49,7 @@ MAX_INTEGER = 2**63 - 1  # what databases can compare against
 # <converter(args):name> or <name>, as Flask rules write path parameters.
 RULE_PARAMETER = re.compile(r"<(?:(?P<converter>[a-zA-Z_][a-zA-Z0-9_]*)(?:\((?P<args>.*?)\))?:)?"
                             r"(?P<name>[a-zA-Z_][a-zA-Z0-9_]*)>")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")  # one a proxy set, if it is safe to log
 CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
     "default": {"type": "string"},
     "string": {"type": "string"},
@@ -339,7 +340,8 @@ class _RuleView:
         self.allow = ", ".join(allowed)
 
     def __call__(self, **view_args: Any) -> Response:
-        g.jomreskit_request_id = request.headers.get("X-Request-Id", "")[:64] or os.urandom(8).hex()
+        given = request.headers.get("X-Request-Id", "")
+        g.jomreskit_request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(8).hex()
         try:
             method = "GET" if request.method == "HEAD" else request.method
             route = self.routes.get(method)
