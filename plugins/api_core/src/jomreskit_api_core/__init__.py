@@ -43,7 +43,7 @@ __all__ = [
 # -- hook implementations ------------------------------------------------------------------
 
 from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from jomreskit import hookimpl  # noqa: E402
 
@@ -82,3 +82,10 @@ def register_commands(cli: click.Group) -> None:
 @hookimpl
 def register_migrations() -> str:
     return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def register_console_pages() -> list[Any]:
+    from .console import pages
+
+    return pages()
