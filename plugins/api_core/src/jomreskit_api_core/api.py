@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Rule
+from werkzeug.routing import PathConverter, Rule
 
 from jomreskit.core.domain import services
 from jomreskit.core.errors import (
@@ -316,8 +316,9 @@ class Api:
         for number, (rule, routes) in enumerate(by_rule.items()):
             self._add_rule(app, self.path(rule) if rule != "/" else self.prefix + "/",
                            f"{EXTENSION}.{number}", _RuleView(self, routes))
-        self._add_rule(app, self.prefix + "/<path:unknown_path>", f"{EXTENSION}.unknown",
-                       _RuleView(self, {}))
+        app.url_map.converters.setdefault("jomreskit_any_path", AnyPathConverter)
+        self._add_rule(app, self.prefix + "/<jomreskit_any_path:unknown_path>",
+                       f"{EXTENSION}.unknown", _RuleView(self, {}))
         app.extensions[EXTENSION] = self
         self._installed = True
 
@@ -328,6 +329,13 @@ class Api:
         app.url_map.add(Rule(rule, endpoint=endpoint, methods=None, strict_slashes=False,
                              merge_slashes=False))
         app.view_functions[endpoint] = view
+
+
+class AnyPathConverter(PathConverter):
+    """Any rest of a path, even one starting with a slash (``/api//x``)."""
+
+    regex = ".*"
+    part_isolating = False
 
 
 class _RuleView:
@@ -343,19 +351,18 @@ class _RuleView:
         given = request.headers.get("X-Request-Id", "")
         g.jomreskit_request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(8).hex()
         try:
-            method = "GET" if request.method == "HEAD" else request.method
-            route = self.routes.get(method)
-            if route is None:
-                view_args.pop("unknown_path", None)
-                if not self.routes:
-                    raise ApiError(404, "not_found", f"no API endpoint at {request.path}")
-                raise ApiError(405, "method_not_allowed",
-                               f"{request.method} is not allowed here; use {self.allow}",
-                               {"Allow": self.allow})
+            if not self.routes:
+                raise ApiError(404, "not_found", f"no API endpoint at {request.path}")
             for value in view_args.values():
                 if (isinstance(value, int) and value > MAX_ID) or (
                         isinstance(value, str) and "\x00" in value):
                     raise ApiError(404, "not_found", f"no API resource at {request.path}")
+            method = "GET" if request.method == "HEAD" else request.method
+            route = self.routes.get(method)
+            if route is None:
+                raise ApiError(405, "method_not_allowed",
+                               f"{request.method} is not allowed here; use {self.allow}",
+                               {"Allow": self.allow})
             response = self.api_call(route, view_args)
         except Exception as exc:  # noqa: BLE001 - every error answers JSON
             response = error_response(exc)

@@ -1,0 +1,127 @@
+"""Every path under the API prefix answers JSON in one of two shapes, whatever goes wrong."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import requests
+from jomreskit_api_core.testing import auth, bearer_token
+
+THINGS_PLUGIN = Path(__file__).with_name("things_plugin.py")
+TROUBLE_PLUGIN = '''
+from flask import request
+from jomreskit import hookimpl
+
+requires = ["api_core"]
+
+
+@hookimpl
+def register_api_routes(api):
+    @api.route("/broken", public=True, summary="Fails")
+    def broken():
+        raise RuntimeError("the flux capacitor is empty")
+
+    @api.route("/echo", methods=("POST",), public=True, summary="Echoes a JSON body")
+    def echo():
+        return request.get_json()
+'''
+
+
+@pytest.fixture
+def base(make_api_site, serve_app):
+    site = make_api_site(plugins=[THINGS_PLUGIN, TROUBLE_PLUGIN])
+    return serve_app(site.app) + "/api", bearer_token(site, "manager", ["things_get"])
+
+
+def is_error(response, status: int, code: str) -> bool:
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    return (response.status_code, body["error"]["code"]) == (status, code)
+
+
+def test_success_is_data_and_meta(base):
+    url, token = base
+
+    response = requests.get(f"{url}/things/1?limit=5&since=2026-01-31", headers=auth(token))
+
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {
+        "data": {"property_uid": 1, "name": "Fawlty Towers", "manager": "manager", "limit": 5,
+                 "since": "2026-01-31"},
+        "meta": {"limit": 5},
+    }
+
+
+def test_unknown_paths_under_the_prefix_are_json_404s(base):
+    url, token = base
+
+    for path in ("/nothing", "/things", "/things/one", "/things/1/more", "/things/-1",
+                 "//things/1", "/things/99999999999999999999", "/%ff%fe"):
+        for method in ("GET", "POST", "DELETE"):
+            response = requests.request(method, url + path, headers=auth(token))
+            assert is_error(response, 404, "not_found"), (method, path, response.json())
+
+
+def test_wrong_methods_are_json_405s_naming_the_allowed_ones(base):
+    url, token = base
+
+    for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND"):
+        response = requests.request(method, f"{url}/things/1", headers=auth(token))
+        assert is_error(response, 405, "method_not_allowed"), method
+        assert response.headers["Allow"] == "GET, HEAD"
+    assert requests.head(f"{url}/things/1", headers=auth(token)).status_code == 200
+
+
+def test_invalid_parameters_are_422s_naming_the_parameter(base):
+    url, token = base
+
+    for query, code in (("limit=many", "invalid_limit"), ("limit=0", "invalid_limit"),
+                        ("limit=51", "invalid_limit"), ("limit=1e400", "invalid_limit"),
+                        ("since=yesterday", "invalid_since"), ("since=%00", "invalid_since")):
+        response = requests.get(f"{url}/things/1?{query}", headers=auth(token))
+        assert is_error(response, 422, code), query
+
+
+def test_a_malformed_body_is_a_json_400(base):
+    url, _ = base
+
+    response = requests.post(f"{url}/echo", data="{not json",
+                             headers={"Content-Type": "application/json"})
+
+    assert is_error(response, 400, "bad_request")
+
+
+def test_an_unexpected_error_is_a_500_with_a_request_id_and_no_trace(base, caplog):
+    url, _ = base
+
+    with caplog.at_level(logging.ERROR, logger="jomreskit.api"):
+        response = requests.get(f"{url}/broken")
+
+    assert is_error(response, 500, "internal_error")
+    request_id = response.headers["X-Request-Id"]
+    assert request_id in response.json()["error"]["message"]
+    assert "flux capacitor" not in response.text and "Traceback" not in response.text
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert logged and "flux capacitor" in str(logged[0].exc_info[1])
+
+
+def test_paths_outside_the_prefix_are_left_to_the_site(base):
+    url, _ = base
+
+    response = requests.get(url.removesuffix("/api") + "/not-the-api")
+
+    assert response.status_code == 404
+    assert "application/json" not in response.headers["Content-Type"]
+
+
+def test_the_api_can_live_under_another_prefix(make_api_site, serve_app):
+    site = make_api_site(plugins=[THINGS_PLUGIN], JOMRESKIT_API_PREFIX="/rest/v1/")
+    base = serve_app(site.app)
+    token = bearer_token(site, "manager", ["things_get"])
+
+    assert requests.get(f"{base}/rest/v1/things/2", headers=auth(token)).status_code == 200
+    assert requests.get(f"{base}/rest/v1/openapi.json").json()["servers"] == [{"url": "/rest/v1"}]
+    assert requests.get(f"{base}/api/things/2", headers=auth(token)).status_code == 404
