@@ -51,3 +51,10 @@ def background_services(kit: Kit) -> list[Any]:
     from .worker import WorkerService
 
     return [WorkerService(kit)]
+
+
+@hookimpl
+def register_console_pages() -> list[Any]:
+    from .console import pages
+
+    return pages()
