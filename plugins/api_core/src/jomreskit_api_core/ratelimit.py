@@ -9,6 +9,7 @@ needs the ``redis`` extra: ``pip install 'jomreskit-api-core[redis]'``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -101,9 +102,10 @@ class DatabaseStore:
 
 
 class RedisStore:
-    """Counters in Redis, expiring with their window."""
+    """Counters in Redis, expiring with their window; named after the site's database, so sites
+    sharing a Redis server keep apart while the processes of one site count together."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, site: str) -> None:
         try:
             import redis
         except ImportError:
@@ -112,9 +114,10 @@ class RedisStore:
                 "pip install 'jomreskit-api-core[redis]'"
             ) from None
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.namespace = "jomreskit:ratelimit:" + hashlib.sha256(site.encode()).hexdigest()[:12]
 
     def incr(self, bucket: str, window: int, period: int) -> int:
-        key = f"jomreskit:ratelimit:{bucket}:{window}"
+        key = f"{self.namespace}:{bucket}:{window}"
         pipe = self.client.pipeline()
         pipe.incr(key)
         pipe.expire(key, period + 1)
@@ -129,7 +132,7 @@ def make_store(kit: Kit, storage: str | None) -> Store:
     if storage == "database":
         return DatabaseStore(kit)
     if storage.startswith(("redis://", "rediss://", "unix://")):
-        return RedisStore(storage)
+        return RedisStore(storage, str(kit.settings["JOMRESKIT_DATABASE_URL"]))
     raise ValidationError(f"JOMRESKIT_API_RATE_LIMIT_STORAGE {storage!r} is not memory, "
                           "database or a redis:// URL")
 
