@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -233,7 +234,7 @@ def deliveries_recover(kit: Kit, since: str, webhook_id: int | None) -> None:
     with kit.transaction():
         total = services.recover_count(kit, when, webhook_id)
         with click.progressbar(length=total, label="queueing failed deliveries",
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             count = services.recover(kit, when, webhook_id, progress=bar.update)
     click.echo(f"{count} deliveries queued again")
 

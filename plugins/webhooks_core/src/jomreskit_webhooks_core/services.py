@@ -47,7 +47,7 @@ def webhook_json(kit: Kit, webhook: Webhook) -> dict[str, Any]:
 
 def get_webhook(kit: Kit, webhook_id: int, manager_id: int | None = None) -> Webhook:
     """The webhook ``webhook_id`` (of ``manager_id``, when given), or NotFound."""
-    webhook = kit.session().get(Webhook, webhook_id)
+    webhook = kit.session().get(Webhook, webhook_id, populate_existing=True)
     if webhook is None or (manager_id is not None and webhook.manager_id != manager_id):
         raise NotFound(f"no webhook {webhook_id}", code="invalid_webhook_id")
     return webhook
@@ -58,7 +58,7 @@ def list_webhooks(kit: Kit, manager_id: int | None = None) -> list[Webhook]:
     query = select(Webhook).order_by(Webhook.id)
     if manager_id is not None:
         query = query.where(Webhook.manager_id == manager_id)
-    return list(kit.session().scalars(query))
+    return list(kit.session().scalars(query.execution_options(populate_existing=True)))
 
 
 def create_webhook(
@@ -260,7 +260,7 @@ def _attempts(delivery: Delivery) -> list[DeliveryAttempt]:
 
 def get_delivery(kit: Kit, delivery_id: int, manager_id: int | None = None) -> Delivery:
     """The delivery ``delivery_id`` (to one of ``manager_id``'s webhooks, when given)."""
-    delivery = kit.session().get(Delivery, delivery_id)
+    delivery = kit.session().get(Delivery, delivery_id, populate_existing=True)
     if delivery is None or (manager_id is not None
                             and get_webhook(kit, delivery.webhook_id).manager_id != manager_id):
         raise NotFound(f"no delivery {delivery_id}", code="invalid_delivery_id")
@@ -284,7 +284,7 @@ def list_deliveries(kit: Kit, webhook_id: int | None = None, status: str | None 
         query = query.where(Delivery.status == status)
     if before_id is not None:
         query = query.where(Delivery.id < before_id)
-    return list(kit.session().scalars(query))
+    return list(kit.session().scalars(query.execution_options(populate_existing=True)))
 
 
 def redeliver(kit: Kit, delivery_id: int, manager_id: int | None = None) -> Delivery:
@@ -317,7 +317,7 @@ def recover(kit: Kit, since: datetime, webhook_id: int | None = None,
         query = query.where(Webhook.manager_id == manager_id)
     session = kit.session()
     count = 0
-    for delivery in session.scalars(query.execution_options(yield_per=500)):
+    for delivery in session.scalars(query.execution_options(yield_per=500, populate_existing=True)):
         _requeue(delivery)
         count += 1
         if progress is not None:
