@@ -31,48 +31,59 @@ IGNORED = frozenset({"access_token"})
 
 @dataclass(frozen=True)
 class Parameter:
-    """One query parameter: its name, OpenAPI type and what it does."""
+    """One query parameter: its name, what it does, and its OpenAPI type and bounds."""
 
     name: str
     type: str
     description: str
+    minimum: int | None = None
+    maximum: int | None = None
+    format: str | None = None
+    example: Any = None
 
 
 PUBLISHED = Parameter(
     "published", "string",
     "`true` (the default): published properties only; `false`: unpublished only; `any`: both.",
+    example="true",
 )
 
 PLACE = (
-    Parameter("country", "string", "Two-letter country code, e.g. `GB`."),
-    Parameter("region", "string", "Region, exactly as `/search/regions` lists it."),
-    Parameter("town", "string", "Town, exactly as `/search/towns` lists it."),
+    Parameter("country", "string", "Two-letter country code.", example="GB"),
+    Parameter("region", "string", "Region, exactly as `/search/regions` lists it.",
+              example="Devon"),
+    Parameter("town", "string", "Town, exactly as `/search/towns` lists it.", example="Torquay"),
 )
 
 PARAMETERS: tuple[Parameter, ...] = (
     *PLACE,
-    Parameter("stars", "string", "Star ratings to accept, 0 to 5: `4` or `4,5` (or repeated)."),
-    Parameter("min_stars", "integer", "At least this many stars (0 to 5)."),
-    Parameter("min_price", "number", "Lowest acceptable nightly 'price from' of a property."),
-    Parameter("max_price", "number", "Highest acceptable nightly 'price from' of a property."),
-    Parameter("features", "string",
-              "Features every result has, on the property or one of its rooms, case-insensitive: "
-              "`wifi,parking` (or repeated)."),
-    Parameter("q", "string", "Words that must each appear in the name or description."),
-    Parameter("arrival", "string", "Arrival date (YYYY-MM-DD); needs `departure`."),
+    Parameter("stars", "array", "Star ratings to accept, 0 to 5: `4,5` or repeated.",
+              example=[2, 3]),
+    Parameter("min_stars", "integer", "At least this many stars.", 0, 5),
+    Parameter("min_price", "number", "Lowest acceptable nightly 'price from' of a property.", 0),
+    Parameter("max_price", "number", "Highest acceptable nightly 'price from' of a property.", 0),
+    Parameter("features", "array",
+              "Features every result offers, on the property or one of its rooms, "
+              "case-insensitive: `wifi,parking` or repeated.", example=["sea view"]),
+    Parameter("q", "string", "Words that must each appear in the name or description.",
+              example="family"),
+    Parameter("arrival", "string", "Arrival date; needs `departure`.", format="date"),
     Parameter("departure", "string",
-              f"Departure date (YYYY-MM-DD), after arrival, at most {MAX_NIGHTS} nights later. "
-              "With dates, a property matches when enough of its rooms are free every night."),
+              f"Departure date, after arrival, at most {MAX_NIGHTS} nights later. With dates, a "
+              "property matches when enough of its rooms are free every night in between.",
+              format="date"),
     Parameter("guests", "integer",
-              f"People to sleep (1 to {MAX_GUESTS}): the free rooms' places must add up to it."),
-    Parameter("rooms", "integer",
-              f"Rooms wanted (1 to {MAX_ROOMS}, default 1 when dates or guests are given)."),
+              "People to sleep: the places of the (free) rooms must add up to at least this.",
+              1, MAX_GUESTS),
+    Parameter("rooms", "integer", "Rooms wanted (default 1 when dates or guests are given).",
+              1, MAX_ROOMS),
     PUBLISHED,
     Parameter("sort", "string",
-              f"One of {', '.join(SORTS)}; `-` in front for descending. Default property_uid."),
-    Parameter("page", "integer", "Page number, from 1."),
-    Parameter("per_page", "integer", f"Results per page, 1 to {MAX_PER_PAGE} "
-                                     f"(default {DEFAULT_PER_PAGE})."),
+              f"One of {', '.join(SORTS)}; `-` in front for descending. Default property_uid.",
+              example="-stars"),
+    Parameter("page", "integer", "Page number.", 1),
+    Parameter("per_page", "integer", f"Results per page (default {DEFAULT_PER_PAGE}).", 1,
+              MAX_PER_PAGE),
 )
 
 
