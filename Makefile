@@ -24,10 +24,9 @@ test: setup
 lint: setup
 	$(BIN)/ruff check src plugins tests bench scripts
 
+# The case study in a fresh site under instance/demo: API, worker and responder on loopback.
 demo: setup
-	JOMRESKIT_INSTANCE_PATH=$(CURDIR)/instance $(BIN)/jomreskit db upgrade
-	JOMRESKIT_INSTANCE_PATH=$(CURDIR)/instance $(BIN)/jomreskit demo seed
-	JOMRESKIT_INSTANCE_PATH=$(CURDIR)/instance $(BIN)/jomreskit serve
+	JOMRESKIT_INSTANCE_PATH=$(CURDIR)/instance $(BIN)/jomreskit demo
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -3,6 +3,7 @@ plugins folder, is offered next to the built-in ones and adds its headers to a d
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import requests
 
 from jomreskit import create_app, get_kit
 from jomreskit.core.errors import ValidationError
+from jomreskit.testing import Site
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "plugins" / "authmethod_homeaway.py"
 
@@ -55,3 +57,36 @@ def test_it_adds_the_partner_headers_to_a_request(site_with_homeaway):
     assert request.headers["X-HomeAway-Advertiser-Id"] == "A-1234"
     assert request.headers["Authorization"] == "HomeAway-Key k-99"
     assert request.headers["X-HomeAway-Environment"] == "sandbox"
+
+
+def test_a_delivery_carries_the_partner_headers_and_the_signature(site_with_homeaway, serve_app):
+    """End to end: webhooks_core signs the delivery, then the plugin adds its headers."""
+    from flask import Flask, request
+    from standardwebhooks import Webhook
+
+    received = []
+    partner = Flask("partner")
+
+    @partner.post("/hooks")
+    def hooks():
+        received.append((dict(request.headers), request.get_data(as_text=True)))
+        return "", 204
+
+    url = serve_app(partner) + "/hooks"
+    site = Site(site_with_homeaway, get_kit(site_with_homeaway))
+    made = site.cli("webhooks", "create", "--manager", "manager", "--url", url,
+                    "--authmethod", "homeaway", "--setting", "advertiser_id=A-1234",
+                    "--setting", "api_key=k-99", "--json")
+    assert made.exit_code == 0, made.output
+    listed = json.loads(site.cli("webhooks", "list", "--json").output)[0]
+
+    site.cli("events", "fire", "booking_modified", "property_uid=1", "contract_uid=41")
+    site.cli("worker", "--drain")
+
+    [(headers, body)] = received
+    assert headers["X-Homeaway-Advertiser-Id"] == "A-1234"
+    assert headers["Authorization"] == "HomeAway-Key k-99"
+    assert "X-Homeaway-Environment" not in headers
+    signed = Webhook(json.loads(made.output)["secret"]).verify(body, headers)
+    assert signed["data"]["contract_uid"] == 41
+    assert listed["settings"]["api_key"] != "k-99"  # secret settings are never shown back

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import requests
 from sqlalchemy import select
 
@@ -15,10 +16,20 @@ from jomreskit.core.domain.models import EventRecord
 EXAMPLE = Path(__file__).parents[1] / "examples" / "plugins" / "fake_webhook_calls.py"
 
 
-def restarted(site):
-    """The same site started again, as `jomreskit serve` would after `plugins rebuild`."""
-    config = {k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")}
-    return create_app({**config, "TESTING": True})
+@pytest.fixture
+def restarted():
+    """Start a site again, as `jomreskit serve` would after `plugins rebuild`."""
+    apps = []
+
+    def restart(site):
+        config = {k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")}
+        apps.append(create_app({**config, "TESTING": True}))
+        return apps[-1]
+
+    yield restart
+    for app in apps:
+        get_kit(app).session.remove()
+        get_kit(app).engine.dispose()
 
 
 def recorded_events(app) -> list[tuple[str, dict]]:
@@ -29,7 +40,7 @@ def recorded_events(app) -> list[tuple[str, dict]]:
             .order_by(EventRecord.id))]
 
 
-def test_every_page_load_fires_the_chosen_event(site, serve_app):
+def test_every_page_load_fires_the_chosen_event(site, serve_app, restarted):
     plugins_dir = Path(site.kit.settings["JOMRESKIT_PLUGINS_DIR"])
     plugins_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(EXAMPLE, plugins_dir)
@@ -47,7 +58,7 @@ def test_every_page_load_fires_the_chosen_event(site, serve_app):
     assert fired == [("booking_modified", {"property_uid": 1, "contract_uid": 41})] * 2
 
 
-def test_api_calls_do_not_fire_it(site, serve_app):
+def test_api_calls_do_not_fire_it(site, serve_app, restarted):
     """The remote service calling the API back must not cause another notification."""
     plugins_dir = Path(site.kit.settings["JOMRESKIT_PLUGINS_DIR"])
     plugins_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -297,9 +298,38 @@ def events_fire(kit: Kit, event: str, ids: tuple[str, ...], as_json: bool) -> No
 # -- demo ----------------------------------------------------------------------------------
 
 
-@click.group()
-def demo() -> None:
-    """The demo data set and case study."""
+@click.group(invoke_without_command=True)
+@click.option("--once", is_flag=True,
+              help="Stop after the first round trip; exit 0 only if every step worked.")
+@click.option("--port", default=8000, show_default=True, type=int,
+              help="The API's port on 127.0.0.1 (0: any free port).")
+@click.option("--folder", type=click.Path(file_okay=False),
+              help="The demo site's instance folder, wiped first [default: <instance>/demo]")
+@click.option("--syslog", help="Also send the responder's log to syslog (HOST:PORT, UDP).")
+@click.pass_context
+def demo(ctx: click.Context, once: bool, port: int, folder: str | None,
+         syslog: str | None) -> None:
+    """The case study end to end, or (with a subcommand) the demo data set.
+
+    Without a subcommand: set up a fresh site, seed it, give the manager an API key and a
+    webhook to the simulation responder, start the API, a worker and the responder on
+    loopback, fire booking_modified for Fawlty Towers and tell what happens.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import casestudy
+
+    kit = get_kit()
+    instance = kit.settings["JOMRESKIT_INSTANCE_PATH"]
+    configured = kit.settings["JOMRESKIT_DATABASE_URL"]
+    # The site's own database when one was configured, else SQLite in the demo's folder.
+    default = f"sqlite:///{os.path.join(instance, 'jomreskit.db')}"
+    options = casestudy.Options(
+        folder=casestudy.default_folder(instance) if folder is None else Path(folder),
+        database_url=None if configured == default else configured, port=port, once=once,
+        syslog=casestudy.parse_syslog(syslog))
+    if not casestudy.run(options, echo=click.echo):
+        ctx.exit(1)
 
 
 @demo.command("seed")

@@ -1,0 +1,369 @@
+"""`jomreskit demo`: the REST API & webhook case study, end to end, in one process.
+
+A fresh site is set up and seeded; the manager gets an API key (scope ``webhooks_get``) and a
+webhook (auth method ``basic``) pointing at the simulation responder; the API, its delivery
+worker and the responder start on loopback; ``booking_modified`` is fired for Fawlty Towers
+(property 1, contract 41) and the story is told as it happens: the notification sent, the
+responder's credential and signature checks, its token, its callback and the booking it read.
+
+The core imports no plugin: keys and webhooks are made through the CLI commands their plugins
+register (`keys create`, `webhooks create`), with the JSON output the design promises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import secrets
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import responder as remote
+from .core.app import create_app
+from .core.domain import demo as demo_data
+from .core.errors import JomresKitError
+from .core.kit import Kit, get_kit
+
+MARKER = ".jomreskit-demo"
+NEEDED_PLUGINS = {
+    "api_core": "jomreskit-api-core",
+    "api_feature_webhooks": "jomreskit-api-feature-webhooks",
+    "webhooks_core": "jomreskit-webhooks-core",
+    "authmethod_basic": "jomreskit-authmethod-basic",
+}
+EVENT = "booking_modified"
+IDS = {"property_uid": 1, "contract_uid": 41}
+MANAGER = "manager"
+TIME_LIMIT = 30.0
+
+
+@dataclass
+class Options:
+    """How to run the case study."""
+
+    folder: Path
+    database_url: str | None = None  # None: SQLite in ``folder``
+    host: str = "127.0.0.1"
+    port: int = 8000
+    responder_port: int = 0
+    once: bool = False
+    syslog: tuple[str, int] | None = None
+    time_limit: float = TIME_LIMIT
+
+
+@dataclass
+class Outcome:
+    """What the responder did with the notification, step by step."""
+
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    done: bool = False
+    ok: bool = False
+    problem: str = ""
+
+
+class Narrator:
+    """Numbers the story's lines; safe to call from the servers' threads."""
+
+    def __init__(self, echo: Callable[[str], Any]) -> None:
+        self.echo = echo
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def say(self, who: str, text: str, detail: str | None = None) -> None:
+        with self.lock:
+            self.count += 1
+            self.echo(f"{self.count:>2}. {who:<10}{text}")
+            if detail:
+                for line in detail.splitlines():
+                    self.echo(f"{'':14}{line}")
+
+
+class LateApp:
+    """A WSGI app filled in after its server is bound (the webhook needs the server's URL,
+    the responder needs the webhook's secret)."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        return self.app(environ, start_response)
+
+
+def run(options: Options, echo: Callable[[str], Any] = print) -> bool:
+    """Tell the case study. With ``options.once``, stop after the first round trip and return
+    whether every step worked; otherwise serve until interrupted."""
+    started = time.monotonic()
+    story = Narrator(echo)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the story says what happened
+    echo("The case study: a booking changes at Fawlty Towers; the channel manager's gateway "
+         "hears of it and reads the booking back.\n")
+    folder = fresh_folder(options.folder)
+    database_url = options.database_url or f"sqlite:///{folder / 'jomreskit.db'}"
+    app = set_up_site({
+        "JOMRESKIT_INSTANCE_PATH": str(folder),
+        "JOMRESKIT_DATABASE_URL": database_url,
+        "JOMRESKIT_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",  # the responder is on loopback
+    })
+    kit = get_kit(app)
+    with app.app_context(), contextlib.ExitStack() as cleanup:
+        cleanup.callback(kit.engine.dispose)
+        cleanup.callback(kit.session.remove)
+        missing = [f"{name} (pip install {dist})" for name, dist in NEEDED_PLUGINS.items()
+                   if name not in kit.loaded.names]
+        if missing:
+            raise JomresKitError("the case study needs the plugins " + ", ".join(missing))
+        story.say("Site", f"set up in {folder}", f"database: {_shown_url(database_url)}")
+        with kit.transaction():
+            seeded = demo_data.seed(kit)
+        contract = next(c for c in seeded["contracts"] if c["contract_uid"] == 41)
+        story.say("Site", "seeded the demo: Fawlty Towers (property 1), Best West Hotel "
+                  "(property 2), manager \"manager\" runs both",
+                  f"contract 41 at Fawlty Towers: {_short_contract(contract)}")
+
+        api_server = make_server(options.host, options.port, app, threaded=True)
+        responder_app = LateApp()
+        responder_server = make_server(options.host, options.responder_port, responder_app,
+                                       threaded=True)
+        site_url = f"http://{options.host}:{api_server.server_port}"
+        responder_url = f"http://{options.host}:{responder_server.server_port}/"
+        kit.settings["JOMRESKIT_BASE_URL"] = site_url
+        api_url = site_url + kit.settings["JOMRESKIT_API_PREFIX"].rstrip("/")
+
+        key = run_command(kit, "keys", "create", "--manager", MANAGER,
+                          "--scope", "webhooks_get", "--json")
+        story.say("Manager", "created an API key with scope webhooks_get (the secret is "
+                  "shown once)", f"client_id {key['client_id']}\n"
+                  f"client_secret {key['client_secret']}")
+        username, password = "channel-manager", secrets.token_urlsafe(12)
+        webhook = run_command(kit, "webhooks", "create", "--manager", MANAGER,
+                              "--url", responder_url, "--authmethod", "basic",
+                              "--setting", f"username={username}",
+                              "--setting", f"password={password}", "--json")
+        story.say("Manager", f"created webhook {webhook['id']} to the responder at "
+                  f"{responder_url}", f"auth method basic (user {username}), signing secret "
+                  f"{webhook['secret'][:12]}...")
+
+        log_path = folder / "responder.jsonl"
+        log = remote.StepLog(path=log_path, syslog=options.syslog)
+        cleanup.callback(log.close)
+        responder_app.app = remote.make_app(remote.ResponderConfig(
+            api_url=api_url, client_id=key["client_id"], client_secret=key["client_secret"],
+            signing_secret=webhook["secret"], username=username, password=password), log)
+        outcome = Outcome()
+        log.listeners.append(lambda record: follow(record, outcome, story))
+
+        for server in (api_server, responder_server):
+            cleanup.enter_context(serving(server))
+        services = kit.hooks.background_services(kit=kit)
+        for service in services:
+            service.start()
+            cleanup.callback(service.stop)
+        story.say("Site", f"API on {api_url} with a delivery worker; responder on "
+                  f"{responder_url} (log: {log_path})")
+
+        with kit.transaction():
+            event = kit.fire(EVENT, **IDS)
+        story.say("Site", f"fired {EVENT} property_uid=1 contract_uid=41 (event {event.id}); "
+                  "the worker delivers it")
+
+        deadline = started + options.time_limit
+        while not outcome.done and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if outcome.ok:
+            delivery = wait_for_delivery(kit, webhook["id"], deadline)
+            if delivery:
+                story.say("Site", f"delivery {delivery['id']} ({delivery.get('msg_id')}) "
+                          f"{delivery['status']}: the responder answered "
+                          f"{delivery.get('last_status_code')} at attempt "
+                          f"{delivery.get('attempts')}")
+            else:
+                outcome.ok, outcome.problem = False, "the site never saw the delivery succeed"
+        elif not outcome.done:
+            outcome.problem = (f"no round trip within {options.time_limit:.0f} s "
+                               f"(last step: {_last_step(outcome)})")
+
+        echo("")
+        if outcome.ok:
+            echo(f"Round trip complete in {time.monotonic() - started:.1f} s: the responder "
+                 "verified the notification, took a token and read booking 41.")
+        else:
+            echo(f"The round trip FAILED: {outcome.problem}")
+        if options.once:
+            return outcome.ok
+        tell_how_to_go_on(echo, folder, database_url, options.database_url is not None,
+                          api_url, responder_url, log_path)
+        story.echo = echo
+        wait_for_interrupt()
+    return outcome.ok
+
+
+def set_up_site(config: dict[str, Any]) -> Any:
+    """Upgrade the database (which builds the plugin registry), then start the site from it,
+    as `jomreskit db upgrade` followed by `jomreskit serve` would."""
+    quiet = logging.getLogger("jomreskit")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # "the database is not set up": it is, just below
+    try:
+        first = create_app(config)
+        kit = get_kit(first)
+        with first.app_context():
+            kit.upgrade_database(report=lambda _message: None)
+        kit.session.remove()
+        kit.engine.dispose()
+        return create_app(config)
+    finally:
+        quiet.setLevel(level)
+
+
+def follow(record: dict[str, Any], outcome: Outcome, story: Narrator) -> None:
+    """Tell one responder step, and judge the round trip from the steps so far."""
+    outcome.steps.append(record)
+    step, ok = record["step"], record["ok"]
+    if step == "received":
+        story.say("Site", f"sent the notification: POST with "
+                  f"{', '.join(record.get('headers', {}))}",
+                  json.dumps(record.get("body"), indent=2))
+        story.say("Responder", record["message"])
+    elif step == "callback" and ok and "answer" in record:
+        story.say("Responder", record["message"] + "; the booking:",
+                  json.dumps(record["answer"], indent=2))
+    else:
+        story.say("Responder", ("" if ok else "FAILED: ") + record["message"])
+    if outcome.done:
+        return
+    if not ok:
+        outcome.done, outcome.problem = True, f"{step}: {record['message']}"
+    elif step == "callback":
+        data = (record.get("answer") or {}).get("data") or {}
+        outcome.done = True
+        outcome.ok = record.get("status") == 200 and data.get("contract_uid") == 41
+        if not outcome.ok:
+            outcome.problem = f"the callback did not return booking 41 ({record['message']})"
+
+
+def wait_for_delivery(kit: Kit, webhook_id: Any, deadline: float) -> dict[str, Any] | None:
+    """The site's own record of the delivery, once it says the delivery succeeded."""
+    while True:
+        rows = run_command(kit, "deliveries", "list", "--json")
+        for row in rows:
+            if str(row.get("webhook_id")) == str(webhook_id) and row.get("status") == "succeeded":
+                return row
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.1)
+
+
+def run_command(kit: Kit, *args: str) -> Any:
+    """Run a `jomreskit` command of this site (a plugin's, usually) and parse its JSON output."""
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output):
+            kit.cli.main(args=list(args), prog_name="jomreskit", standalone_mode=False)
+    except click.ClickException as exc:
+        raise JomresKitError(f"`jomreskit {' '.join(args[:2])}` failed: "
+                             f"{exc.format_message()}") from None
+    try:
+        return json.loads(output.getvalue())
+    except ValueError:
+        raise JomresKitError(f"`jomreskit {' '.join(args[:2])}` did not print JSON: "
+                             f"{output.getvalue()[:200]!r}") from None
+
+
+def fresh_folder(folder: Path) -> Path:
+    """An empty instance folder for the demo, wiping an earlier demo's (and nothing else)."""
+    folder = folder.resolve()
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / MARKER).exists():
+            raise JomresKitError(f"{folder} is not empty and was not made by `jomreskit demo`; "
+                                 "choose another --folder")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("made by `jomreskit demo`; wiped by its next run\n")
+    return folder
+
+
+@contextlib.contextmanager
+def serving(server: BaseWSGIServer) -> Iterator[None]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def tell_how_to_go_on(echo: Callable[[str], Any], folder: Path, database_url: str,
+                      own_database: bool, api_url: str, responder_url: str,
+                      log_path: Path) -> None:
+    env = f"JOMRESKIT_INSTANCE_PATH={folder}"
+    command = "jomreskit"
+    here = Path(sys.executable).parent / "jomreskit"
+    if here.exists() and shutil.which("jomreskit") != str(here):
+        command = str(here)  # the virtualenv is not activated: name the script in full
+    if own_database:
+        env += f" JOMRESKIT_DATABASE_URL='{database_url}'"
+    echo(f"""
+The site and the responder keep running (Ctrl-C to stop).
+  API        {api_url}
+  responder  {responder_url}
+  logs       {log_path} (one JSON object per responder step)
+
+Fire more events from another terminal, and see what the site sent:
+  {env} {command} events fire booking_cancelled property_uid=1 contract_uid=41
+  {env} {command} events fire guest_updated property_uid=1 guest_uid=1
+  {env} {command} events fire booking_modified property_uid=1 contract_uid=999
+  {env} {command} deliveries list
+Read the responder's log:
+  tail -f {log_path}
+""")
+
+
+def wait_for_interrupt() -> None:
+    stop = threading.Event()
+    try:
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def _shown_url(url: str) -> str:
+    """A database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _short_contract(contract: dict[str, Any]) -> str:
+    keys = ("arrival", "departure", "contract_total")
+    return ", ".join(f"{k} {contract[k]}" for k in keys if k in contract) or "booked"
+
+
+def _last_step(outcome: Outcome) -> str:
+    if not outcome.steps:
+        return "nothing reached the responder"
+    last = outcome.steps[-1]
+    return f"{last['step']}: {last['message']}"
+
+
+def default_folder(instance: str | os.PathLike[str]) -> Path:
+    """Where the demo's site lives: ``<instance>/demo``."""
+    return Path(instance) / "demo"
+
+
+def parse_syslog(value: str | None) -> tuple[str, int] | None:
+    return remote.parse_syslog_address(value) if value else None
+
