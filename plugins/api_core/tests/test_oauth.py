@@ -76,19 +76,27 @@ def test_token_errors_answer_as_oauth2_says(api_site, serve_app):
                                  auth=(client_id, "jks_wrong"))
     unknown_client = requests.post(base, data={"grant_type": "client_credentials",
                                                "client_id": "jkc_nobody", "client_secret": "x"})
+    nul_client = requests.post(base, data={"grant_type": "client_credentials",
+                                           "client_id": "\x00", "client_secret": "x"})
     wrong_grant = requests.post(base, data={"grant_type": "password"}, auth=(client_id, secret))
     json_body = requests.post(base, json={"grant_type": "client_credentials"},
                               auth=(client_id, secret))
     scope_not_held = requests.post(base, data={"grant_type": "client_credentials",
                                                "scope": "search_get"}, auth=(client_id, secret))
+    malformed_basic = [requests.post(base, data={"grant_type": "client_credentials"},
+                                     headers={"Authorization": header})
+                       for header in ("Basic //46eA==", "Basic \t", "Basic")]
 
     assert (wrong_secret.status_code, wrong_secret.json()["error"]) == (401, "invalid_client")
     assert wrong_secret.headers["WWW-Authenticate"].startswith("Basic")
     assert unknown_client.json()["error"] == "invalid_client"
+    assert nul_client.json()["error"] == "invalid_client"
     assert (wrong_grant.status_code, wrong_grant.json()["error"]) == (
         400, "unsupported_grant_type")
     assert json_body.json()["error"] == "unsupported_grant_type"  # OAuth2 posts forms
     assert (scope_not_held.status_code, scope_not_held.json()["error"]) == (400, "invalid_scope")
+    for response in malformed_basic:  # not UTF-8, empty: Authlib alone would answer 500
+        assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
     assert requests.get(base).status_code == 405
 
 

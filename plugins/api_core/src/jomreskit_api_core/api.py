@@ -334,7 +334,7 @@ class Api:
 class AnyPathConverter(PathConverter):
     """Any rest of a path, even one starting with a slash (``/api//x``)."""
 
-    regex = ".*"
+    regex = "[\\s\\S]*"
     part_isolating = False
 
 

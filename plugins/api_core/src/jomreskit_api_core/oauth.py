@@ -24,6 +24,7 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Request,
     UnsupportedTokenTypeError,
 )
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6750 import (
     BearerTokenGenerator,
     BearerTokenValidator,
@@ -84,6 +85,15 @@ class _Server(AuthorizationServer):
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         return _Request(flask_request, self.oauth.require_https,
                         "client_credentials" if request is JOMRES_ROOT else None)
+
+
+def _client_secret_basic(query_client: Any, request: OAuth2Request) -> ApiKey | None:
+    # Authlib's own, except that a malformed Basic header ("Basic \t", credentials that are not
+    # UTF-8) fails authentication instead of raising ValueError (a 500).
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except ValueError:  # UnicodeDecodeError is one
+        return None
 
 
 class _ClientCredentialsGrant(ClientCredentialsGrant):
@@ -159,6 +169,7 @@ class OAuth:
         self.server.init_app(app, query_client=self.query_client, save_token=self.save_token)
         self.server.register_token_generator("default", BearerTokenGenerator(
             lambda **_: generate_token(42), None, lambda client, grant_type: self.lifetime))
+        self.server.register_client_auth_method("client_secret_basic", _client_secret_basic)
         self.server.register_grant(_ClientCredentialsGrant)
         self.server.register_endpoint(_Revocation)
         self.server.register_endpoint(_Introspection)
@@ -168,6 +179,8 @@ class OAuth:
     # -- storage ---------------------------------------------------------------------------
 
     def query_client(self, client_id: str) -> ApiKey | None:
+        if not client_id or len(client_id) > 64 or "\x00" in client_id:
+            return None  # not one of ours (and PostgreSQL refuses NUL in text)
         key = self.kit.session().scalar(
             select(ApiKey).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
         )
