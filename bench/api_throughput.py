@@ -1,0 +1,223 @@
+"""REST API throughput: token issue and an authorized GET, beside a bare Flask endpoint.
+
+All three are served by one waitress server on loopback in the same run, and loaded by the same
+client threads (keep-alive sessions), so the ratio compares like with like. The authorized GET
+does what a feature route does: token check, scope, property access, one record, JSON.
+
+    .venv/bin/python bench/api_throughput.py [--seconds 5] [--clients 4]
+    JOMRESKIT_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test \\
+        .venv/bin/python bench/api_throughput.py
+
+Target: the authorized GET at no less than 0.5 of the bare endpoint's requests per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import secrets
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+import sqlalchemy as sa
+import waitress
+from flask import jsonify
+
+from jomreskit import create_app, get_kit
+
+BENCH_PLUGIN = '''
+from jomreskit import Scope, hookimpl
+from jomreskit.core.domain.models import Property
+from jomreskit.core.errors import NotFound
+from jomreskit_api_core import require_property
+
+requires = ["api_core"]
+
+
+@hookimpl
+def register_scopes():
+    return [Scope("bench_get", "Read a property (benchmark).")]
+
+
+@hookimpl
+def register_api_routes(api):
+    @api.route("/bench/properties/<int:property_uid>", scope="bench_get", summary="A property")
+    def bench_property(property_uid):
+        require_property(property_uid)
+        prop = api.kit.session().get(Property, property_uid)
+        if prop is None:
+            raise NotFound(f"no property {property_uid}")
+        return {"property_uid": prop.property_uid, "name": prop.name, "town": prop.town,
+                "country": prop.country, "stars": prop.stars, "price_from": prop.price_from}
+'''
+
+
+@contextmanager
+def database(url: str | None, folder: Path) -> Iterator[str]:
+    """The bench's database: a SQLite file, or a PostgreSQL schema of its own, dropped after."""
+    if not url:
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        separator = "&" if "?" in url else "?"
+        yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def build_site(folder: Path, database_url: str) -> tuple[dict[str, str], str, str]:
+    plugins = folder / "plugins"
+    plugins.mkdir()
+    (plugins / "bench_plugin.py").write_text(BENCH_PLUGIN)
+    config = {
+        "JOMRESKIT_INSTANCE_PATH": str(folder / "instance"),
+        "JOMRESKIT_DATABASE_URL": database_url,
+        "JOMRESKIT_PLUGINS_DIR": str(plugins),
+        "JOMRESKIT_SECRET_KEY": "bench",
+        "JOMRESKIT_API_RATE_LIMIT": "100000000/minute",  # counted, never reached
+    }
+    first = create_app(config)
+    kit = get_kit(first)
+    with first.app_context():
+        kit.upgrade_database(report=lambda _m: None)
+        from jomreskit.core.domain import demo
+
+        with kit.transaction():
+            demo.seed(kit)
+    kit.engine.dispose()
+    app = create_app(config)  # started afresh, from the registry that now lists the plugins
+    kit = get_kit(app)
+    with app.app_context(), kit.transaction():
+        from jomreskit_api_core import keys
+
+        key, secret = keys.create_key(kit, "manager", ["bench_get"])
+        client_id = key.client_id
+    kit.engine.dispose()
+    return config, client_id, secret
+
+
+def serve(config: dict[str, str], port: int, threads: int) -> None:
+    """The server process: the site, plus a bare Flask endpoint on the same app and server."""
+    app = create_app(config)
+
+    @app.get("/bare")
+    def bare():
+        return jsonify({"data": {"property_uid": 1, "name": "Fawlty Towers"}, "meta": {}})
+
+    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def load(call: Callable[[requests.Session], requests.Response], clients: int,
+         seconds: float) -> tuple[float, float, float, int]:
+    """Run ``call`` from ``clients`` threads for ``seconds``: (req/s, p50 ms, p99 ms, errors)."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start = threading.Event()
+    deadline = 0.0
+
+    def worker(n: int) -> None:
+        session = requests.Session()
+        call(session)  # connect and warm up outside the measurement
+        start.wait()
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            response = call(session)
+            latencies[n].append(time.perf_counter() - t0)
+            if response.status_code != 200:
+                errors[n] += 1
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    began = time.perf_counter()
+    deadline = began + seconds
+    start.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    every = sorted(x for per in latencies for x in per)
+    p99 = every[min(len(every) - 1, int(len(every) * 0.99))]
+    return len(every) / elapsed, statistics.median(every) * 1000, p99 * 1000, sum(errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument("--clients", type=int, default=4, help="client threads")
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    args = parser.parse_args()
+
+    database_url = os.environ.get("JOMRESKIT_BENCH_DATABASE_URL")
+    with tempfile.TemporaryDirectory() as tmp, database(database_url, Path(tmp)) as url:
+        config, client_id, secret = build_site(Path(tmp), url)
+        port = free_port()
+        # The server runs in a process of its own, so the client threads do not share its GIL.
+        server = multiprocessing.get_context("spawn").Process(
+            target=serve, args=(config, port, args.threads), daemon=True)
+        server.start()
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    requests.get(f"{base}/bare", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            token = requests.post(f"{base}/api/oauth/token", auth=(client_id, secret),
+                                  data={"grant_type": "client_credentials"}).json()
+            bearer = {"Authorization": f"Bearer {token['access_token']}"}
+            probe = requests.get(f"{base}/api/bench/properties/1", headers=bearer)
+            assert probe.status_code == 200, probe.text
+
+            cases = {
+                "bare Flask GET /bare": lambda s: s.get(f"{base}/bare"),
+                "authorized GET /api/bench/properties/1":
+                    lambda s: s.get(f"{base}/api/bench/properties/1", headers=bearer),
+                "token issue POST /api/oauth/token":
+                    lambda s: s.post(f"{base}/api/oauth/token", auth=(client_id, secret),
+                                     data={"grant_type": "client_credentials"}),
+            }
+            dialect = sa.make_url(url).get_backend_name()
+            print(f"database: {dialect}; waitress threads: {args.threads}; "
+                  f"client threads: {args.clients}; {args.seconds:g} s each")
+            results = {}
+            for name, call in cases.items():
+                results[name] = load(call, args.clients, args.seconds)
+                rps, p50, p99, errors = results[name]
+                print(f"{name:42s} {rps:8.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+                      + (f"  ({errors} non-200)" if errors else ""))
+            bare = results["bare Flask GET /bare"][0]
+            get = results["authorized GET /api/bench/properties/1"][0]
+            issue = results["token issue POST /api/oauth/token"][0]
+            print(f"ratio authorized GET / bare: {get / bare:.2f} (target >= 0.5)")
+            print(f"ratio token issue / bare:    {issue / bare:.2f}")
+        finally:
+            server.terminate()
+            server.join(10)
+
+if __name__ == "__main__":
+    main()
