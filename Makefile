@@ -6,7 +6,10 @@ PLUGINS := api_core api_feature_webhooks api_feature_search webhooks_core \
            authmethod_none authmethod_basic authmethod_oauth
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-sqlite lint demo serve clean
+# Root installs system packages itself; anyone else through sudo.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: setup test test-sqlite lint demo serve clean chromium
 
 setup: $(STAMP)
 
@@ -17,8 +20,13 @@ $(STAMP): pyproject.toml requirements-dev.txt $(foreach p,$(PLUGINS),plugins/$(p
 		-r requirements-dev.txt
 	touch $(STAMP)
 
+# Debian's chromium, which the web console's browser tests drive (pytest -m browser).
+chromium:
+	test -x /usr/bin/chromium || { $(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
 # Every test; the PostgreSQL half runs when JOMRESKIT_TEST_POSTGRES_URL is set (.ci/run sets it).
-test: setup
+test: setup chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
