@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, true
 
 from jomreskit.core.db import utcnow
 from jomreskit.core.domain.models import ManagerProperty
@@ -31,24 +31,30 @@ if TYPE_CHECKING:
     from jomreskit.core.kit import Kit
 
 
+WEBHOOKS = Webhook.__table__
+_CANDIDATES = select(WEBHOOKS.c.id, WEBHOOKS.c.manager_id, WEBHOOKS.c.events,
+                     WEBHOOKS.c.property_uids).where(WEBHOOKS.c.enabled == true())
+# Built once: firing an event runs these two statements and one INSERT, nothing more.
+_OF_PROPERTY = _CANDIDATES.where(WEBHOOKS.c.manager_id.in_(
+    select(ManagerProperty.__table__.c.manager_id)
+    .where(ManagerProperty.__table__.c.property_uid == bindparam("property_uid"))))
+_OF_MANAGER = _CANDIDATES.where(WEBHOOKS.c.manager_id == bindparam("manager_id"))
+_INSERT = insert(Delivery.__table__)
+
+
 def queue(kit: Kit, event: Event) -> int:
     """Write one pending delivery per matching webhook into the current transaction."""
     session = kit.session()
     property_uid = event.ids.get("property_uid")
     if property_uid is not None:
-        owners = select(ManagerProperty.manager_id).where(
-            ManagerProperty.property_uid == property_uid)
-        owned = Webhook.manager_id.in_(owners.scalar_subquery())
+        query, params = _OF_PROPERTY, {"property_uid": property_uid}
     elif "manager_id" in event.ids:
-        owned = Webhook.manager_id == event.ids["manager_id"]
+        query, params = _OF_MANAGER, {"manager_id": event.ids["manager_id"]}
     else:
         return 0
-    candidates = session.execute(
-        select(Webhook.id, Webhook.manager_id, Webhook.events, Webhook.property_uids)
-        .where(owned, Webhook.enabled.is_(True))
-    ).all()
+    connection = session.connection()
     matching = [
-        row for row in candidates
+        row for row in connection.execute(query, params)
         if (not row.events or event.name in row.events)
         and (property_uid is None or not row.property_uids or property_uid in row.property_uids)
     ]
@@ -63,7 +69,7 @@ def queue(kit: Kit, event: Event) -> int:
             bodies[row.manager_id] = message.body(event.name, event.timestamp, event.ids,
                                                   row.manager_id, callback_url)
         rows.append(_row(row.id, event.id, event.name, bodies[row.manager_id], now))
-    session.execute(insert(Delivery.__table__), rows)
+    connection.execute(_INSERT, rows)
     wakeup.queued(kit, session)
     return len(rows)
 

@@ -114,8 +114,8 @@ class Watcher:
                 self._stop.wait(5)
                 continue
             try:
-                raw.detach()  # not returned to the pool: this connection only listens
                 connection: Any = raw.driver_connection
+                raw.detach()  # not returned to the pool: this connection only listens
                 connection.rollback()
                 connection.autocommit = True
                 connection.execute(f"LISTEN {CHANNEL}")

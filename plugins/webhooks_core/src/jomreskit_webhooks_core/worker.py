@@ -120,8 +120,13 @@ class Worker:
                     jobs, targets = self.claim(wanted)
                     claims += 1
                     more = len(jobs) == wanted
-                    for job in jobs:
-                        pool.submit(self._attempt, job, targets.get(job.webhook_id), done)
+                    if len(jobs) == 1 and not in_flight:
+                        # A lone delivery to an idle worker: send it from here, sparing a
+                        # hand-off to a sending thread (the latency of a single event).
+                        self._attempt(jobs[0], targets.get(jobs[0].webhook_id), done)
+                    else:
+                        for job in jobs:
+                            pool.submit(self._attempt, job, targets.get(job.webhook_id), done)
                     in_flight += len(jobs)
                 if in_flight:
                     finished = self._collect(done, in_flight)

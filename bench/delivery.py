@@ -1,0 +1,357 @@
+"""Webhook delivery figures, each against a baseline measured in the same run.
+
+    .venv/bin/python bench/delivery.py                      # SQLite, and PostgreSQL when
+    JOMRESKIT_TEST_POSTGRES_URL=postgresql://... .venv/bin/python bench/delivery.py
+
+For each database it prints:
+
+- throughput: deliveries/s for one worker process draining a backlog (default 5,000) to a
+  minimal keep-alive receiver that answers 200, and the ratio to a plain ``requests.Session``
+  POST loop to the same receiver (targets: >= 1,000/s and >= 0.7);
+- latency: fire-to-receive p50/p99 with an idle worker, in the same process as the site
+  (the `jomreskit serve` worker thread, woken by the commit) and in a separate worker
+  process (woken by LISTEN/NOTIFY on PostgreSQL, by PRAGMA data_version on SQLite)
+  (targets: p50 < 5 ms, p99 < 25 ms);
+- fire overhead: a request that saves a booking note (firing an event that matches 10
+  webhooks) with webhooks_core loaded, against the same request with it not loaded
+  (target: < 1.3x).
+
+The receiver runs in a process of its own (asyncio, HTTP/1.1 keep-alive).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+# -- the receiver ----------------------------------------------------------------------------
+
+
+def serve_receiver() -> None:
+    """A minimal keep-alive HTTP server: 200 to every POST, arrival times at GET /stats,
+    GET /wait/<webhook-id> answers when that delivery has arrived."""
+    arrivals: dict[str, float] = {}
+    waiting: dict[str, list[Any]] = {}
+
+    class Receiver(asyncio.Protocol):
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+            self.buffer = b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while True:
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                head = self.buffer[:end].decode("latin-1")
+                length, msg_id = 0, None
+                for line in head.split("\r\n")[1:]:
+                    key, _, value = line.partition(":")
+                    key = key.strip().lower()
+                    if key == "content-length":
+                        length = int(value)
+                    elif key == "webhook-id":
+                        msg_id = value.strip()
+                if len(self.buffer) < end + 4 + length:
+                    return
+                self.buffer = self.buffer[end + 4 + length:]
+                target = head.split(" ", 2)[1]
+                if head.startswith("GET /stats"):
+                    self.answer(json.dumps(arrivals).encode())
+                    arrivals.clear() if "reset" in target else None
+                elif head.startswith("GET /wait/"):
+                    wanted = target.removeprefix("/wait/")
+                    if wanted in arrivals:
+                        self.answer(json.dumps(arrivals.pop(wanted)).encode())
+                    else:
+                        waiting.setdefault(wanted, []).append(self)
+                else:
+                    now = time.time()
+                    self.answer(b"")
+                    if msg_id is not None:
+                        arrivals[msg_id] = now
+                        for waiter in waiting.pop(msg_id, []):
+                            waiter.answer(json.dumps(arrivals.pop(msg_id)).encode())
+
+        def answer(self, body: bytes) -> None:
+            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: "
+                                 + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Receiver, "127.0.0.1", 0)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def start_receiver() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen([sys.executable, __file__, "--receiver"], stdout=subprocess.PIPE,
+                               text=True)
+    assert process.stdout is not None
+    port = int(process.stdout.readline())
+    return process, f"http://127.0.0.1:{port}"
+
+
+def arrivals(url: str, reset: bool = False) -> dict[str, float]:
+    return requests.get(f"{url}/stats{'?reset' if reset else ''}", timeout=30).json()
+
+
+# -- the site --------------------------------------------------------------------------------
+
+
+def make_site(database: str, workdir: Path, webhooks_core: bool = True) -> Any:
+    from jomreskit.core.app import create_app
+    from jomreskit.core.kit import get_kit
+
+    config = {
+        "JOMRESKIT_INSTANCE_PATH": str(workdir / "instance"),
+        "JOMRESKIT_DATABASE_URL": database,
+        "JOMRESKIT_SECRET_KEY": "bench-secret-key",
+        "JOMRESKIT_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "JOMRESKIT_BASE_URL": "http://127.0.0.1:8000",
+    }
+    app = create_app(config)
+    kit = get_kit(app)
+    with app.app_context():
+        kit.upgrade_database(report=lambda _m: None)
+    loaded = None
+    if not webhooks_core:
+        loaded = ",".join(n for n in kit.loaded.names if n != "webhooks_core")
+    app = create_app({**config, "JOMRESKIT_LOAD_PLUGINS": loaded})
+    return app, get_kit(app), config
+
+
+def bench_route(app: Any) -> None:
+    """A request that does what a booking portal does: change a booking, firing its event."""
+    from jomreskit.core.domain import services as domain
+    from jomreskit.core.kit import get_kit
+
+    @app.post("/bench/note")
+    def save_note() -> Any:
+        kit = get_kit()
+        with kit.transaction():
+            note = domain.save_note(kit, 41, "late arrival")
+        return {"note_id": note.note_id}
+
+
+def database_urls(which: str) -> list[tuple[str, str]]:
+    urls = []
+    if which in ("sqlite", "both"):
+        urls.append(("sqlite", ""))
+    pg = os.environ.get("JOMRESKIT_TEST_POSTGRES_URL")
+    if which in ("postgresql", "both") and pg:
+        urls.append(("postgresql", pg.replace("postgresql://", "postgresql+psycopg://", 1)))
+    return urls
+
+
+def postgres_schema(base: str) -> tuple[str, Any]:
+    from urllib.parse import quote
+
+    import sqlalchemy as sa
+
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options={quote(f'-csearch_path={schema}')}", drop
+
+
+# -- the measurements ----------------------------------------------------------------------
+
+
+def plain_loop(url: str, count: int) -> float:
+    """POSTs/s of a plain requests.Session loop: the baseline a worker is compared with."""
+    session = requests.Session()
+    body = json.dumps({"type": "booking_modified", "data": {"property_uid": 1}}).encode()
+    headers = {"Content-Type": "application/json"}
+    for _ in range(200):
+        session.post(url, data=body, headers=headers)
+    started = time.perf_counter()
+    for n in range(count):
+        headers["webhook-id"] = f"plain_{n}"
+        response = session.post(url, data=body, headers=headers)
+        assert response.status_code == 200
+    rate = count / (time.perf_counter() - started)
+    session.close()
+    return rate
+
+
+def drain_rate(kit: Any, app: Any, receiver: str, backlog: int, concurrency: int) -> float:
+    from jomreskit_webhooks_core.worker import Worker
+
+    events = (backlog + 9) // 10
+    with app.app_context():
+        with kit.transaction():
+            for n in range(events):
+                kit.fire("booking_note_saved", property_uid=1, contract_uid=41, note_id=n + 1)
+        arrivals(receiver, reset=True)
+        worker = Worker(kit, concurrency)
+        started = time.perf_counter()
+        stats = worker.run("drain")
+        elapsed = time.perf_counter() - started
+    got = len(arrivals(receiver, reset=True))
+    assert stats.succeeded == events * 10 == got, (stats, got)
+    return stats.succeeded / elapsed
+
+
+def latency(kit: Any, app: Any, receiver: str, samples: int, separate: dict[str, str] | None
+            ) -> tuple[float, float]:
+    """Fire-to-receive times (ms) with an idle worker: a thread here, or a worker process."""
+    from jomreskit_webhooks_core.models import Delivery
+    from jomreskit_webhooks_core.worker import WorkerService
+    from sqlalchemy import select
+
+    service = process = None
+    if separate is None:
+        service = WorkerService(kit)
+        service.start()
+    else:
+        env = {**os.environ, **separate}
+        process = subprocess.Popen([str(Path(sys.executable).parent / "jomreskit"), "worker"],
+                                   env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+    times = []
+    waiter = requests.Session()
+    try:
+        with app.app_context():
+            for n in range(samples + 20):
+                time.sleep(0.02)  # the worker is idle again
+                started = time.time()
+                with kit.transaction() as session:
+                    event = kit.fire("booking_modified", property_uid=1, contract_uid=41)
+                    msg_id = session.scalar(select(Delivery.msg_id).where(
+                        Delivery.event_id == event.id))
+                arrived = waiter.get(f"{receiver}/wait/{msg_id}", timeout=10).json()
+                if n >= 20:  # the first ones warm up connections and caches
+                    times.append((arrived - started) * 1000)
+    finally:
+        if service is not None:
+            service.stop()
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=30)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99) - 1]
+
+
+def request_times(apps: list[Any], count: int, rounds: int = 20) -> list[float]:
+    """Mean ms of a request that saves a booking note (and so fires an event), per app.
+
+    The apps take turns in short rounds and each keeps its best round, so that load from
+    elsewhere on the machine does not favour whichever ran at a quiet moment.
+    """
+    clients = [app.test_client() for app in apps]
+    for client in clients:
+        for _ in range(50):
+            assert client.post("/bench/note").status_code == 200
+    best = [float("inf")] * len(apps)
+    per_round = max(1, count // rounds)
+    for _ in range(rounds):
+        for n, client in enumerate(clients):
+            started = time.perf_counter()
+            for _ in range(per_round):
+                client.post("/bench/note")
+            best[n] = min(best[n], (time.perf_counter() - started) * 1000 / per_round)
+    return best
+
+
+def run(name: str, database: str, args: argparse.Namespace, receiver: str) -> None:
+    from jomreskit_webhooks_core import services
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"jomreskit-bench-{name}-"))
+    drop = None
+    if not database:
+        database = f"sqlite:///{workdir / 'site.db'}"
+    else:
+        database, drop = postgres_schema(database)
+    try:
+        app, kit, config = make_site(database, workdir)
+        with app.app_context(), kit.transaction():
+            from jomreskit.core.domain import demo
+
+            demo.seed(kit)
+            hooks = [services.create_webhook(kit, "manager", f"{receiver}/hook{n}")[0]
+                     for n in range(10)]
+            ids = [h.id for h in hooks]
+        print(f"\n== {name}")
+        plain = plain_loop(f"{receiver}/plain", args.backlog)
+        arrivals(receiver, reset=True)
+        rate = drain_rate(kit, app, receiver, args.backlog, args.concurrency)
+        print(f"throughput  {rate:8.0f} deliveries/s draining {args.backlog} with one worker "
+              f"process ({args.concurrency} threads); plain requests.Session loop "
+              f"{plain:.0f}/s; ratio {rate / plain:.2f}  (targets >= 1000/s, >= 0.70)")
+
+        with app.app_context(), kit.transaction():
+            for webhook_id in ids[1:]:
+                services.update_webhook(kit, webhook_id, enabled=False)
+        p50, p99 = latency(kit, app, receiver, args.samples, None)
+        print(f"latency     p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  fire-to-receive, idle worker "
+              f"thread in the site's process (targets p50 < 5, p99 < 25)")
+        env = {k: str(v) for k, v in config.items()}
+        p50, p99 = latency(kit, app, receiver, args.samples, env)
+        print(f"            p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  fire-to-receive, idle worker "
+              f"in a separate process")
+        with app.app_context(), kit.transaction():
+            for webhook_id in ids[1:]:
+                services.update_webhook(kit, webhook_id, enabled=True)
+
+        bench_route(app)
+        bare_app, _bare_kit, _ = make_site(database, workdir, webhooks_core=False)
+        bench_route(bare_app)
+        with_core, without = request_times([app, bare_app], args.requests)
+        print(f"fire        {with_core:6.3f} ms per request firing an event to 10 webhooks; "
+              f"{without:6.3f} ms without webhooks_core; ratio {with_core / without:.2f}  "
+              f"(target < 1.30)")
+        kit.engine.dispose()
+    finally:
+        if drop is not None:
+            drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--receiver", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--backlog", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=1000)
+    args = parser.parse_args()
+    if args.receiver:
+        serve_receiver()
+        return
+    import logging
+
+    logging.disable(logging.WARNING)
+    receiver_process, receiver = start_receiver()
+    try:
+        for name, database in database_urls(args.db):
+            run(name, database, args, receiver)
+    finally:
+        receiver_process.terminate()
+        receiver_process.wait()
+
+
+if __name__ == "__main__":
+    main()
