@@ -18,7 +18,9 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -202,10 +204,15 @@ def run(options: Options, echo: Callable[[str], Any] = print) -> bool:
             echo(f"The round trip FAILED: {outcome.problem}")
         if options.once:
             return outcome.ok
-        tell_how_to_go_on(echo, folder, database_url, options.database_url is not None,
-                          api_url, responder_url, log_path)
-        story.echo = echo
+        # Events fired by another process build their callback_url from the site's address.
+        environment = {"JOMRESKIT_INSTANCE_PATH": str(folder), "JOMRESKIT_BASE_URL": site_url}
+        if options.database_url:
+            environment["JOMRESKIT_DATABASE_URL"] = database_url
+        console = kit.settings.get("JOMRESKIT_CONSOLE_PREFIX")
+        tell_how_to_go_on(echo, environment, api_url, responder_url, log_path,
+                          console=f"{site_url}{console}/" if console else None)
         wait_for_interrupt()
+        echo("Stopping the site, its worker and the responder.")
     return outcome.ok
 
 
@@ -236,9 +243,8 @@ def follow(record: dict[str, Any], outcome: Outcome, story: Narrator) -> None:
                   f"{', '.join(record.get('headers', {}))}",
                   json.dumps(record.get("body"), indent=2))
         story.say("Responder", record["message"])
-    elif step == "callback" and ok and "answer" in record:
-        story.say("Responder", record["message"] + "; the booking:",
-                  json.dumps(record["answer"], indent=2))
+    elif step == "callback" and "answer" in record:
+        story.say("Responder", record["message"] + ":", json.dumps(record["answer"], indent=2))
     else:
         story.say("Responder", ("" if ok else "FAILED: ") + record["message"])
     if outcome.done:
@@ -305,39 +311,44 @@ def serving(server: BaseWSGIServer) -> Iterator[None]:
         server.server_close()
 
 
-def tell_how_to_go_on(echo: Callable[[str], Any], folder: Path, database_url: str,
-                      own_database: bool, api_url: str, responder_url: str,
-                      log_path: Path) -> None:
-    env = f"JOMRESKIT_INSTANCE_PATH={folder}"
+def tell_how_to_go_on(echo: Callable[[str], Any], environment: dict[str, str], api_url: str,
+                      responder_url: str, log_path: Path, console: str | None = None) -> None:
     command = "jomreskit"
     here = Path(sys.executable).parent / "jomreskit"
     if here.exists() and shutil.which("jomreskit") != str(here):
         command = str(here)  # the virtualenv is not activated: name the script in full
-    if own_database:
-        env += f" JOMRESKIT_DATABASE_URL='{database_url}'"
+    console_line = (f"\n  console    {console} (sign in as manager, password manager)"
+                    if console else "")
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in environment.items())
     echo(f"""
 The site and the responder keep running (Ctrl-C to stop).
-  API        {api_url}
+  API        {api_url}{console_line}
   responder  {responder_url}
   logs       {log_path} (one JSON object per responder step)
 
-Fire more events from another terminal, and see what the site sent:
-  {env} {command} events fire booking_cancelled property_uid=1 contract_uid=41
-  {env} {command} events fire guest_updated property_uid=1 guest_uid=1
-  {env} {command} events fire booking_modified property_uid=1 contract_uid=999
-  {env} {command} deliveries list
-Read the responder's log:
+In another terminal, point the command line at the demo site:
+  export {exports}
+then fire more events (the story goes on here) and see what the site sent:
+  {command} events fire booking_cancelled property_uid=1 contract_uid=41
+  {command} events fire guest_updated property_uid=1 guest_uid=1
+  {command} events fire booking_modified property_uid=1 contract_uid=999
+  {command} deliveries list
+and read the responder's log:
   tail -f {log_path}
 """)
 
 
 def wait_for_interrupt() -> None:
+    """Until Ctrl-C or SIGTERM; then the caller stops the servers and the worker."""
     stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while not stop.wait(1):
+        while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _shown_url(url: str) -> str:

@@ -164,6 +164,7 @@ class StepLog:
             handler = logging.FileHandler(self.path, encoding="utf-8")
             handler.setFormatter(JsonLinesFormatter())
             self.logger.addHandler(handler)
+        self.syslog = syslog
         if syslog:
             handler = logging.handlers.SysLogHandler(address=syslog, socktype=socket.SOCK_DGRAM)
             handler.append_nul = False
@@ -410,7 +411,8 @@ def make_app(config: ResponderConfig, log: StepLog) -> Flask:
             except TokenError as exc:
                 log.step("token", False, f"no token: {exc}", webhook_id=webhook_id)
                 return error(503, "token_failed", "cannot take a token from the API; retry later")
-            how = f"took a new token from {tokens.token_url}" if fresh else "reused the cached token"
+            how = (f"took a new token from {tokens.token_url}" if fresh
+                   else "reused the cached token")
             log.step("token", True, how, webhook_id=webhook_id, expires_in=lifetime)
             try:
                 answer = http.get(callback_url, headers={"Authorization": f"Bearer {token}"},
@@ -487,7 +489,8 @@ def run(config: ResponderConfig, host: str, port: int, log: StepLog,
     announce(f"responder listening on http://{host}:{server.effective_port}/ "  # type: ignore[union-attr]
              f"(API {config.api_url}; Ctrl-C to stop)")
     if log.path:
-        announce(f"logging to the console and to {log.path}")
+        announce(f"logging to the console and to {log.path}"
+                 + (f", and to syslog at {log.syslog[0]}:{log.syslog[1]}" if log.syslog else ""))
     try:
         server.run()
     finally:
