@@ -5,8 +5,8 @@ Builds a site, fills it with ``jomreskit_api_feature_search.sample`` data (booki
 the whole API (token check, parsing, JSON; in-process WSGI, no network). Baselines in the same
 run and on the same data:
 
-- a full scan of room_bookings (``SELECT count(*)``): what a search that read every booking would
-  at least cost; the indexed search should cost a fraction of it;
+- counting the bookings on the stay's nights: no index starts with the date, so this reads all
+  200,000 rows, the least a search that looked at every booking would pay;
 - a naive availability search: the same filters, but the bookings of the stay's nights fetched
   and checked in Python, as a hand-written loop would.
 
@@ -48,6 +48,7 @@ PROPERTIES = 10_000
 ROOM_NIGHTS = 200_000
 DAYS = 60
 TARGET = "filtered availability"
+SCAN = "baseline: count stay's booked nights"  # no index leads with date: reads every row
 
 
 @contextmanager
@@ -214,8 +215,10 @@ def bench(database_url: str | None, repeat: int, show_plans: bool, seed: int, sc
                 lambda n: query.place_counts(session, "town", criteria.places({})), repeat)
             show("distinct towns with counts", times, len(found))
             times, count = timed(lambda n: session.scalar(
-                sa.select(sa.func.count()).select_from(RoomBooking)), repeat)
-            show("baseline: full scan of room_bookings", times, count)
+                sa.select(sa.func.count()).select_from(RoomBooking).where(
+                    RoomBooking.date >= windows[n][0], RoomBooking.date < windows[n][1])),
+                repeat)
+            show(SCAN, times, count)
             times, count = timed(lambda n: naive_availability(session, filtered(n)), repeat)
             show("baseline: naive filtered availability", times, count)
             plan = explain(session, filtered(0)) if show_plans else []
@@ -238,9 +241,9 @@ def bench(database_url: str | None, repeat: int, show_plans: bool, seed: int, sc
         target = results[TARGET]
         verdict = "well under" if target < 50 else "under" if target < 100 else "OVER"
         print(f"  {TARGET}: median {target:.2f} ms on {name}, {verdict} the 100 ms target")
-        print(f"  ratio to one full scan of room_bookings: "
-              f"{target / results['baseline: full scan of room_bookings']:.2f}")
-        print(f"  naive availability / indexed search: "
+        print(f"  ratio {TARGET} / {SCAN.removeprefix('baseline: ')}: "
+              f"{target / results[SCAN]:.2f}")
+        print(f"  ratio naive filtered availability / {TARGET}: "
               f"{results['baseline: naive filtered availability'] / target:.1f}")
         if plan:
             print(f"  query plan of '{TARGET}':")

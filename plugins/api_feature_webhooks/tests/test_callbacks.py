@@ -201,6 +201,15 @@ def test_guest_details_can_be_left_out_entirely(make_callbacks):
     assert contract["guest"] == {"guest_uid": 1, "property_uid": 1}
 
 
+def test_unknown_guest_fields_are_left_out_with_a_warning(make_callbacks, caplog):
+    callbacks = make_callbacks(JOMRESKIT_WEBHOOKS_GUEST_FIELDS="surname,passport_number")
+
+    guest = callbacks.record("/webhooks/1/guest_updated/1")
+
+    assert guest == {"guest_uid": 1, "property_uid": 1, "surname": "Richards"}
+    assert "unknown guest field(s) passport_number" in caplog.text
+
+
 def test_the_openapi_document_describes_both_callback_routes(callbacks):
     document = requests.get(f"{callbacks.base}/api/openapi.json", timeout=10).json()
 

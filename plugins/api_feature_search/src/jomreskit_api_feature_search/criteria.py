@@ -40,6 +40,7 @@ class Parameter:
     maximum: int | None = None
     format: str | None = None
     example: Any = None
+    items: str = "string"  # the type of an array's items
 
 
 PUBLISHED = Parameter(
@@ -58,7 +59,7 @@ PLACE = (
 PARAMETERS: tuple[Parameter, ...] = (
     *PLACE,
     Parameter("stars", "array", "Star ratings to accept, 0 to 5: `4,5` or repeated.",
-              example=[2, 3]),
+              example=[2, 3], items="integer"),
     Parameter("min_stars", "integer", "At least this many stars.", 0, 5),
     Parameter("min_price", "number", "Lowest acceptable nightly 'price from' of a property.", 0),
     Parameter("max_price", "number", "Highest acceptable nightly 'price from' of a property.", 0),
@@ -130,7 +131,8 @@ def _values(args: Mapping[str, Any], name: str) -> list[str]:
 
 
 def _one(args: Mapping[str, Any], name: str) -> str | None:
-    value = args.get(name)
+    getlist = getattr(args, "getlist", None)
+    value = (getlist(name) or [None])[-1] if getlist else args.get(name)  # the last one counts
     if value is None:
         return None
     value = str(value).strip()

@@ -51,8 +51,7 @@ filter's name in the code (`unknown_filter`, `invalid_<name>`)."""
 def _params(parameters: Sequence[Parameter]) -> list[Param]:
     return [
         Param(p.name, type=p.type, description=p.description, minimum=p.minimum,
-              maximum=p.maximum, format=p.format, example=p.example,
-              items="integer" if p.name == "stars" else "string")
+              maximum=p.maximum, format=p.format, example=p.example, items=p.items)
         for p in parameters
     ]
 
