@@ -76,9 +76,13 @@ class Worker:
         self.kit = kit
         self.concurrency = max(
             1, int(concurrency or config.get(kit, "JOMRESKIT_WEBHOOK_CONCURRENCY")))
-        # Enough rows in hand to keep every thread busy while the loop writes and claims.
-        self.batch = self.concurrency * 4
         self.lease = timedelta(seconds=config.number(kit, "JOMRESKIT_WEBHOOK_LEASE_SECONDS"))
+        timeout = config.number(kit, "JOMRESKIT_WEBHOOK_TIMEOUT")
+        # Enough rows in hand to keep every thread busy while the loop writes and claims, but
+        # no more than the threads can surely send (two timeouts each: a token fetch, the
+        # event) before the lease runs out.
+        depth = int(self.lease.total_seconds() // (2 * timeout + 1))
+        self.batch = self.concurrency * max(1, min(8, depth))
         self.disable_after = timedelta(
             days=config.number(kit, "JOMRESKIT_WEBHOOK_DISABLE_AFTER_DAYS"))
         self.retention = timedelta(days=config.number(kit, "JOMRESKIT_WEBHOOK_RETENTION_DAYS"))
@@ -155,21 +159,24 @@ class Worker:
             done.put(_Done(job, outcome))
 
     def _collect(self, done: queue.SimpleQueue[_Done], in_flight: int) -> list[_Done]:
-        """Wait for a finished attempt, then gather others finishing within a few milliseconds,
-        so outcomes are written in batches without holding any back for long."""
+        """Wait for a finished attempt, then gather more for up to 10 ms (a quarter of a
+        batch at most), so outcomes are written in batches without holding any back long."""
         finished = [done.get()]
-        deadline = time.monotonic() + 0.005
-        while len(finished) < in_flight:
+        enough = min(in_flight, max(1, self.batch // 4))
+        deadline = time.monotonic() + 0.01
+        while len(finished) < enough:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                finished.append(done.get(timeout=remaining))
+            except queue.Empty:
+                break
+        while len(finished) < in_flight:  # whatever else is already there
             try:
                 finished.append(done.get_nowait())
             except queue.Empty:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or len(finished) >= in_flight // 2 + 1:
-                    break
-                try:
-                    finished.append(done.get(timeout=remaining))
-                except queue.Empty:
-                    break
+                break
         return finished
 
     def _idle_seconds(self) -> float:
