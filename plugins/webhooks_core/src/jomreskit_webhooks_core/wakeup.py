@@ -139,7 +139,7 @@ class Watcher:
         connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
             last = connection.execute("PRAGMA data_version").fetchone()[0]
-            while not self._stop.wait(0.02):
+            while not self._stop.wait(0.005):
                 version = connection.execute("PRAGMA data_version").fetchone()[0]
                 if version != last:
                     last = version

@@ -65,10 +65,6 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
-        sa.UniqueConstraint("msg_id", name=op.f("uq_webhook_deliveries_msg_id")),
-    )
-    op.create_index(
-        op.f("ix_webhook_deliveries_created_at"), "webhook_deliveries", ["created_at"], unique=False
     )
     op.create_index(
         "ix_webhook_deliveries_status_next_attempt_at",
