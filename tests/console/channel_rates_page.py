@@ -8,8 +8,8 @@ from jomreskit.console import ConsolePage, current_user
 
 bp = Blueprint("channel_rates_console", __name__, url_prefix="/channel-rates")
 
-PAGE = """{% extends "console/layout.html" %}
-{% from "console/macros.html" import post_button %}
+PAGE = """{% extends "jomreskit_console/layout.html" %}
+{% from "jomreskit_console/macros.html" import post_button %}
 {% block title %}Channel rates{% endblock %}
 {% block content %}<h1>Channel rates of {{ username }}</h1>
 {{ post_button(url_for('channel_rates_console.push'), 'Push rates') }}{% endblock %}"""

@@ -3,6 +3,8 @@ role, and every page refuses everyone else."""
 
 from __future__ import annotations
 
+import re
+
 from jomreskit.console.testing import flashes, menu, sign_in, token_in
 
 
@@ -97,3 +99,11 @@ def test_console_pages_are_not_cached_or_framed(site):
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_stylesheet_and_script_the_layout_links_are_served(site):
+    page = site.client().get("/console/sign-in").text
+
+    for asset in re.findall(r'(?:href|src)="(/console/static/[^"]+)"', page):
+        assert site.client().get(asset).status_code == 200, asset
+    assert len(re.findall(r"/console/static/", page)) == 2

@@ -6,7 +6,7 @@ The core serves sign-in, the layout with its Account menu, and the Plugin Manage
 page comes from a plugin's ``register_console_pages`` hook; the console mounts the page's
 blueprint under ``JOMRESKIT_CONSOLE_PREFIX`` and guards each of its views (signed in, role
 allowed, CSRF token on every form). A plugin view reads ``current_user()`` and renders a
-template that extends ``console/layout.html``.
+template that extends ``jomreskit_console/layout.html``.
 """
 
 from __future__ import annotations

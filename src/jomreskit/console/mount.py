@@ -12,7 +12,7 @@ from . import csrf, views
 from .auth import current_user
 from .state import EXTENSION, Console, console_of
 
-PUBLIC_ENDPOINTS = frozenset({"console.sign_in"})
+PUBLIC_ENDPOINTS = frozenset({"jomreskit_console.sign_in"})
 
 # Pages may show a secret once; nothing of the console is cached, framed or sent elsewhere.
 SECURITY_HEADERS = {
@@ -65,7 +65,7 @@ def _in_console() -> bool:
 
 
 def error_page(status: int, title: str, message: str) -> tuple[str, int]:
-    return render_template("console/error.html", title=title, message=message), status
+    return render_template("jomreskit_console/error.html", title=title, message=message), status
 
 
 def _guard() -> Any:
@@ -91,7 +91,7 @@ def _guard() -> Any:
     user = current_user()
     if user is None:
         flash("Please sign in to continue.", "info")
-        return redirect(url_for("console.sign_in", next=_here()))
+        return redirect(url_for("jomreskit_console.sign_in", next=_here()))
     if user.role not in allowed:
         return error_page(403, "Not allowed", "Your account cannot use this page.")
     return None
@@ -113,7 +113,9 @@ def _roles_for(console: Console, kit: Kit, endpoint: str) -> set[str] | None:
 
 
 def _here() -> str:
-    return request.full_path.rstrip("?") if request.method == "GET" else url_for("console.home")
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    return url_for("jomreskit_console.home")
 
 
 def _secure_headers(response: Response) -> BaseResponse:

@@ -16,7 +16,7 @@ EXTENSION = "jomreskit_console"
 # The console's own menu entries; plugins add theirs through register_console_pages.
 BUILT_IN_PAGES = (
     ConsolePage(
-        "Plugin Manager", "console.plugins", roles=("super",),
+        "Plugin Manager", "jomreskit_console.plugins", roles=("super",),
         description="Installed plugins: enable, disable, rebuild the registry.",
     ),
 )

@@ -14,15 +14,17 @@ from ..core.kit import Kit, get_kit
 from . import auth, csrf
 from .state import console_of
 
+SIGN_IN = "jomreskit_console/sign_in.html"
+
 bp = Blueprint(
-    "console", __name__, template_folder="templates", static_folder="static",
+    "jomreskit_console", __name__, template_folder="templates", static_folder="static",
     static_url_path="/static",
 )
 
 
 def safe_next(target: str | None) -> str:
     """Where to go after signing in: only a path inside the console, never another site."""
-    home = url_for("console.home")
+    home = url_for(".home")
     if target:
         parts = urlsplit(target)
         root = home.rstrip("/")
@@ -35,7 +37,7 @@ def safe_next(target: str | None) -> str:
 
 @bp.get("/")
 def home() -> str:
-    return render_template("console/home.html")
+    return render_template("jomreskit_console/home.html")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -45,7 +47,7 @@ def sign_in() -> str | Response | tuple[str, int]:
         if auth.current_user() is not None:
             return redirect(target)
         csrf.token()
-        return render_template("console/sign_in.html", next=target, username="")
+        return render_template(SIGN_IN, next=target, username="")
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     key = (username.lower(), request.remote_addr or "")
@@ -53,14 +55,14 @@ def sign_in() -> str | Response | tuple[str, int]:
     wait = throttle.wait(key)
     if wait:
         flash(f"Too many failed sign-ins. Try again in {int(wait // 60) + 1} minutes.", "error")
-        return render_template("console/sign_in.html", next=target, username=username), 429
+        return render_template(SIGN_IN, next=target, username=username), 429
     kit = get_kit()
     try:
         user = auth.check_password(kit, username, password)
     except auth.SignInFailed as exc:
         throttle.failed(key)
         flash(exc.message, "error")
-        return render_template("console/sign_in.html", next=target, username=username), 401
+        return render_template(SIGN_IN, next=target, username=username), 401
     throttle.succeeded(key)
     auth.start(kit, user)
     csrf.rotate()
@@ -73,7 +75,7 @@ def sign_out() -> Response:
     auth.end()
     csrf.rotate()
     flash("Signed out.", "success")
-    return redirect(url_for("console.sign_in"))
+    return redirect(url_for(".sign_in"))
 
 
 # -- Plugin Manager (super managers; the guard checks the role) ---------------------------
@@ -85,7 +87,7 @@ def plugins() -> str:
     records = registry.read(kit.session())
     for record in records:
         record["state"] = _state(kit, record)
-    return render_template("console/plugins.html", plugins=records, warnings=kit.warnings)
+    return render_template("jomreskit_console/plugins.html", plugins=records, warnings=kit.warnings)
 
 
 def _state(kit: Kit, record: dict[str, object]) -> str:
@@ -127,14 +129,14 @@ def _set_enabled(name: str, enabled: bool) -> Response:
     except (JomresKitError, SQLAlchemyError) as exc:
         kit.session.remove()
         flash(getattr(exc, "message", None) or f"Database error: {exc}", "error")
-        return redirect(url_for("console.plugins"))
+        return redirect(url_for(".plugins"))
     if not enabled:
         flash(f"Disabled {name}.", "success")
     elif name in console_of().started_with:
         flash(f"Enabled {name}.", "success")
     else:
         flash(f"Enabled {name}; restart the site to add its pages and API routes.", "success")
-    return redirect(url_for("console.plugins"))
+    return redirect(url_for(".plugins"))
 
 
 @bp.post("/plugins/rebuild")
@@ -147,7 +149,7 @@ def rebuild_registry() -> Response:
     except (JomresKitError, SQLAlchemyError) as exc:
         kit.session.remove()
         flash(f"Rebuilding the registry failed: {getattr(exc, 'message', None) or exc}", "error")
-        return redirect(url_for("console.plugins"))
+        return redirect(url_for(".plugins"))
     records = registry.read(kit.session())
     broken = [str(r["name"]) for r in records if r["error"]]
     flash(
@@ -158,4 +160,4 @@ def rebuild_registry() -> Response:
     for line in report:
         if "upgraded" in line:
             flash(f"Database {line}.", "info")
-    return redirect(url_for("console.plugins"))
+    return redirect(url_for(".plugins"))
