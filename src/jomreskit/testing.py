@@ -91,11 +91,15 @@ def make_site(tmp_path: Any, database_url: str) -> Iterator[Callable[..., Site]]
             "TESTING": True,
         }
         settings.update(config)
+        # As on a real site: `jomreskit db upgrade` first, then the site starts from the
+        # registry that built, so every plugin's init_app runs on the app under test.
+        installer = get_kit(create_app(settings))
+        with installer.app.app_context():
+            installer.upgrade_database(report=lambda _message: None)
+        installer.session.remove()
+        installer.engine.dispose()
         app = create_app(settings)
-        kit = get_kit(app)
-        with app.app_context():
-            kit.upgrade_database(report=lambda _message: None)
-        site = Site(app, kit)
+        site = Site(app, get_kit(app))
         made.append(site)
         return site
 
