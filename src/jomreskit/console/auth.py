@@ -7,6 +7,7 @@ Django does. Nothing secret is stored in the cookie.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import time
@@ -20,8 +21,13 @@ from ..core.errors import PermissionDenied
 from ..core.kit import Kit, get_kit
 
 SESSION_KEY = "jomreskit_console"
-# Checked against when the username is unknown, so both failures take the same time.
-_DUMMY_HASH = generate_password_hash("jomreskit-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the username is unknown, so both failures take the same time
+    (made on first use: hashing is deliberately slow, and start-up should not pay for it)."""
+    return generate_password_hash("jomreskit-no-such-user")
 
 
 class SignInFailed(PermissionDenied):
@@ -33,7 +39,7 @@ class SignInFailed(PermissionDenied):
 def check_password(kit: Kit, username: str, password: str) -> User:
     """The user with this username and password, or SignInFailed."""
     user = kit.session().scalar(select(User).where(User.username == username.strip()))
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
     matches = check_password_hash(stored, password)
     if user is None or not user.password_hash or not matches or user.role not in ROLES:
         raise SignInFailed("Wrong username or password.")
