@@ -83,7 +83,9 @@ def test_a_record_of_another_property_is_not_found_exactly_like_a_missing_one(ca
 def test_wrong_addresses_answer_clear_json(callbacks):
     assert callbacks.error("/webhooks/1/booking_exploded/41") == (404, "unknown_event")
     assert callbacks.error("/webhooks/1/booking_modified") == (404, "invalid_contract_uid")
-    assert callbacks.error("/webhooks/99/property_updated") == (404, "invalid_property_uid")
+    missing = callbacks.get("/webhooks/99/property_updated")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == {"code": "invalid_property_uid", "message": "no property 99"}
     not_a_number = callbacks.get("/webhooks/1/booking_modified/forty-one")
     assert not_a_number.status_code == 404
     assert not_a_number.headers["Content-Type"] == "application/json"

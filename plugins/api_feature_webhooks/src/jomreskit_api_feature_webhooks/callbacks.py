@@ -88,7 +88,8 @@ def resolve_event(kit: Kit, name: str) -> EventType:
     """The catalog's event type for ``name`` or its Jomres alias; NotFound otherwise."""
     name = name if name in kit.catalog else ALIASES.get(name, name)
     if name not in kit.catalog:
-        raise NotFound(f"unknown event {name!r}", code="unknown_event")
+        raise NotFound(f"unknown event {name[:100]!r} (openapi.json lists the events)",
+                       code="unknown_event")
     return kit.catalog.get(name)
 
 
@@ -108,10 +109,11 @@ def read(kit: Kit, event_type: EventType, property_uid: int, id: int | None) -> 
                        code=f"invalid_{field}")
     record = reader(kit, property_uid, id)
     if record is None:
-        what = field or "property_uid"
+        if field is None:
+            raise NotFound(f"no property {property_uid}", code="invalid_property_uid")
         where = f" at property {property_uid}" if "property_uid" in event_type.id_fields else ""
-        raise NotFound(f"no {what.removesuffix('_uid').removesuffix('_id')} "
-                       f"{id if field else property_uid}{where}", code=f"invalid_{what}")
+        raise NotFound(f"no {field.removesuffix('_uid').removesuffix('_id')} {id}{where}",
+                       code=f"invalid_{field}")
     return record
 
 
