@@ -134,10 +134,9 @@ def run(options: Options, echo: Callable[[str], Any] = print) -> bool:
                   "(property 2), manager \"manager\" runs both",
                   f"contract 41 at Fawlty Towers: {_short_contract(contract)}")
 
-        api_server = make_server(options.host, options.port, app, threaded=True)
+        api_server = listen(options.host, options.port, app)
         responder_app = LateApp()
-        responder_server = make_server(options.host, options.responder_port, responder_app,
-                                       threaded=True)
+        responder_server = listen(options.host, options.responder_port, responder_app)
         site_url = f"http://{options.host}:{api_server.server_port}"
         responder_url = f"http://{options.host}:{responder_server.server_port}/"
         kit.settings["JOMRESKIT_BASE_URL"] = site_url
@@ -298,6 +297,14 @@ def fresh_folder(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_text("made by `jomreskit demo`; wiped by its next run\n")
     return folder
+
+
+def listen(host: str, port: int, app: Any) -> BaseWSGIServer:
+    """A threaded server bound to ``host:port`` (0: any free port), not serving yet.
+
+    A port in use ends the command with werkzeug's own clear message and exit status 1.
+    """
+    return make_server(host, port, app, threaded=True)
 
 
 @contextlib.contextmanager
