@@ -40,6 +40,8 @@ def test_a_super_manager_sees_the_plugin_manager_but_not_manager_pages(site_with
     refused = client.get("/console/channel-rates/")
     assert refused.status_code == 403
     assert "Your account cannot use this page." in refused.text
+    pushed = client.post("/console/channel-rates/push", data={"csrf_token": token_in(home)})
+    assert pushed.status_code == 403
 
 
 def test_a_plugin_page_form_is_guarded_like_the_console_own(site_with_rates_page):

@@ -3,6 +3,7 @@ rebuild the registry, with the core's reasons when it refuses."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -12,10 +13,27 @@ from jomreskit.console.testing import flashes, sign_in, token_in
 CHANNEL_RATES_PAGE = Path(__file__).with_name("channel_rates_page.py")
 
 
+def plugin_enabled(site, name: str) -> bool:
+    listed = json.loads(site.cli("plugins", "list", "--json").output)
+    return next(p for p in listed if p["name"] == name)["enabled"]
+
+
 def row_of(page, name: str) -> str:
     match = re.search(rf'<tr id="plugin-{name}">(.*?)</tr>', page.text, re.S)
     assert match, f"no row for {name}"
     return re.sub(r"\s+", " ", match.group(1))
+
+
+def test_a_manager_can_neither_see_nor_use_it(site):
+    client = site.client()
+    sign_in(client, "manager")
+    token = token_in(client.get("/console/"))
+
+    assert client.get("/console/plugins").status_code == 403
+    for action in ("authmethod_basic/disable", "authmethod_basic/enable", "rebuild"):
+        answer = client.post(f"/console/plugins/{action}", data={"csrf_token": token})
+        assert answer.status_code == 403, action
+    assert plugin_enabled(site, "authmethod_basic")
 
 
 def test_it_lists_each_plugin_with_version_state_and_hooks(site_with_rates_page):

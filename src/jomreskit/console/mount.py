@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, Response, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..core.domain.models import ROLES
 from ..core.kit import Kit, get_kit
 from . import csrf, views
 from .auth import current_user
@@ -85,7 +86,7 @@ def _guard() -> Any:
         return None
     console = console_of()
     kit = get_kit()
-    allowed = _roles_for(console, kit, endpoint)
+    allowed = _roles_for(console, kit)
     if allowed is None:
         return error_page(404, "Not found", "This page is not available on this site.")
     user = current_user()
@@ -97,14 +98,13 @@ def _guard() -> Any:
     return None
 
 
-def _roles_for(console: Console, kit: Kit, endpoint: str) -> set[str] | None:
-    """Who may use ``endpoint``: every role for the console's own views (bar its own pages),
-    the union of the pages' roles for a plugin's blueprint, None when no loaded plugin offers it."""
+def _roles_for(console: Console, kit: Kit) -> set[str] | None:
+    """Who may use the requested view: every role for the console's own (home, sign-out), the
+    union of its pages' roles for a page's blueprint, None when no loaded plugin offers it."""
     blueprint = request.blueprint
-    pages = console.pages(kit)
     if blueprint == views.bp.name:
-        own = [p for p in pages if p.endpoint == endpoint]
-        return set(own[0].roles) if own else {"manager", "super"}
+        return set(ROLES)
+    pages = console.pages(kit)
     roles = {
         role for p in pages
         if p.blueprint is not None and p.blueprint.name == blueprint for role in p.roles

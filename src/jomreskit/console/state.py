@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from ..core.kit import Kit
+from . import plugin_manager
 from .pages import ConsolePage
 from .throttle import SignInThrottle
 
@@ -16,7 +17,7 @@ EXTENSION = "jomreskit_console"
 # The console's own menu entries; plugins add theirs through register_console_pages.
 BUILT_IN_PAGES = (
     ConsolePage(
-        "Plugin Manager", "jomreskit_console.plugins", roles=("super",),
+        "Plugin Manager", "jomreskit_plugin_manager.plugins", plugin_manager.bp, roles=("super",),
         description="Installed plugins: enable, disable, rebuild the registry.",
     ),
 )
