@@ -217,17 +217,22 @@ class Worker:
         return jobs, targets
 
     def _targets(self, session: Any, ids: set[int]) -> dict[int, Target]:
+        """The webhooks of a claim, decrypted once per version of each (by ``updated_at``)."""
         found: dict[int, Target] = {}
-        for webhook in session.scalars(select(Webhook).where(Webhook.id.in_(ids))):
-            key = (webhook.id, webhook.updated_at)
-            target = self._cache.targets.get(key)
+        missing: set[int] = set()
+        for row in session.execute(_VERSIONS, {"ids": list(ids)}):
+            target = self._cache.targets.get((row.id, row.updated_at))
             if target is None:
-                target = self._target(webhook)
-                if len(self._cache.targets) > 10_000:
-                    self._cache.targets.clear()
-                self._cache.targets[key] = target
-            target.enabled = webhook.enabled
-            found[webhook.id] = target
+                missing.add(row.id)
+            else:
+                target.enabled = row.enabled
+                found[row.id] = target
+        if missing:
+            if len(self._cache.targets) > 10_000:
+                self._cache.targets.clear()
+            for webhook in session.execute(_WEBHOOKS, {"ids": list(missing)}):
+                found[webhook.id] = self._cache.targets[(webhook.id, webhook.updated_at)] = \
+                    self._target(webhook)
         return found
 
     def _target(self, webhook: Webhook) -> Target:
@@ -323,6 +328,11 @@ class Worker:
             self._pruned_at = time.monotonic()
             prune(self.kit, self.retention)
 
+
+WEBHOOKS = Webhook.__table__
+_VERSIONS = select(WEBHOOKS.c.id, WEBHOOKS.c.updated_at, WEBHOOKS.c.enabled).where(
+    WEBHOOKS.c.id.in_(bindparam("ids", expanding=True)))
+_WEBHOOKS = select(WEBHOOKS).where(WEBHOOKS.c.id.in_(bindparam("ids", expanding=True)))
 
 _FINISH = (
     update(DELIVERIES)
