@@ -18,15 +18,20 @@ from .test_delivery import create, deliveries, fire
 JOMRESKIT = str(Path(sys.executable).parent / "jomreskit")
 
 
-def worker_process(site, *args, **config):
-    """`jomreskit worker ARGS` in a process of its own, on the site's database."""
+def site_env(site, **config):
+    """The environment of a `jomreskit` process working on ``site``."""
     env = {**os.environ}
     for key, value in site.app.config.items():
         if key.startswith("JOMRESKIT_") and value is not None:
             env[key] = str(value)
     env.update({k: str(v) for k, v in config.items()})
-    return subprocess.Popen([JOMRESKIT, "worker", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return env
+
+
+def worker_process(site, *args, **config):
+    """`jomreskit worker ARGS` in a process of its own, on the site's database."""
+    return subprocess.Popen([JOMRESKIT, "worker", *args], env=site_env(site, **config),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def fire_many(site, events):
@@ -69,11 +74,18 @@ def test_a_separate_worker_process_picks_up_new_deliveries_and_stops_on_sigterm(
         fire(site)
         receiver.wait_for(2, timeout=5)
         assert time.monotonic() - started < 1.0
+
+        # An event fired by yet another process (the CLI's fake webhook call).
+        subprocess.run([JOMRESKIT, "events", "fire", "booking_cancelled", "property_uid=1",
+                        "contract_uid=41"], env=site_env(site), check=True, capture_output=True)
+        fired = time.monotonic()
+        receiver.wait_for(3, timeout=5)
+        assert time.monotonic() - fired < 1.0
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
-    assert "2 attempts: 2 succeeded" in out
+    assert "3 attempts: 3 succeeded" in out
 
 
 def test_several_worker_processes_send_each_delivery_exactly_once(site, receiver):
