@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jomreskit.core.db import Base, utcnow
@@ -30,9 +30,10 @@ class Webhook(Base):
     # one encrypted JSON object (kit.secret_box).
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     secret_settings: Mapped[str | None] = mapped_column(Text, default=None)
-    # Empty lists mean "every event" and "every property".
-    events: Mapped[list[str]] = mapped_column(default=list)
-    property_uids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # The event and property filters as ",a,b," ("" for every event, every property): the
+    # outbox matches them with LIKE in the one statement that queues an event's deliveries.
+    event_filter: Mapped[str] = mapped_column(Text, default="", server_default="")
+    property_filter: Mapped[str] = mapped_column(Text, default="", server_default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
     # The whsec_ signing secret, encrypted: it is needed in clear to sign every request.
@@ -41,6 +42,29 @@ class Webhook(Base):
     failing_since: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def events(self) -> list[str]:
+        """The events sent (empty: every event)."""
+        return [name for name in (self.event_filter or "").split(",") if name]
+
+    @events.setter
+    def events(self, names: list[str]) -> None:
+        self.event_filter = _delimited(names)
+
+    @property
+    def property_uids(self) -> list[int]:
+        """The properties whose events are sent (empty: every one of the manager's)."""
+        return [int(uid) for uid in (self.property_filter or "").split(",") if uid]
+
+    @property_uids.setter
+    def property_uids(self, uids: list[int]) -> None:
+        self.property_filter = _delimited(str(uid) for uid in uids)
+
+
+def _delimited(values: Any) -> str:
+    values = [str(v) for v in values]
+    return f",{','.join(values)}," if values else ""
 
 
 class Delivery(Base):

@@ -15,9 +15,10 @@ A webhook's event filter (empty: every event) applies to all events; its propert
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, true
+from sqlalchemy import Integer, String, bindparam, cast, insert, literal, or_, select, true
 
 from jomreskit.core.db import utcnow
 from jomreskit.core.domain.models import ManagerProperty
@@ -31,40 +32,44 @@ if TYPE_CHECKING:
 
 
 WEBHOOKS = Webhook.__table__
-_CANDIDATES = select(WEBHOOKS.c.id, WEBHOOKS.c.manager_id, WEBHOOKS.c.events,
-                     WEBHOOKS.c.property_uids).where(WEBHOOKS.c.enabled == true())
-# Built once: firing an event runs these two statements and one INSERT, nothing more.
-_OF_PROPERTY = _CANDIDATES.where(WEBHOOKS.c.manager_id.in_(
-    select(ManagerProperty.__table__.c.manager_id)
-    .where(ManagerProperty.__table__.c.property_uid == bindparam("property_uid"))))
-_OF_MANAGER = _CANDIDATES.where(WEBHOOKS.c.manager_id == bindparam("manager_id"))
 DELIVERIES = Delivery.__table__
-_COLUMNS = ("webhook_id", "event_id", "event_type", "msg_id", "payload", "status", "attempts",
-            "next_attempt_at", "created_at")
+# A manager id no real manager has: the body is built once with it, then split around it, so
+# the database puts each webhook's manager_id in (see ``_QUEUE``).
+_SENTINEL = -7_340_052_119
 
 
-class _Insert:
-    """The outbox INSERT compiled once for a database, run as one DBAPI executemany.
+def _queue_statement(owner: Any, property_filtered: bool) -> Any:
+    """INSERT ... SELECT: one statement finds the matching webhooks and queues a delivery for
+    each, so firing an event costs one round trip to the database however many match."""
+    matching = WEBHOOKS.c.enabled == true()
+    event_allowed = or_(WEBHOOKS.c.event_filter == "",
+                        WEBHOOKS.c.event_filter.like(bindparam("event_like"), escape="/"))
+    where = [matching, owner, event_allowed]
+    if property_filtered:
+        where.append(or_(WEBHOOKS.c.property_filter == "",
+                         WEBHOOKS.c.property_filter.like(bindparam("property_like"), escape="/")))
+    manager = cast(WEBHOOKS.c.manager_id, String)
+    text_param = partial(bindparam, type_=String())
+    rows = select(
+        WEBHOOKS.c.id,
+        bindparam("event_id", type_=Integer()),
+        text_param("event_type"),
+        text_param("msg_prefix") + cast(WEBHOOKS.c.id, String),
+        text_param("head") + manager + text_param("tail"),
+        literal(PENDING),
+        literal(0),
+        bindparam("now", type_=DELIVERIES.c.created_at.type),
+        bindparam("now", type_=DELIVERIES.c.created_at.type),
+    ).where(*where)
+    return insert(DELIVERIES).from_select(
+        ["webhook_id", "event_id", "event_type", "msg_id", "payload", "status", "attempts",
+         "next_attempt_at", "created_at"], rows)
 
-    Every row of one event shares its timestamps, so they are converted for the database
-    once, not once per row: firing an event stays cheap however many webhooks match.
-    """
 
-    def __init__(self, dialect: Any) -> None:
-        compiled = insert(DELIVERIES).values(
-            {name: bindparam(name) for name in _COLUMNS}).compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.order = compiled.positiontup if compiled.positional else None
-        self.stamp = DELIVERIES.c.created_at.type._cached_bind_processor(dialect) or (
-            lambda value: value)
-
-    def params(self, rows: list[dict[str, Any]]) -> list[Any]:
-        if self.order is None:
-            return rows
-        return [tuple(row[name] for name in self.order) for row in rows]
-
-
-_inserts: dict[str, _Insert] = {}
+_OF_PROPERTY = _queue_statement(WEBHOOKS.c.manager_id.in_(
+    select(ManagerProperty.__table__.c.manager_id)
+    .where(ManagerProperty.__table__.c.property_uid == bindparam("property_uid"))), True)
+_OF_MANAGER = _queue_statement(WEBHOOKS.c.manager_id == bindparam("manager_id"), False)
 
 
 def queue(kit: Kit, event: Event) -> int:
@@ -72,38 +77,24 @@ def queue(kit: Kit, event: Event) -> int:
     session = kit.session()
     property_uid = event.ids.get("property_uid")
     if property_uid is not None:
-        query, params = _OF_PROPERTY, {"property_uid": property_uid}
+        statement, params = _OF_PROPERTY, {"property_uid": property_uid,
+                                           "property_like": f"%,{property_uid},%"}
     elif "manager_id" in event.ids:
-        query, params = _OF_MANAGER, {"manager_id": event.ids["manager_id"]}
+        statement, params = _OF_MANAGER, {"manager_id": event.ids["manager_id"]}
     else:
         return 0
-    connection = session.connection()
-    matching = [
-        row for row in connection.execute(query, params)
-        if (not row.events or event.name in row.events)
-        and (property_uid is None or not row.property_uids or property_uid in row.property_uids)
-    ]
-    if not matching:
-        return 0
-    dialect = connection.dialect
-    statement = _inserts.get(dialect.name) or _inserts.setdefault(dialect.name, _Insert(dialect))
-    now = statement.stamp(utcnow())
-    callback_url = kit.callback_url(event)
-    bodies: dict[int, str] = {}
-    rows: list[dict[str, Any]] = []
-    for row in matching:
-        if row.manager_id not in bodies:
-            bodies[row.manager_id] = message.body(event.name, event.timestamp, event.ids,
-                                                  row.manager_id, callback_url)
-        rows.append(_row(row.id, event.id, event.name, bodies[row.manager_id], now))
-    connection.exec_driver_sql(statement.sql, statement.params(rows))
-    wakeup.queued(kit, session)
-    return len(rows)
+    body = message.body(event.name, event.timestamp, event.ids, _SENTINEL,
+                        kit.callback_url(event))
+    head, tail = body.split(str(_SENTINEL))
+    params.update(
+        event_like=f"%,{_like_escaped(event.name)},%", event_id=event.id,
+        event_type=event.name, msg_prefix=message.new_msg_id() + "_", head=head, tail=tail,
+        now=utcnow())
+    queued = session.connection().execute(statement, params).rowcount
+    if queued:
+        wakeup.queued(kit, session)
+    return queued
 
 
-def _row(webhook_id: int, event_id: int | None, event_type: str, payload: str,
-         now: Any) -> dict[str, Any]:
-    return {"webhook_id": webhook_id, "event_id": event_id, "event_type": event_type,
-            "msg_id": message.new_msg_id(), "payload": payload, "status": PENDING,
-            "attempts": 0, "next_attempt_at": now, "created_at": now}
-
+def _like_escaped(text: str) -> str:
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
