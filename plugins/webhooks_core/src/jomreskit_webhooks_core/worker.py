@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 
 from jomreskit.core.db import utcnow
 
-from . import config, settings, wakeup
+from . import batch, config, settings, wakeup
 from .models import FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
 from .sender import Job, Outcome, Sender, Target
 
@@ -94,6 +94,8 @@ class Worker:
         self._stopping = threading.Event()
         self._cache = _Cache()
         self._pruned_at = 0.0
+        self._stamp = batch.stamp(kit.engine.dialect)
+        self._failing: set[int] = set()  # webhooks whose failing_since is set, as last seen
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -159,11 +161,11 @@ class Worker:
             done.put(_Done(job, outcome))
 
     def _collect(self, done: queue.SimpleQueue[_Done], in_flight: int) -> list[_Done]:
-        """Wait for a finished attempt, then gather more for up to 10 ms (a quarter of a
-        batch at most), so outcomes are written in batches without holding any back long."""
+        """Wait for a finished attempt, then gather more for up to 20 ms (half a batch at
+        most), so outcomes are written in batches without holding any back long."""
         finished = [done.get()]
-        enough = min(in_flight, max(1, self.batch // 4))
-        deadline = time.monotonic() + 0.01
+        enough = min(in_flight, max(1, self.batch // 2))
+        deadline = time.monotonic() + 0.02
         while len(finished) < enough:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -193,25 +195,12 @@ class Worker:
         """Lease up to ``limit`` due deliveries, with the webhooks they go to."""
         now = utcnow()
         token = secrets.token_hex(8)
-        due = (
-            select(DELIVERIES.c.id)
-            .where(DELIVERIES.c.status == PENDING, DELIVERIES.c.next_attempt_at <= now)
-            .order_by(DELIVERIES.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("due")
-        )
-        leased = (
-            update(DELIVERIES)
-            .where(DELIVERIES.c.id.in_(select(due.c.id)))
-            .values(next_attempt_at=now + self.lease, claim=token)
-            .returning(DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.msg_id,
-                       DELIVERIES.c.event_type, DELIVERIES.c.payload, DELIVERIES.c.attempts)
-        )
+        params = {"now": now, "limit": limit, "leased_until": now + self.lease, "token": token}
         with self.kit.transaction() as session:
+            _relaxed(session)
             jobs = [Job(id=r.id, claim=token, webhook_id=r.webhook_id, msg_id=r.msg_id,
                         event_type=r.event_type, payload=r.payload, attempts=r.attempts)
-                    for r in session.execute(leased)]
+                    for r in session.execute(_CLAIM, params)]
             targets = self._targets(session, {job.webhook_id for job in jobs}) if jobs else {}
         jobs.sort(key=lambda job: job.id)
         return jobs, targets
@@ -221,6 +210,10 @@ class Worker:
         found: dict[int, Target] = {}
         missing: set[int] = set()
         for row in session.execute(_VERSIONS, {"ids": list(ids)}):
+            if row.failing_since is None:
+                self._failing.discard(row.id)
+            else:
+                self._failing.add(row.id)
             target = self._cache.targets.get((row.id, row.updated_at))
             if target is None:
                 missing.add(row.id)
@@ -250,47 +243,44 @@ class Worker:
 
     def record(self, finished: Iterable[_Done]) -> None:
         """Write a batch of outcomes: delivery rows, the attempt log, the webhooks' health."""
-        rows: list[dict[str, Any]] = []
-        attempts: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
+        attempts: list[tuple[Any, ...]] = []
         released: list[dict[str, Any]] = []
         ok: set[int] = set()
         failing: dict[int, str] = {}
         gone: dict[int, str] = {}
+        stamp = self._stamp
         for item in finished:
             job, outcome = item.job, item.outcome
             if outcome is None:
                 released.append({"_id": job.id, "_claim": job.claim, "_next": utcnow()})
                 self.stats.released += 1
                 continue
+            attempted_at = stamp(outcome.attempted_at)
             if outcome.succeeded:
-                status, next_at = SUCCEEDED, outcome.attempted_at
+                status, next_at = SUCCEEDED, attempted_at
                 ok.add(job.webhook_id)
                 self.stats.succeeded += 1
             elif outcome.retry_at is not None:
-                status, next_at = PENDING, outcome.retry_at
+                status, next_at = PENDING, stamp(outcome.retry_at)
                 self.stats.retrying += 1
             else:
-                status, next_at = FAILED, outcome.attempted_at
+                status, next_at = FAILED, attempted_at
                 self.stats.failed += 1
             if not outcome.succeeded and not outcome.skipped:
                 failing[job.webhook_id] = outcome.error or f"HTTP {outcome.status_code}"
             if outcome.disable_reason:
                 gone[job.webhook_id] = outcome.disable_reason
-            rows.append({
-                "_id": job.id, "_claim": job.claim, "_status": status, "_next": next_at,
-                "_attempts": job.attempts + 1, "_code": outcome.status_code,
-                "_error": outcome.error,
-                "_delivered": outcome.attempted_at if outcome.succeeded else None,
-            })
-            attempts.append({
-                "delivery_id": job.id, "attempted_at": outcome.attempted_at,
-                "duration_ms": outcome.duration_ms, "status_code": outcome.status_code,
-                "response_excerpt": outcome.excerpt, "error": outcome.error,
-            })
+            rows.append((job.id, job.claim, status, next_at, job.attempts + 1,
+                         outcome.status_code, outcome.error,
+                         attempted_at if outcome.succeeded else None))
+            attempts.append((job.id, attempted_at, outcome.duration_ms, outcome.status_code,
+                             outcome.excerpt, outcome.error))
         with self.kit.transaction() as session:
-            if rows:
-                session.execute(_FINISH, rows)
-                session.execute(insert(ATTEMPTS), attempts)
+            _relaxed(session)
+            connection = session.connection()
+            batch.finish(connection, rows)
+            batch.log_attempts(connection, attempts)
             if released:
                 session.execute(_RELEASE, released)
             self._health(session, ok, failing, gone)
@@ -298,15 +288,18 @@ class Worker:
     def _health(self, session: Any, ok: set[int], failing: dict[int, str],
                 gone: dict[int, str]) -> None:
         now = utcnow()
-        if ok:
-            session.execute(update(Webhook).where(Webhook.id.in_(ok),
+        recovered = ok & self._failing  # only webhooks seen failing need their streak ended
+        if recovered:
+            session.execute(update(Webhook).where(Webhook.id.in_(recovered),
                                                   Webhook.failing_since.is_not(None))
                             .values(failing_since=None))
+            self._failing -= recovered
         for webhook_id, reason in gone.items():
             _disable(session, webhook_id, reason, now)
         failing = {k: v for k, v in failing.items() if k not in ok and k not in gone}
         if not failing:
             return
+        self._failing.update(failing)
         session.execute(update(Webhook).where(Webhook.id.in_(failing),
                                               Webhook.failing_since.is_(None))
                         .values(failing_since=now))
@@ -329,24 +322,48 @@ class Worker:
             prune(self.kit, self.retention)
 
 
+_DUE = (
+    select(DELIVERIES.c.id)
+    .where(DELIVERIES.c.status == PENDING, DELIVERIES.c.next_attempt_at <= bindparam("now"))
+    .order_by(DELIVERIES.c.next_attempt_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's write lock serialises claims
+    .cte("due")
+)
+_CLAIM = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id.in_(select(_DUE.c.id)))
+    .values(next_attempt_at=bindparam("leased_until"), claim=bindparam("token"))
+    .returning(DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.msg_id,
+               DELIVERIES.c.event_type, DELIVERIES.c.payload, DELIVERIES.c.attempts)
+)
+
 WEBHOOKS = Webhook.__table__
-_VERSIONS = select(WEBHOOKS.c.id, WEBHOOKS.c.updated_at, WEBHOOKS.c.enabled).where(
+_VERSIONS = select(WEBHOOKS.c.id, WEBHOOKS.c.updated_at, WEBHOOKS.c.enabled,
+                   WEBHOOKS.c.failing_since).where(
     WEBHOOKS.c.id.in_(bindparam("ids", expanding=True)))
 _WEBHOOKS = select(WEBHOOKS).where(WEBHOOKS.c.id.in_(bindparam("ids", expanding=True)))
-
-_FINISH = (
-    update(DELIVERIES)
-    .where(DELIVERIES.c.id == bindparam("_id"), DELIVERIES.c.claim == bindparam("_claim"))
-    .values(status=bindparam("_status"), next_attempt_at=bindparam("_next"),
-            attempts=bindparam("_attempts"), last_status_code=bindparam("_code"),
-            last_error=bindparam("_error"), delivered_at=bindparam("_delivered"), claim=None)
-)
 
 _RELEASE = (
     update(DELIVERIES)
     .where(DELIVERIES.c.id == bindparam("_id"), DELIVERIES.c.claim == bindparam("_claim"))
     .values(next_attempt_at=bindparam("_next"), claim=None)
 )
+
+
+def _relaxed(session: Any) -> None:
+    """On PostgreSQL, let a worker's own transaction commit without waiting for the disk.
+
+    A claim or an outcome lost to a database crash does no harm: the claim is taken again
+    when its lease runs out, and a delivery whose success was lost is sent once more (at least
+    once; receivers drop repeats by ``webhook-id``). Events and deliveries are queued by the
+    site's transactions, which keep the database's own setting.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_SYNC_OFF)
+
+
+_SYNC_OFF = text("SET LOCAL synchronous_commit TO OFF")
 
 
 def _disable(session: Any, webhook_id: int, reason: str, now: datetime) -> None:
