@@ -173,8 +173,8 @@ def send_test(kit: Kit, webhook_id: int, manager_id: int | None = None) -> dict[
         target = worker._targets(session, {webhook.id}).get(webhook.id)
     outcome = worker.sender.attempt(job, target)
     outcome.retry_at = None
-    worker.sender.close()
     worker.record([_Done(job, outcome)])
+    worker.close()
     with kit.transaction():
         return delivery_json(get_delivery(kit, delivery.id), with_attempts=True)
 

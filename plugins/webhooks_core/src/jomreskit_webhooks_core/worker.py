@@ -15,15 +15,18 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import bindparam, delete, event, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import scoped_session
 
-from jomreskit.core.db import utcnow
+from jomreskit.core.db import make_engine, make_session, utcnow
 
 from . import batch, config, settings, wakeup
 from .models import FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
@@ -96,6 +99,31 @@ class Worker:
         self._pruned_at = 0.0
         self._stamp = batch.stamp(kit.engine.dialect)
         self._failing: set[int] = set()  # webhooks whose failing_since is set, as last seen
+        self._sessions: scoped_session | None = None
+        self._engine: Engine | None = None
+
+    # -- the database --------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        if self._sessions is None:
+            self._sessions, self._engine = _worker_sessions(self.kit)
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    def close(self) -> None:
+        """Let go of the worker's connections and HTTP sessions."""
+        self.sender.close()
+        if self._sessions is not None:
+            self._sessions.remove()
+        if self._engine is not None:
+            self._engine.dispose()
+        self._sessions = self._engine = None
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -148,8 +176,7 @@ class Worker:
             pool.shutdown(wait=True)
             if watcher:
                 watcher.stop()
-            self.sender.close()
-            self.kit.session.remove()
+            self.close()
         return self.stats
 
     def _attempt(self, job: Job, target: Target | None, done: queue.SimpleQueue[_Done]) -> None:
@@ -182,7 +209,7 @@ class Worker:
         return finished
 
     def _idle_seconds(self) -> float:
-        with self.kit.transaction() as session:
+        with self._transaction() as session:
             due = session.scalar(select(func.min(Delivery.next_attempt_at))
                                  .where(Delivery.status == PENDING))
         if due is None:
@@ -196,8 +223,7 @@ class Worker:
         now = utcnow()
         token = secrets.token_hex(8)
         params = {"now": now, "limit": limit, "leased_until": now + self.lease, "token": token}
-        with self.kit.transaction() as session:
-            _relaxed(session)
+        with self._transaction() as session:
             jobs = [Job(id=r.id, claim=token, webhook_id=r.webhook_id, msg_id=r.msg_id,
                         event_type=r.event_type, payload=r.payload, attempts=r.attempts)
                     for r in session.execute(_CLAIM, params)]
@@ -276,8 +302,7 @@ class Worker:
                          attempted_at if outcome.succeeded else None))
             attempts.append((job.id, attempted_at, outcome.duration_ms, outcome.status_code,
                              outcome.excerpt, outcome.error))
-        with self.kit.transaction() as session:
-            _relaxed(session)
+        with self._transaction() as session:
             connection = session.connection()
             batch.finish(connection, rows)
             batch.log_attempts(connection, attempts)
@@ -351,19 +376,27 @@ _RELEASE = (
 )
 
 
-def _relaxed(session: Any) -> None:
-    """On PostgreSQL, let a worker's own transaction commit without waiting for the disk.
+def _worker_sessions(kit: Kit) -> tuple[scoped_session, Engine | None]:
+    """The sessions a worker writes with, and the engine to dispose of when it is done.
 
-    A claim or an outcome lost to a database crash does no harm: the claim is taken again
-    when its lease runs out, and a delivery whose success was lost is sent once more (at least
-    once; receivers drop repeats by ``webhook-id``). Events and deliveries are queued by the
-    site's transactions, which keep the database's own setting.
+    On PostgreSQL a worker has connections of its own whose transactions commit without
+    waiting for the disk (``synchronous_commit`` off). A claim or an outcome lost to a
+    database crash does no harm: the claim is taken again when its lease runs out, and a
+    delivery whose success was lost is sent once more (at least once; receivers drop repeats
+    by ``webhook-id``). Events and deliveries are queued by the site's own transactions, which
+    keep the database's setting. Elsewhere the worker uses the site's sessions.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_SYNC_OFF)
+    if kit.engine.dialect.name != "postgresql":
+        return kit.session, None
+    engine = make_engine(kit.engine.url.render_as_string(hide_password=False))
 
+    @event.listens_for(engine, "connect")
+    def _asynchronous_commit(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
+        dbapi_connection.commit()
 
-_SYNC_OFF = text("SET LOCAL synchronous_commit TO OFF")
+    return make_session(engine), engine
 
 
 def _disable(session: Any, webhook_id: int, reason: str, now: datetime) -> None:
