@@ -349,6 +349,9 @@ def main() -> None:
     import logging
 
     logging.disable(logging.WARNING)
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(f"{os.cpu_count()} cores; load average {load} (other work on the machine slows every "
+          "figure, baselines included)")
     receiver_process, receiver = start_receiver()
     try:
         for name, database in database_urls(args.db):
