@@ -28,8 +28,13 @@ BARE = "from flask import Flask; app = Flask('bare')"
 
 
 def fresh_process(body: str, env: dict[str, str]) -> float:
-    out = subprocess.run([sys.executable, "-c", FRESH.format(body=body)], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", FRESH.format(body=body)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -39,8 +44,12 @@ def main() -> None:
     runs = parser.parse_args().runs
     with tempfile.TemporaryDirectory() as instance:
         env = {**os.environ, "JOMRESKIT_INSTANCE_PATH": instance}
-        subprocess.run([sys.executable, "-m", "jomreskit.cli", "db", "upgrade"], env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "jomreskit.cli", "db", "upgrade"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         os.environ["JOMRESKIT_INSTANCE_PATH"] = instance
         from flask import Flask
 
@@ -58,10 +67,15 @@ def main() -> None:
             t = time.perf_counter()
             Flask("bare")
             warm_bare.append(time.perf_counter() - t)
-        print(f"fresh process, imports included: median {cold * 1000:7.1f} ms "
-              f"(bare Flask {cold_bare * 1000:.1f} ms, ratio {cold / cold_bare:.1f}x) over {runs} runs")
-        print(f"warm process:                     median {statistics.median(warm) * 1000:7.1f} ms "
-              f"(bare Flask {statistics.median(warm_bare) * 1000:.2f} ms) over {runs} runs")
+        print(
+            f"fresh process, imports included: median {cold * 1000:7.1f} ms "
+            f"(bare Flask {cold_bare * 1000:.1f} ms, ratio {cold / cold_bare:.1f}x) "
+            f"over {runs} runs"
+        )
+        print(
+            f"warm process:                     median {statistics.median(warm) * 1000:7.1f} ms "
+            f"(bare Flask {statistics.median(warm_bare) * 1000:.2f} ms) over {runs} runs"
+        )
 
 
 if __name__ == "__main__":

@@ -36,13 +36,28 @@ def test_every_catalog_event_is_fired_by_a_domain_service(site):
         room = s.add_room(kit, prop.property_uid, name="Room 1")
         s.update_room(kit, room.room_uid, max_people=3)
         spare = s.add_room(kit, prop.property_uid, name="Room 2")
-        s.update_tariffs(kit, prop.property_uid, [
-            {"room_type": "Double", "valid_from": arrival, "valid_to": arrival + timedelta(30),
-             "price_per_night": Decimal("80")}])
+        s.update_tariffs(
+            kit,
+            prop.property_uid,
+            [
+                {
+                    "room_type": "Double",
+                    "valid_from": arrival,
+                    "valid_to": arrival + timedelta(30),
+                    "price_per_night": Decimal("80"),
+                }
+            ],
+        )
         guest = s.save_guest(kit, prop.property_uid, firstname="Polly")
         s.save_guest(kit, prop.property_uid, guest.guest_uid, surname="Sherman")
-        booking = s.add_booking(kit, prop.property_uid, arrival, arrival + timedelta(2),
-                                [room.room_uid], guest_uid=guest.guest_uid)
+        booking = s.add_booking(
+            kit,
+            prop.property_uid,
+            arrival,
+            arrival + timedelta(2),
+            [room.room_uid],
+            guest_uid=guest.guest_uid,
+        )
         uid = booking.contract_uid
         s.modify_booking(kit, uid, adults=2)
         s.check_in(kit, uid)
@@ -54,10 +69,12 @@ def test_every_catalog_event_is_fired_by_a_domain_service(site):
         s.save_deposit(kit, uid, Decimal("20"))
         s.mark_noshow(kit, uid)
         s.cancel_booking(kit, uid)
-        s.create_blackbooking(kit, prop.property_uid, arrival, arrival + timedelta(1),
-                              [spare.room_uid])
-        invoice = s.create_invoice(kit, prop.property_uid,
-                                   [{"description": "Night", "unit_price": "80"}])
+        s.create_blackbooking(
+            kit, prop.property_uid, arrival, arrival + timedelta(1), [spare.room_uid]
+        )
+        invoice = s.create_invoice(
+            kit, prop.property_uid, [{"description": "Night", "unit_price": "80"}]
+        )
         s.update_invoice(kit, invoice.invoice_uid, status="paid")
         s.cancel_invoice(kit, invoice.invoice_uid)
         review = s.save_review(kit, prop.property_uid, 8, title="Lovely")
@@ -94,8 +111,11 @@ def test_cancelling_a_booking_frees_its_rooms(site):
         contract = session.get(Contract, 41)
         s.cancel_booking(site.kit, 41)
         again = s.add_booking(site.kit, 1, contract.arrival, contract.departure, [1])
-        nights = session.scalar(select(func.count()).select_from(RoomBooking)
-                                .where(RoomBooking.contract_uid == again.contract_uid))
+        nights = session.scalar(
+            select(func.count())
+            .select_from(RoomBooking)
+            .where(RoomBooking.contract_uid == again.contract_uid)
+        )
     assert nights == (contract.departure - contract.arrival).days
 
 
@@ -117,8 +137,10 @@ def test_demo_seed_is_idempotent_and_prints_every_id(site):
     assert first.exit_code == again.exit_code == 0
     data = json.loads(again.output)
     assert json.loads(first.output) == data
-    assert data["properties"] == [{"property_uid": 1, "name": "Fawlty Towers"},
-                                  {"property_uid": 2, "name": "Best West Hotel"}]
+    assert data["properties"] == [
+        {"property_uid": 1, "name": "Fawlty Towers"},
+        {"property_uid": 2, "name": "Best West Hotel"},
+    ]
     users = {u["username"]: u for u in data["users"]}
     assert users["manager"]["property_uids"] == [1, 2]
     assert users["manager2"]["property_uids"] == []

@@ -64,4 +64,7 @@ def test_the_portal_gains_jomreskit_state_cli_and_events(portal):
     assert response.status_code == 200
     with kit.transaction() as session:
         event = session.get(EventRecord, response.get_json()["event_id"])
-        assert (event.name, event.ids) == ("booking_modified", {"property_uid": 1, "contract_uid": 41})
+        assert (event.name, event.ids) == (
+            "booking_modified",
+            {"property_uid": 1, "contract_uid": 41},
+        )

@@ -1,4 +1,4 @@
-"""kit.fire: validated against the catalog, recorded, and fanned out inside the caller's transaction."""
+"""kit.fire: checked against the catalog, recorded, fanned out in the caller's transaction."""
 
 import pytest
 from sqlalchemy import select
@@ -9,19 +9,21 @@ from jomreskit.core.errors import EventError
 from .test_plugins import drop_plugin, restart
 
 # A plugin that writes its own row whenever an event is fired, in the same session.
-WITNESS = '''
+WITNESS = """
 from jomreskit import hookimpl
 from jomreskit.core.domain.models import EventRecord
 
 @hookimpl
 def event_fired(kit, event):
     kit.session().add(EventRecord(name="witnessed:" + event.name, ids=dict(event.ids)))
-'''
+"""
 
 
 def recorded(site):
     with site.kit.transaction() as session:
-        return [(r.name, r.ids) for r in session.scalars(select(EventRecord).order_by(EventRecord.id))]
+        return [
+            (r.name, r.ids) for r in session.scalars(select(EventRecord).order_by(EventRecord.id))
+        ]
 
 
 @pytest.fixture
@@ -54,10 +56,19 @@ def test_a_rolled_back_transaction_leaves_no_event_and_nothing_plugins_did(witne
 @pytest.mark.parametrize(
     ("name", "ids", "code", "message"),
     [
-        ("booking_modifed", {"property_uid": 1}, "unknown_event", "unknown event 'booking_modifed'"),
+        (
+            "booking_modifed",
+            {"property_uid": 1},
+            "unknown_event",
+            "unknown event 'booking_modifed'",
+        ),
         ("booking_modified", {"property_uid": 1}, "missing_id_field", "needs contract_uid"),
-        ("property_updated", {"property_uid": 1, "password": 5}, "unexpected_id_field",
-         "unexpected password"),
+        (
+            "property_updated",
+            {"property_uid": 1, "password": 5},
+            "unexpected_id_field",
+            "unexpected password",
+        ),
         ("property_updated", {"property_uid": "1"}, "invalid_id_field", "positive whole number"),
         ("property_updated", {"property_uid": 0}, "invalid_id_field", "positive whole number"),
     ],
@@ -82,8 +93,14 @@ def test_events_fire_on_the_command_line_with_whole_numbers_as_integers(make_sit
     ("args", "message"),
     [
         (["nope"], "Error: unknown event 'nope'; `jomreskit events list` shows them"),
-        (["booking_modified", "property_uid=1"], "Error: event 'booking_modified' needs contract_uid"),
-        (["booking_modified", "property_uid"], "Error: id 'property_uid' is not of the form key=value"),
+        (
+            ["booking_modified", "property_uid=1"],
+            "Error: event 'booking_modified' needs contract_uid",
+        ),
+        (
+            ["booking_modified", "property_uid"],
+            "Error: id 'property_uid' is not of the form key=value",
+        ),
     ],
 )
 def test_wrong_events_on_the_command_line_are_one_clear_line(make_site, args, message):

@@ -33,8 +33,15 @@ def run(venv_dir, *args, instance=None, check=True):
 
 
 def pip(venv_dir, *args):
-    run(venv_dir, str(venv_dir / "bin" / "python"), "-m", "pip", "--quiet",
-        "--disable-pip-version-check", *args)
+    run(
+        venv_dir,
+        str(venv_dir / "bin" / "python"),
+        "-m",
+        "pip",
+        "--quiet",
+        "--disable-pip-version-check",
+        *args,
+    )
 
 
 def plugin_names(venv_dir, instance):
@@ -49,8 +56,13 @@ def importable(venv_dir, module):
 
 
 def test_a_webhooks_only_site_then_an_api_only_site(clean_venv, tmp_path):
-    pip(clean_venv, "install", str(ROOT), str(ROOT / "plugins/webhooks_core"),
-        str(ROOT / "plugins/authmethod_none"))
+    pip(
+        clean_venv,
+        "install",
+        str(ROOT),
+        str(ROOT / "plugins/webhooks_core"),
+        str(ROOT / "plugins/authmethod_none"),
+    )
 
     rows = plugin_names(clean_venv, tmp_path / "webhooks_site")
 
@@ -59,8 +71,12 @@ def test_a_webhooks_only_site_then_an_api_only_site(clean_venv, tmp_path):
     assert not importable(clean_venv, "jomreskit_api_core")
 
     pip(clean_venv, "uninstall", "--yes", "jomreskit-webhooks-core", "jomreskit-authmethod-none")
-    pip(clean_venv, "install", str(ROOT / "plugins/api_core"),
-        str(ROOT / "plugins/api_feature_webhooks"))
+    pip(
+        clean_venv,
+        "install",
+        str(ROOT / "plugins/api_core"),
+        str(ROOT / "plugins/api_feature_webhooks"),
+    )
 
     rows = plugin_names(clean_venv, tmp_path / "api_site")
 
@@ -68,4 +84,3 @@ def test_a_webhooks_only_site_then_an_api_only_site(clean_venv, tmp_path):
     assert rows["api_feature_webhooks"]["requires"] == ["api_core"]
     assert all(row["error"] is None for row in rows.values())
     assert not importable(clean_venv, "jomreskit_webhooks_core")
-

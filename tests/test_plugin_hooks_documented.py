@@ -1,4 +1,4 @@
-"""Every hook spec is documented in docs/plugin_hooks.md under a heading with its exact signature."""
+"""Every hook spec is documented in docs/plugin_hooks.md under a heading with its signature."""
 
 import inspect
 import re
@@ -13,7 +13,8 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "plugin_hooks.md"
 
 def spec_names():
     return sorted(
-        name for name, value in vars(hookspecs).items()
+        name
+        for name, value in vars(hookspecs).items()
         if callable(value) and hasattr(value, "jomreskit_spec")
     )
 

@@ -1,4 +1,4 @@
-"""The plugin registry: discovery, validation, enable/disable, and a site that survives bad plugins."""
+"""The plugin registry: discovery, validation, enable/disable; a site survives bad plugins."""
 
 import json
 import textwrap
@@ -7,13 +7,13 @@ import pytest
 
 from jomreskit import create_app, get_kit
 
-GOOD_PLUGIN = '''
+GOOD_PLUGIN = """
 from jomreskit import EventType, hookimpl
 
 @hookimpl
 def register_events():
     return [EventType("channel_synced", ("property_uid",), "A channel manager finished a sync.")]
-'''
+"""
 
 
 def drop_plugin(site, name, source):
@@ -69,8 +69,10 @@ def test_a_new_plugin_is_not_active_until_the_registry_is_rebuilt(make_site):
     restarted = restart(site)
 
     assert "channel_synced" not in restarted.kit.catalog
-    assert any("channel_sync is new" in w and "jomreskit plugins rebuild" in w
-               for w in restarted.kit.warnings)
+    assert any(
+        "channel_sync is new" in w and "jomreskit plugins rebuild" in w
+        for w in restarted.kit.warnings
+    )
 
 
 def test_a_plugin_that_raises_on_import_is_listed_with_its_error_and_skipped(make_site):
@@ -82,7 +84,9 @@ def test_a_plugin_that_raises_on_import_is_listed_with_its_error_and_skipped(mak
 
     assert result.exit_code == 0, result.output
     rows = registry(site)
-    assert "import failed: RuntimeError: no database driver for the channel" in rows["broken"]["error"]
+    assert (
+        "import failed: RuntimeError: no database driver for the channel" in rows["broken"]["error"]
+    )
     assert rows["channel_sync"]["error"] is None
     restarted = restart(site)
     assert "channel_synced" in restarted.kit.catalog
@@ -92,20 +96,28 @@ def test_a_plugin_that_raises_on_import_is_listed_with_its_error_and_skipped(mak
 
 def test_unknown_hooks_and_wrong_hook_arguments_are_validation_errors(make_site):
     site = make_site()
-    drop_plugin(site, "misspelt", '''
+    drop_plugin(
+        site,
+        "misspelt",
+        """
         from jomreskit import hookimpl
 
         @hookimpl
         def register_event():
             return []
-    ''')
-    drop_plugin(site, "wrong_args", '''
+    """,
+    )
+    drop_plugin(
+        site,
+        "wrong_args",
+        """
         from jomreskit import hookimpl
 
         @hookimpl
         def event_fired(kit, event, webhook):
             pass
-    ''')
+    """,
+    )
 
     site.cli("plugins", "rebuild")
 
@@ -193,13 +205,17 @@ def test_an_unset_up_database_loads_no_plugins_and_says_which_command(make_site,
 
 def test_a_plugin_whose_hook_raises_at_start_up_is_skipped_and_reported(make_site):
     site = make_site()
-    drop_plugin(site, "flaky", """
+    drop_plugin(
+        site,
+        "flaky",
+        """
         from jomreskit import hookimpl
 
         @hookimpl
         def register_events():
             raise KeyError("channel_manager_url")
-    """)
+    """,
+    )
     site.cli("plugins", "rebuild")
 
     restarted = restart(site)

@@ -1,4 +1,4 @@
-"""jomreskit: a REST API with OAuth2 API keys and signed webhooks for self-hosted booking portals."""
+"""jomreskit: a REST API with OAuth2 API keys and signed webhooks for booking portals."""
 
 __version__ = "0.1.0"
 

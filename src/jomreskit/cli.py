@@ -115,7 +115,7 @@ def db() -> None:
 @db.command("upgrade")
 @pass_kit
 def db_upgrade(kit: Kit) -> None:
-    """Apply the core's and every enabled plugin's migrations (builds the registry on a fresh site)."""
+    """Apply the core's and every enabled plugin's migrations; build the registry if new."""
     kit.upgrade_database(report=click.echo)
 
 
@@ -183,8 +183,10 @@ def plugins_rebuild(kit: Kit, as_json: bool) -> None:
         return
     echo_table(rows, PLUGIN_COLUMNS)
     broken = [r["name"] for r in rows if r["error"]]
-    click.echo(f"{len(rows)} plugins found, {len(broken)} with errors"
-               + (f" ({', '.join(map(str, broken))})" if broken else ""))
+    click.echo(
+        f"{len(rows)} plugins found, {len(broken)} with errors"
+        + (f" ({', '.join(map(str, broken))})" if broken else "")
+    )
 
 
 @plugins_group.command("enable")
@@ -215,28 +217,47 @@ def users() -> None:
 
 
 def user_json(user: Any) -> dict[str, Any]:
-    return {"manager_id": user.manager_id, "username": user.username, "role": user.role,
-            "email": user.email, "property_uids": [p.property_uid for p in user.properties]}
+    return {
+        "manager_id": user.manager_id,
+        "username": user.username,
+        "role": user.role,
+        "email": user.email,
+        "property_uids": [p.property_uid for p in user.properties],
+    }
 
 
 @users.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["manager", "super"]), default="manager",
-              show_default=True)
-@click.option("--property", "property_uids", type=int, multiple=True,
-              help="A property the manager runs (repeat for more).")
+@click.option(
+    "--role", type=click.Choice(["manager", "super"]), default="manager", show_default=True
+)
+@click.option(
+    "--property",
+    "property_uids",
+    type=int,
+    multiple=True,
+    help="A property the manager runs (repeat for more).",
+)
 @click.option("--email", default="")
 @click.option("--password", default=None, help="For the web console; prompted if --prompt.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_kit
-def users_create(kit: Kit, username: str, role: str, property_uids: tuple[int, ...], email: str,
-                 password: str | None, as_json: bool) -> None:
+def users_create(
+    kit: Kit,
+    username: str,
+    role: str,
+    property_uids: tuple[int, ...],
+    email: str,
+    password: str | None,
+    as_json: bool,
+) -> None:
     """Create a manager (linked to --property UIDs) or a super manager."""
     from .core.domain import services
 
     with kit.transaction():
-        user = services.create_user(kit, username, role=role, email=email, password=password,
-                                    property_uids=property_uids)
+        user = services.create_user(
+            kit, username, role=role, email=email, password=password, property_uids=property_uids
+        )
         result = user_json(user)
     if as_json:
         echo_json(result)
@@ -254,7 +275,8 @@ def users_list(kit: Kit, as_json: bool) -> None:
     with kit.transaction() as session:
         rows = [user_json(u) for u in session.scalars(select(User).order_by(User.manager_id))]
     echo_json(rows) if as_json else echo_table(
-        rows, ("manager_id", "username", "role", "email", "property_uids"))
+        rows, ("manager_id", "username", "role", "email", "property_uids")
+    )
 
 
 # -- events --------------------------------------------------------------------------------
@@ -270,8 +292,10 @@ def events() -> None:
 @pass_kit
 def events_list(kit: Kit, as_json: bool) -> None:
     """Every event type the loaded plugins can fire, with its id fields."""
-    rows = [{"name": t.name, "id_fields": list(t.id_fields), "description": t.description}
-            for t in kit.catalog]
+    rows = [
+        {"name": t.name, "id_fields": list(t.id_fields), "description": t.description}
+        for t in kit.catalog
+    ]
     echo_json(rows) if as_json else echo_table(rows, ("name", "id_fields", "description"))
 
 
@@ -287,8 +311,12 @@ def events_fire(kit: Kit, event: str, ids: tuple[str, ...], as_json: bool) -> No
     """
     with kit.transaction():
         fired = kit.fire(event, **parse_pairs(ids, "id"))
-    result = {"id": fired.id, "name": fired.name, "ids": dict(fired.ids),
-              "timestamp": fired.timestamp.isoformat()}
+    result = {
+        "id": fired.id,
+        "name": fired.name,
+        "ids": dict(fired.ids),
+        "timestamp": fired.timestamp.isoformat(),
+    }
     if as_json:
         echo_json(result)
     else:
@@ -299,16 +327,26 @@ def events_fire(kit: Kit, event: str, ids: tuple[str, ...], as_json: bool) -> No
 
 
 @click.group(invoke_without_command=True)
-@click.option("--once", is_flag=True,
-              help="Stop after the first round trip; exit 0 only if every step worked.")
-@click.option("--port", default=8000, show_default=True, type=int,
-              help="The API's port on 127.0.0.1 (0: any free port).")
-@click.option("--folder", type=click.Path(file_okay=False),
-              help="The demo site's instance folder, wiped first [default: <instance>/demo]")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Stop after the first round trip; exit 0 only if every step worked.",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=int,
+    help="The API's port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False),
+    help="The demo site's instance folder, wiped first [default: <instance>/demo]",
+)
 @click.option("--syslog", help="Also send the responder's log to syslog (HOST:PORT, UDP).")
 @click.pass_context
-def demo(ctx: click.Context, once: bool, port: int, folder: str | None,
-         syslog: str | None) -> None:
+def demo(ctx: click.Context, once: bool, port: int, folder: str | None, syslog: str | None) -> None:
     """The case study end to end, or (with a subcommand) the demo data set.
 
     Without a subcommand: set up a fresh site, seed it, give the manager an API key and a
@@ -326,8 +364,11 @@ def demo(ctx: click.Context, once: bool, port: int, folder: str | None,
     default = f"sqlite:///{os.path.join(instance, 'jomreskit.db')}"
     options = casestudy.Options(
         folder=casestudy.default_folder(instance) if folder is None else Path(folder),
-        database_url=None if configured == default else configured, port=port, once=once,
-        syslog=casestudy.parse_syslog(syslog))
+        database_url=None if configured == default else configured,
+        port=port,
+        once=once,
+        syslog=casestudy.parse_syslog(syslog),
+    )
     if not casestudy.run(options, echo=click.echo):
         ctx.exit(1)
 
@@ -380,26 +421,59 @@ def serve(kit: Kit, host: str, port: int, no_worker: bool, threads: int) -> None
 
 
 @click.command()
-@click.option("--api-url", required=True, envvar="JOMRESKIT_RESPONDER_API_URL",
-              help="The site's API root, e.g. http://127.0.0.1:8000/api")
-@click.option("--client-id", required=True, envvar="JOMRESKIT_RESPONDER_CLIENT_ID",
-              help="The API key's client id (`jomreskit keys create`).")
-@click.option("--client-secret", required=True, envvar="JOMRESKIT_RESPONDER_CLIENT_SECRET",
-              help="The API key's client secret.")
-@click.option("--signing-secret", required=True, envvar="JOMRESKIT_RESPONDER_SIGNING_SECRET",
-              help="The webhook's whsec_... signing secret (`jomreskit webhooks create`).")
+@click.option(
+    "--api-url",
+    required=True,
+    envvar="JOMRESKIT_RESPONDER_API_URL",
+    help="The site's API root, e.g. http://127.0.0.1:8000/api",
+)
+@click.option(
+    "--client-id",
+    required=True,
+    envvar="JOMRESKIT_RESPONDER_CLIENT_ID",
+    help="The API key's client id (`jomreskit keys create`).",
+)
+@click.option(
+    "--client-secret",
+    required=True,
+    envvar="JOMRESKIT_RESPONDER_CLIENT_SECRET",
+    help="The API key's client secret.",
+)
+@click.option(
+    "--signing-secret",
+    required=True,
+    envvar="JOMRESKIT_RESPONDER_SIGNING_SECRET",
+    help="The webhook's whsec_... signing secret (`jomreskit webhooks create`).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=int)
-@click.option("--username", envvar="JOMRESKIT_RESPONDER_USERNAME",
-              help="Require these credentials (auth methods basic and oauth).")
+@click.option(
+    "--username",
+    envvar="JOMRESKIT_RESPONDER_USERNAME",
+    help="Require these credentials (auth methods basic and oauth).",
+)
 @click.option("--password", envvar="JOMRESKIT_RESPONDER_PASSWORD")
-@click.option("--log", "log_path", type=click.Path(dir_okay=False),
-              help="The JSON-lines log file [default: <instance>/responder.jsonl]")
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False),
+    help="The JSON-lines log file [default: <instance>/responder.jsonl]",
+)
 @click.option("--syslog", help="Also log to this syslog server, RFC 5424 over UDP (HOST:PORT).")
 @pass_kit
-def responder(kit: Kit, api_url: str, client_id: str, client_secret: str, signing_secret: str,
-              host: str, port: int, username: str | None, password: str | None,
-              log_path: str | None, syslog: str | None) -> None:
+def responder(
+    kit: Kit,
+    api_url: str,
+    client_id: str,
+    client_secret: str,
+    signing_secret: str,
+    host: str,
+    port: int,
+    username: str | None,
+    password: str | None,
+    log_path: str | None,
+    syslog: str | None,
+) -> None:
     """Run the simulation webhook responder: the remote service's side of the case study.
 
     It verifies each notification's signature, takes a token with the API key, calls the
@@ -408,9 +482,14 @@ def responder(kit: Kit, api_url: str, client_id: str, client_secret: str, signin
     """
     from . import responder as remote
 
-    config = remote.ResponderConfig(api_url=api_url, client_id=client_id,
-                                    client_secret=client_secret, signing_secret=signing_secret,
-                                    username=username, password=password)
+    config = remote.ResponderConfig(
+        api_url=api_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        signing_secret=signing_secret,
+        username=username,
+        password=password,
+    )
     path = log_path or f"{kit.settings['JOMRESKIT_INSTANCE_PATH']}/responder.jsonl"
     address = remote.parse_syslog_address(syslog) if syslog else None
     remote.run(config, host, port, remote.console_log(path, address), announce=click.echo)

@@ -1,1 +1,1 @@
-"""The core: hook specs, plugin manager and registry, events, domain models and services, storage."""
+"""The core: hook specs, plugin manager and registry, events, domain, storage."""

@@ -31,8 +31,10 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use datetime.now(UTC)")
-        return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(
-            tzinfo=None
+        return (
+            value.astimezone(UTC)
+            if dialect.name != "sqlite"
+            else value.astimezone(UTC).replace(tzinfo=None)
         )
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:

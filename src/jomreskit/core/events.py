@@ -66,11 +66,12 @@ class EventCatalog:
         try:
             return self._types[name]
         except KeyError:
-            raise EventError(f"unknown event {name!r}; `jomreskit events list` shows them",
-                             code="unknown_event") from None
+            raise EventError(
+                f"unknown event {name!r}; `jomreskit events list` shows them", code="unknown_event"
+            ) from None
 
     def check(self, name: str, ids: Mapping[str, Any]) -> EventType:
-        """Validate ``ids`` against the event type: every id field present, no other, whole numbers."""
+        """Check ``ids`` against the event type: every id field, no other, all whole numbers."""
         event_type = self.get(name)
         expected = set(event_type.id_fields)
         missing = [f for f in event_type.id_fields if f not in ids]
@@ -85,6 +86,7 @@ class EventCatalog:
             )
         for key, value in ids.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise EventError(f"{key} must be a positive whole number, not {value!r}",
-                                 code="invalid_id_field")
+                raise EventError(
+                    f"{key} must be a positive whole number, not {value!r}", code="invalid_id_field"
+                )
         return event_type

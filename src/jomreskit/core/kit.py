@@ -31,7 +31,7 @@ EXTENSION = "jomreskit"
 
 
 class Kit:
-    """jomreskit running in one Flask app: settings, database, loaded plugins and what they register."""
+    """jomreskit in one Flask app: settings, database, loaded plugins and what they register."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -91,7 +91,9 @@ class Kit:
                 records = registry.read(session)
             self.session.remove()
         except SQLAlchemyError as exc:
-            self.warnings.append(f"cannot read the plugin registry ({_short(exc)}); no plugins loaded")
+            self.warnings.append(
+                f"cannot read the plugin registry ({_short(exc)}); no plugins loaded"
+            )
             return None
         changes = registry.differences(
             records, plugins.discover(self.settings["JOMRESKIT_PLUGINS_DIR"])
@@ -111,14 +113,19 @@ class Kit:
         self.load_plugins()
         return records
 
-    def upgrade_database(self, report: Callable[[str], Any] = log.info, rebuild: bool = False) -> None:
+    def upgrade_database(
+        self, report: Callable[[str], Any] = log.info, rebuild: bool = False
+    ) -> None:
         """Apply the core's migrations, build the registry if it is empty (or ``rebuild``),
         then apply every loaded plugin's migrations."""
         from . import migrate  # Alembic is only needed here; keep it out of start-up
 
         folders = dict(self.hooks.register_migrations())
-        _report_upgrade(report, plugins.CORE_PLUGIN,
-                        *migrate.upgrade(self.engine, plugins.CORE_PLUGIN, folders["core"]))
+        _report_upgrade(
+            report,
+            plugins.CORE_PLUGIN,
+            *migrate.upgrade(self.engine, plugins.CORE_PLUGIN, folders["core"]),
+        )
         with self.session() as session:
             empty = not registry.read(session)
         self.session.remove()
@@ -165,8 +172,9 @@ class Kit:
         record = EventRecord(name=name, ids=dict(ids))
         session.add(record)
         session.flush()
-        event = Event(id=record.id, name=name, ids=dict(ids), timestamp=record.created_at,
-                      type=event_type)
+        event = Event(
+            id=record.id, name=name, ids=dict(ids), timestamp=record.created_at, type=event_type
+        )
         self.hooks.event_fired(kit=self, event=event)
         return event
 
@@ -223,8 +231,9 @@ def get_kit(app: Flask | None = None) -> Kit:
         raise RuntimeError("jomreskit is not set up on this app: call JomresKit(app)") from None
 
 
-def _report_upgrade(report: Callable[[str], Any], name: str, before: str | None,
-                    after: str | None) -> None:
+def _report_upgrade(
+    report: Callable[[str], Any], name: str, before: str | None, after: str | None
+) -> None:
     if before == after:
         report(f"{name}: up to date ({after or 'no revisions'})")
     else:

@@ -49,8 +49,13 @@ def upgrade(engine: Engine, plugin: str, folder: str) -> tuple[str | None, str |
     return before, current(engine, plugin)
 
 
-def _run(cfg: Config, script: ScriptDirectory, connection: Connection,
-         fn: Callable[..., object], plugin: str) -> None:
+def _run(
+    cfg: Config,
+    script: ScriptDirectory,
+    connection: Connection,
+    fn: Callable[..., object],
+    plugin: str,
+) -> None:
     with EnvironmentContext(cfg, script, fn=fn, destination_rev="heads") as env:
         env.configure(
             connection=connection,
@@ -123,11 +128,17 @@ def write_revision(engine: Engine, folder: str, message: str) -> str | None:
     revision = f"{number:04d}"
     slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")[:40]
     Path(folder).mkdir(parents=True, exist_ok=True)
-    body = "\n".join(line if line.startswith("    ") else "    " + line
-                     for line in code.splitlines())
+    body = "\n".join(
+        line if line.startswith("    ") else "    " + line for line in code.splitlines()
+    )
     path = Path(folder) / f"{revision}_{slug}.py"
-    path.write_text(REVISION_TEMPLATE.format(
-        message=message, revision=revision, down_revision=heads[0] if heads else None,
-        date=datetime.now(UTC).isoformat(timespec="seconds"), body=body.rstrip(),
-    ))
+    path.write_text(
+        REVISION_TEMPLATE.format(
+            message=message,
+            revision=revision,
+            down_revision=heads[0] if heads else None,
+            date=datetime.now(UTC).isoformat(timespec="seconds"),
+            body=body.rstrip(),
+        )
+    )
     return str(path)

@@ -102,7 +102,9 @@ def discover(plugins_dir: str | Path | None) -> list[Candidate]:
             if path.name.startswith("_"):
                 continue
             if path.stem in found:
-                log.warning("plugin file %s ignored: a plugin named %r is installed", path, path.stem)
+                log.warning(
+                    "plugin file %s ignored: a plugin named %r is installed", path, path.stem
+                )
                 continue
             found[path.stem] = Candidate(name=path.stem, source="file", module=str(path))
     return list(found.values())
@@ -142,7 +144,9 @@ def check(candidates: Iterable[Candidate]) -> list[Checked]:
         if result.error is None:
             missing = [name for name in result.candidate.requires if name not in valid]
             if missing:
-                result.error = f"requires plugin {', '.join(missing)}, which is not installed or broken"
+                result.error = (
+                    f"requires plugin {', '.join(missing)}, which is not installed or broken"
+                )
     return results
 
 
@@ -169,7 +173,9 @@ def _check_one(candidate: Candidate) -> Checked:
     )
     if candidate.core_version:
         try:
-            accepted = SpecifierSet(candidate.core_version).contains(core_version(), prereleases=True)
+            accepted = SpecifierSet(candidate.core_version).contains(
+                core_version(), prereleases=True
+            )
         except InvalidSpecifier:
             result.error = f"invalid core version range {candidate.core_version!r}"
             return result
@@ -210,13 +216,16 @@ def load(
     }
     while pending:
         ready = [
-            name for name, r in pending.items()
+            name
+            for name, r in pending.items()
             if all(req in loaded.names for req in r["requires"])  # type: ignore[union-attr]
         ]
         if not ready:
             for name, r in pending.items():
                 missing = [req for req in r["requires"] if req not in loaded.names]  # type: ignore[union-attr]
-                loaded.problems[name] = f"not loaded: requires {', '.join(missing)}, which is not loaded"
+                loaded.problems[name] = (
+                    f"not loaded: requires {', '.join(missing)}, which is not loaded"
+                )
             break
         for name in sorted(ready):
             r = pending.pop(name)
@@ -235,7 +244,9 @@ def load(
 def dependants(records: Iterable[Mapping[str, object]], name: str) -> list[str]:
     """Enabled plugins that require ``name``."""
     return sorted(
-        str(r["name"]) for r in records if r["enabled"] and name in r["requires"]  # type: ignore[operator]
+        str(r["name"])
+        for r in records
+        if r["enabled"] and name in r["requires"]  # type: ignore[operator]
     )
 
 

@@ -58,7 +58,7 @@ def rebuild(session: Session, plugins_dir: str | None) -> list[dict[str, object]
 
 
 def set_enabled(session: Session, name: str, enabled: bool) -> dict[str, object]:
-    """Enable or disable a plugin, refusing what would leave an enabled plugin without a requirement."""
+    """Enable or disable a plugin; refuse to leave an enabled plugin without a requirement."""
     records = read(session)
     record = plugins.refuse_unknown(records, name)
     if enabled:

@@ -177,7 +177,7 @@ class Contract(Base):
 
 
 class RoomBooking(Base):
-    """One room taken for one night by a contract (as Jomres' room_bookings): what availability reads."""
+    """One room taken for one night by a contract (Jomres' room_bookings)."""
 
     __tablename__ = "room_bookings"
     __table_args__ = (

@@ -164,8 +164,9 @@ def set_published(kit: Kit, property_uid: int, published: bool) -> Property:
     prop = get(kit, Property, property_uid)
     prop.published = published
     kit.session().flush()
-    kit.fire("property_published" if published else "property_unpublished",
-             property_uid=property_uid)
+    kit.fire(
+        "property_published" if published else "property_unpublished", property_uid=property_uid
+    )
     return prop
 
 
@@ -221,8 +222,9 @@ def save_guest(kit: Kit, property_uid: int, guest_uid: int | None = None, **fiel
     existing = kit.session().get(Guest, guest_uid) if guest_uid else None
     if existing is not None:
         if existing.property_uid != property_uid:
-            raise NotFound(f"no guest {guest_uid} at property {property_uid}",
-                           code="invalid_guest_uid")
+            raise NotFound(
+                f"no guest {guest_uid} at property {property_uid}", code="invalid_guest_uid"
+            )
         _set(existing, fields)
         kit.session().flush()
         kit.fire("guest_updated", property_uid=property_uid, guest_uid=existing.guest_uid)
@@ -252,8 +254,10 @@ def _book_rooms(kit: Kit, contract: Contract, room_uids: Iterable[int]) -> None:
     for room_uid in room_uids:
         room = get(kit, Room, room_uid)
         if room.property_uid != contract.property_uid:
-            raise ValidationError(f"room {room_uid} is not at property {contract.property_uid}",
-                                  code="invalid_room_uid")
+            raise ValidationError(
+                f"room {room_uid} is not at property {contract.property_uid}",
+                code="invalid_room_uid",
+            )
     contract.room_bookings.clear()
     session.flush()
     nights = (contract.departure - contract.arrival).days
@@ -264,8 +268,9 @@ def _book_rooms(kit: Kit, contract: Contract, room_uids: Iterable[int]) -> None:
         )
     ).first()
     if taken is not None:
-        raise Conflict(f"room {taken} is already booked on some of those nights",
-                       code="room_unavailable")
+        raise Conflict(
+            f"room {taken} is already booked on some of those nights", code="room_unavailable"
+        )
     for room_uid in room_uids:
         for night in dates:
             contract.room_bookings.append(
@@ -275,7 +280,11 @@ def _book_rooms(kit: Kit, contract: Contract, room_uids: Iterable[int]) -> None:
 
 
 def add_booking(
-    kit: Kit, property_uid: int, arrival: date, departure: date, room_uids: Iterable[int],
+    kit: Kit,
+    property_uid: int,
+    arrival: date,
+    departure: date,
+    room_uids: Iterable[int],
     **fields: Any,
 ) -> Contract:
     get(kit, Property, property_uid)
@@ -284,18 +293,26 @@ def add_booking(
     _book_rooms(kit, contract, room_uids)
     if not contract.booking_number:
         contract.booking_number = f"{property_uid:03d}-{contract.contract_uid:06d}"
-    kit.fire("blackbooking_created" if contract.blackbooking else "booking_added",
-             property_uid=property_uid, contract_uid=contract.contract_uid)
+    kit.fire(
+        "blackbooking_created" if contract.blackbooking else "booking_added",
+        property_uid=property_uid,
+        contract_uid=contract.contract_uid,
+    )
     return contract
 
 
 def create_blackbooking(
-    kit: Kit, property_uid: int, arrival: date, departure: date, room_uids: Iterable[int],
+    kit: Kit,
+    property_uid: int,
+    arrival: date,
+    departure: date,
+    room_uids: Iterable[int],
     **fields: Any,
 ) -> Contract:
     """Take rooms out of sale for some nights."""
-    return add_booking(kit, property_uid, arrival, departure, room_uids, blackbooking=True,
-                       **fields)
+    return add_booking(
+        kit, property_uid, arrival, departure, room_uids, blackbooking=True, **fields
+    )
 
 
 def modify_booking(
@@ -344,21 +361,32 @@ def check_out(kit: Kit, contract_uid: int, undo: bool = False) -> Contract:
     return _booking_state(kit, contract_uid, event, checked_out=not undo)
 
 
-def save_deposit(kit: Kit, contract_uid: int, amount: Decimal, reference: str = "",
-                 **fields: Any) -> Deposit:
+def save_deposit(
+    kit: Kit, contract_uid: int, amount: Decimal, reference: str = "", **fields: Any
+) -> Deposit:
     contract = get(kit, Contract, contract_uid)
-    deposit = _add(kit, Deposit(contract_uid=contract_uid, amount=Decimal(amount),
-                                reference=reference, **fields))
-    kit.fire("deposit_saved", property_uid=contract.property_uid, contract_uid=contract_uid,
-             deposit_id=deposit.deposit_id)
+    deposit = _add(
+        kit,
+        Deposit(contract_uid=contract_uid, amount=Decimal(amount), reference=reference, **fields),
+    )
+    kit.fire(
+        "deposit_saved",
+        property_uid=contract.property_uid,
+        contract_uid=contract_uid,
+        deposit_id=deposit.deposit_id,
+    )
     return deposit
 
 
 def save_note(kit: Kit, contract_uid: int, text: str, **fields: Any) -> ContractNote:
     contract = get(kit, Contract, contract_uid)
     note = _add(kit, ContractNote(contract_uid=contract_uid, text=text, **fields))
-    kit.fire("booking_note_saved", property_uid=contract.property_uid,
-             contract_uid=contract_uid, note_id=note.note_id)
+    kit.fire(
+        "booking_note_saved",
+        property_uid=contract.property_uid,
+        contract_uid=contract_uid,
+        note_id=note.note_id,
+    )
     return note
 
 
@@ -367,20 +395,26 @@ def delete_note(kit: Kit, note_id: int) -> None:
     contract = note.contract
     kit.session().delete(note)
     kit.session().flush()
-    kit.fire("booking_note_deleted", property_uid=contract.property_uid,
-             contract_uid=contract.contract_uid, note_id=note_id)
+    kit.fire(
+        "booking_note_deleted",
+        property_uid=contract.property_uid,
+        contract_uid=contract.contract_uid,
+        note_id=note_id,
+    )
 
 
 # -- invoices ------------------------------------------------------------------------------
 
 
 def _lines(lines: Iterable[dict[str, Any]]) -> list[InvoiceLine]:
-    return [InvoiceLine(**{**line, "unit_price": Decimal(str(line["unit_price"]))})
-            for line in lines]
+    return [
+        InvoiceLine(**{**line, "unit_price": Decimal(str(line["unit_price"]))}) for line in lines
+    ]
 
 
-def create_invoice(kit: Kit, property_uid: int, lines: Iterable[dict[str, Any]],
-                   **fields: Any) -> Invoice:
+def create_invoice(
+    kit: Kit, property_uid: int, lines: Iterable[dict[str, Any]], **fields: Any
+) -> Invoice:
     get(kit, Property, property_uid)
     invoice = Invoice(property_uid=property_uid, **fields)
     invoice.lines = _lines(lines)
@@ -389,8 +423,9 @@ def create_invoice(kit: Kit, property_uid: int, lines: Iterable[dict[str, Any]],
     return invoice
 
 
-def update_invoice(kit: Kit, invoice_uid: int, lines: Iterable[dict[str, Any]] | None = None,
-                   **fields: Any) -> Invoice:
+def update_invoice(
+    kit: Kit, invoice_uid: int, lines: Iterable[dict[str, Any]] | None = None, **fields: Any
+) -> Invoice:
     invoice = get(kit, Invoice, invoice_uid)
     _set(invoice, fields)
     if lines is not None:
@@ -424,8 +459,11 @@ def set_review_published(kit: Kit, review_uid: int, published: bool) -> Review:
     review = get(kit, Review, review_uid)
     review.published = published
     kit.session().flush()
-    kit.fire("review_published" if published else "review_unpublished",
-             property_uid=review.property_uid, review_uid=review_uid)
+    kit.fire(
+        "review_published" if published else "review_unpublished",
+        property_uid=review.property_uid,
+        review_uid=review_uid,
+    )
     return review
 
 
@@ -456,8 +494,9 @@ def delete_extra(kit: Kit, extra_uid: int) -> None:
     kit.fire("extra_deleted", property_uid=extra.property_uid, extra_uid=extra_uid)
 
 
-def save_coupon(kit: Kit, property_uid: int, coupon_uid: int | None = None,
-                **fields: Any) -> Coupon:
+def save_coupon(
+    kit: Kit, property_uid: int, coupon_uid: int | None = None, **fields: Any
+) -> Coupon:
     """Create or (given an existing coupon_uid) change a coupon."""
     get(kit, Property, property_uid)
     coupon = kit.session().get(Coupon, coupon_uid) if coupon_uid else None
