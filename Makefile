@@ -26,11 +26,11 @@ chromium:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 # Every test; the PostgreSQL half runs when JOMRESKIT_TEST_POSTGRES_URL is set (.ci/run sets it).
-test: setup chromium
+test: setup chromium lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff check src plugins tests bench scripts
+	$(BIN)/ruff check src plugins tests bench scripts examples
 
 # The case study in a fresh site under instance/demo: API, worker and responder on loopback.
 demo: setup
