@@ -9,6 +9,7 @@ carry only ``property_uid`` (property and tariff events) have no ``<id>``. Event
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -38,8 +39,14 @@ def base_url(settings: Mapping[str, Any]) -> str | None:
         return str(configured).rstrip("/")
     if has_request_context():
         return request.url_root.rstrip("/")
-    log.warning("JOMRESKIT_BASE_URL is not set: notifications carry no callback_url")
+    _warn_no_base_url()
     return None
+
+
+@functools.cache
+def _warn_no_base_url() -> None:
+    # Once per process: every event fired outside a request would otherwise repeat it.
+    log.warning("JOMRESKIT_BASE_URL is not set: notifications carry no callback_url")
 
 
 def callback_url(settings: Mapping[str, Any], event_type: EventType,
