@@ -16,16 +16,13 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import secrets
 import socket
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote
 
 import requests
 import sqlalchemy as sa
@@ -33,6 +30,7 @@ import waitress
 from flask import jsonify
 
 from jomreskit import create_app, get_kit
+from jomreskit.testing import scratch_database
 
 BENCH_PLUGIN = '''
 from jomreskit import Scope, hookimpl
@@ -59,27 +57,6 @@ def register_api_routes(api):
         return {"property_uid": prop.property_uid, "name": prop.name, "town": prop.town,
                 "country": prop.country, "stars": prop.stars, "price_from": prop.price_from}
 '''
-
-
-@contextmanager
-def database(url: str | None, folder: Path) -> Iterator[str]:
-    """The bench's database: a SQLite file, or a PostgreSQL schema of its own, dropped after."""
-    if not url:
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    schema = f"bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        separator = "&" if "?" in url else "?"
-        yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def build_site(folder: Path, database_url: str) -> tuple[dict[str, str], str, str]:
@@ -172,7 +149,10 @@ def main() -> None:
     args = parser.parse_args()
 
     database_url = os.environ.get("JOMRESKIT_BENCH_DATABASE_URL")
-    with tempfile.TemporaryDirectory() as tmp, database(database_url, Path(tmp)) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(database_url, Path(tmp), prefix="bench") as url,
+    ):
         config, client_id, secret = build_site(Path(tmp), url)
         port = free_port()
         # The server runs in a process of its own, so the client threads do not share its GIL.

@@ -24,16 +24,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import Flask
@@ -43,33 +40,13 @@ from sqlalchemy.orm import Session
 
 from jomreskit import Kit, create_app, get_kit
 from jomreskit.core.domain.models import Property, Room, RoomBooking
+from jomreskit.testing import scratch_database
 
 PROPERTIES = 10_000
 ROOM_NIGHTS = 200_000
 DAYS = 60
 TARGET = "filtered availability"
 SCAN = "baseline: count stay's booked nights"  # no index leads with date: reads every row
-
-
-@contextmanager
-def database(url: str | None, folder: Path) -> Iterator[str]:
-    """A SQLite file, or a PostgreSQL schema of the bench's own, dropped afterwards."""
-    if not url:
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    schema = f"bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        separator = "&" if "?" in url else "?"
-        yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def build_site(folder: Path, database_url: str, seed: int, scale: float
@@ -170,7 +147,10 @@ def explain(session: Session, filters: dict[str, str]) -> list[str]:
 
 def bench(database_url: str | None, repeat: int, show_plans: bool, seed: int, scale: float
           ) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp, database(database_url, Path(tmp)) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(database_url, Path(tmp), prefix="bench") as url,
+    ):
         app, made = build_site(Path(tmp), url, seed, scale)
         kit: Kit = get_kit(app)
         name = kit.engine.dialect.name

@@ -13,26 +13,15 @@ import pytest
 import requests
 from flask import Flask, Response, request
 
-from jomreskit import create_app, get_kit
 from jomreskit.responder import ResponderConfig, StepLog, make_app
-from jomreskit.testing import Site
 
 JOMRESKIT = str(Path(sys.executable).parent / "jomreskit")
 USERNAME, PASSWORD = "channel-manager", "correct horse"
 
 
-def restart(site: Site) -> Site:
-    """The site started again, as a server would be after `db upgrade`: its app now mounts
-    the plugins the registry lists (the fixture's app was built before the registry was)."""
-    config = {k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")}
-    app = create_app({**config, "TESTING": True})
-    return Site(app, get_kit(app))
-
-
 @pytest.fixture
 def live_site(site, serve_app):
     """The demo site served on loopback, with the manager's API key (scope webhooks_get)."""
-    site = restart(site)
     url = serve_app(site.app)
     site.kit.settings["JOMRESKIT_BASE_URL"] = url
     key = json.loads(site.cli("keys", "create", "--manager", "manager",

@@ -17,9 +17,6 @@ import pytest
 import requests
 from flask import Flask, request
 
-from jomreskit import create_app, get_kit
-from jomreskit.testing import Site
-
 # The id field a Jomres responder reads for each kind of task (property tasks have none).
 ID_FIELDS = ("contract_uid", "invoice_uid", "guest_uid", "room_uid", "review_uid")
 
@@ -58,18 +55,9 @@ class JomresStyleService:
                             timeout=10)
 
 
-def restart(site: Site) -> Site:
-    """The site started again, as a server would be after `db upgrade`: its app now mounts
-    the plugins the registry lists (the fixture's app was built before the registry was)."""
-    config = {k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")}
-    app = create_app({**config, "TESTING": True})
-    return Site(app, get_kit(app))
-
-
 @pytest.fixture
 def jomres_setup(site, serve_app):
     """The site served on loopback, the manager's API key, and the Jomres-style service."""
-    site = restart(site)
     site_url = serve_app(site.app)
     site.kit.settings["JOMRESKIT_BASE_URL"] = site_url
     service = JomresStyleService()

@@ -16,7 +16,9 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -31,33 +33,40 @@ from .core.kit import Kit, get_kit
 POSTGRES_ENV = "JOMRESKIT_TEST_POSTGRES_URL"
 
 
-def postgres_url() -> str | None:
-    url = os.environ.get(POSTGRES_ENV)
-    if url and url.startswith("postgresql://"):
+@contextmanager
+def scratch_database(url: str | None, folder: Path, prefix: str = "t") -> Iterator[str]:
+    """A fresh, empty database: a SQLite file in ``folder`` when ``url`` is None, else a
+    PostgreSQL schema of its own on the server ``url`` names, dropped afterwards."""
+    if not url:
+        yield f"sqlite:///{folder / 'site.db'}"
+        return
+    if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
+    import sqlalchemy as sa
+
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        separator = "&" if "?" in url else "?"
+        yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a PostgreSQL schema of this test's own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'site.db'}"
-        return
-    base = postgres_url()
-    if not base:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
-    import sqlalchemy as sa
-
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in base else "?"
-    yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    server = None
+    if request.param == "postgresql":
+        server = os.environ.get(POSTGRES_ENV)
+        if not server:
+            pytest.skip(f"{POSTGRES_ENV} is not set")
+    with scratch_database(server, tmp_path) as url:
+        yield url
 
 
 @dataclass
