@@ -1,6 +1,10 @@
-"""Migrations build exactly what the models describe, on SQLite and PostgreSQL."""
+"""Migrations build exactly what the models describe, and sessions commit as they say, on SQLite
+and PostgreSQL."""
 
-from jomreskit.core import migrate
+from sqlalchemy import select, update
+
+from jomreskit.core import db, migrate
+from jomreskit.core.domain.models import Property
 
 
 def test_after_db_upgrade_the_database_matches_every_model(make_site):
@@ -20,3 +24,41 @@ def test_a_fresh_database_builds_the_registry_on_first_upgrade(make_site):
     site = make_site()
     assert site.kit.loaded.names  # make_site ran the first `db upgrade`
     assert "api_core" in site.kit.loaded.names
+
+
+def _name_seen_by_another_connection(kit):
+    # The other connection reads without a transaction of its own, so on SQLite it does not
+    # queue for the write lock the session may hold.
+    with kit.engine.connect() as other:
+        other = other.execution_options(**db.autocommit_options(kit.engine))
+        return other.scalar(select(Property.name).where(Property.property_uid == 1))
+
+
+def test_an_autocommit_session_commits_each_statement_by_itself(site):
+    kit = site.kit
+    with site.app.app_context():
+        kit.autocommit()
+        kit.session().execute(
+            update(Property).where(Property.property_uid == 1).values(name="At once"))
+        assert _name_seen_by_another_connection(kit) == "At once"
+        kit.session.remove()
+
+        # The next session on the same pooled connection is transactional again.
+        kit.session().execute(
+            update(Property).where(Property.property_uid == 1).values(name="After commit"))
+        assert _name_seen_by_another_connection(kit) == "At once"
+        kit.session.rollback()
+        kit.session.remove()
+        assert _name_seen_by_another_connection(kit) == "At once"
+
+
+def test_autocommit_changes_nothing_once_the_session_has_begun(site):
+    kit = site.kit
+    with site.app.app_context():
+        kit.session().scalar(select(Property.name).where(Property.property_uid == 1))
+        kit.autocommit()
+        kit.session().execute(
+            update(Property).where(Property.property_uid == 1).values(name="Not yet"))
+        assert _name_seen_by_another_connection(kit) != "Not yet"
+        kit.session.rollback()
+        kit.session.remove()

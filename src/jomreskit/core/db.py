@@ -50,6 +50,9 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
 
 
+AUTOCOMMIT_OPTION = "jomreskit_autocommit"  # an execution option; see autocommit_options
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -72,12 +75,26 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(AUTOCOMMIT_OPTION):
+                return  # no BEGIN: the driver commits each statement by itself
             # Take the write lock up front: a reader that later writes would otherwise fail
             # with "database is locked" instead of waiting for its turn.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def autocommit_options(engine: Engine) -> dict[str, Any]:
+    """Connection options under which each statement is a transaction of its own.
+
+    PostgreSQL takes SQLAlchemy's AUTOCOMMIT isolation level. SQLite's driver already runs
+    outside transactions here (see ``make_engine``), so the option just leaves out our
+    ``BEGIN IMMEDIATE``: switching its isolation level would hand transactions back to the driver.
+    """
+    if engine.dialect.name == "sqlite":
+        return {AUTOCOMMIT_OPTION: True}
+    return {"isolation_level": "AUTOCOMMIT"}
 
 
 def make_session(engine: Engine) -> scoped_session:

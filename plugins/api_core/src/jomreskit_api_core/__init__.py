@@ -23,6 +23,7 @@ from .api import (
     current_api_key,
     current_manager,
     current_params,
+    current_token,
     get_api,
     require_property,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "current_api_key",
     "current_manager",
     "current_params",
+    "current_token",
     "get_api",
     "require_property",
 ]

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter, Rule
 
 from jomreskit.core.domain import services
+from jomreskit.core.domain.models import User
 from jomreskit.core.errors import (
     Conflict,
     JomresKitError,
@@ -30,12 +31,10 @@ from jomreskit.core.errors import (
 )
 
 from . import responses
+from .models import ApiKey, TokenGrant
 
 if TYPE_CHECKING:
-    from jomreskit.core.domain.models import User
     from jomreskit.core.kit import Kit
-
-    from .models import ApiKey
 
 log = logging.getLogger("jomreskit.api")
 
@@ -373,11 +372,12 @@ class _RuleView:
 
     def api_call(self, route: Route, view_args: dict[str, Any]) -> Response:
         api = self.api
+        if route.method == "GET":  # reads: no transaction to begin and roll back
+            api.kit.autocommit()
         if not route.public:
             token = api.oauth.authenticate(route.scope)
-            g.jomreskit_api_key = token.api_key
-            g.jomreskit_manager = token.api_key.manager
-            api.limiter.hit(token.api_key)
+            g.jomreskit_token = token
+            api.limiter.hit(token.api_key_id)
         g.jomreskit_params = _parse_params(route)
         result = route.view(**view_args)
         if isinstance(result, Response):
@@ -442,20 +442,29 @@ def get_api(app: Flask | None = None) -> Api:
         raise RuntimeError("the REST API is not set up on this app (is api_core loaded?)") from None
 
 
+def current_token() -> TokenGrant:
+    """What the request's token grants: its scope, API key and manager (ids, role)."""
+    token = g.get("jomreskit_token")
+    if token is None:
+        raise RuntimeError("the current token is only available in routes that need a token")
+    return token
+
+
 def current_manager() -> User:
-    """The manager whose API key the request's token belongs to."""
-    manager = g.get("jomreskit_manager")
-    if manager is None:
-        raise RuntimeError("current_manager() is only available in routes that need a token")
-    return manager
+    """The manager whose API key the request's token belongs to (loaded on first use)."""
+    return _loaded(User, current_token().manager_id)
 
 
 def current_api_key() -> ApiKey:
-    """The API key the request's token was issued to."""
-    key = g.get("jomreskit_api_key")
-    if key is None:
-        raise RuntimeError("current_api_key() is only available in routes that need a token")
-    return key
+    """The API key the request's token was issued to (loaded on first use)."""
+    return _loaded(ApiKey, current_token().api_key_id)
+
+
+def _loaded(model: type[Any], key: int) -> Any:
+    record = get_api().kit.session().get(model, key)
+    if record is None:  # deleted since the token was checked, a moment ago
+        raise ApiError(401, "invalid_token", "the access token's API key or manager is gone")
+    return record
 
 
 def current_params() -> dict[str, Any]:
@@ -468,9 +477,9 @@ def require_property(property_uid: int) -> None:
 
     Super managers may see every property; a manager only those linked to them.
     """
-    manager = current_manager()
-    if manager.is_super:
+    token = current_token()
+    if token.is_super:
         return
-    if not services.manages(get_api().kit, manager.manager_id, property_uid):
+    if not services.is_linked(get_api().kit, token.manager_id, property_uid):
         raise ApiError(403, "forbidden_property",
                        f"this API key's manager does not manage property {property_uid}")

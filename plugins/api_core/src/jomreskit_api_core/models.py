@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, list_to_scope, scope_to_list
@@ -92,8 +93,8 @@ class ApiKey(Base, ClientMixin):
         return grant_type == "client_credentials"
 
 
-class AccessToken(Base, TokenMixin):
-    """A bearer token issued to an API key; only its SHA-256 is kept."""
+class AccessToken(Base):
+    """A bearer token issued to an API key; only its SHA-256 is kept (see ``TokenGrant``)."""
 
     __tablename__ = "api_access_tokens"
 
@@ -106,12 +107,36 @@ class AccessToken(Base, TokenMixin):
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
-    api_key: Mapped[ApiKey] = relationship(lazy="joined", innerjoin=True)
+    api_key: Mapped[ApiKey] = relationship()
+
+
+@dataclass(frozen=True)
+class TokenGrant(TokenMixin):
+    """What a presented access token grants, read with its key and manager in one query.
+
+    Every API call checks one, so it is plain data rather than three ORM objects; views that
+    need the manager's or the key's full record load it on demand (``current_manager()``).
+    """
+
+    id: int
+    api_key_id: int
+    client_id: str
+    scope: str
+    issued_at: datetime
+    expires_at: datetime
+    key_revoked: bool
+    manager_id: int
+    username: str
+    role: str
+
+    @property
+    def is_super(self) -> bool:
+        return self.role == "super"
 
     # -- Authlib's TokenMixin --------------------------------------------------------------
 
     def check_client(self, client: ClientMixin) -> bool:
-        return self.api_key.client_id == client.get_client_id()
+        return self.client_id == client.get_client_id()
 
     def get_scope(self) -> str:
         return self.scope
@@ -124,13 +149,7 @@ class AccessToken(Base, TokenMixin):
 
     def is_revoked(self) -> bool:
         # A revoked token's row is deleted; a revoked key kills whatever rows remain.
-        return not self.api_key.active
-
-    def get_user(self) -> User:
-        return self.api_key.manager
-
-    def get_client(self) -> ApiKey:
-        return self.api_key
+        return self.key_revoked
 
 
 class RateLimitCounter(Base):

@@ -35,13 +35,14 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, Response
 from flask import request as flask_request
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from jomreskit.core.db import utcnow
+from jomreskit.core.domain.models import User
 
 from .api import ApiError
 from .keys import purge_expired_tokens
-from .models import TOKEN_ENDPOINT_AUTH_METHODS, AccessToken, ApiKey, digest
+from .models import TOKEN_ENDPOINT_AUTH_METHODS, AccessToken, ApiKey, TokenGrant, digest
 
 if TYPE_CHECKING:
     from jomreskit.core.kit import Kit
@@ -55,6 +56,17 @@ MAX_TOKEN_LENGTH = 512  # longer bearer strings are not ours: answered without a
 # Passed as "the request" by POST <prefix>/: Jomres' token endpoint took a form with just
 # client_id and client_secret, so a missing grant_type means client_credentials there.
 JOMRES_ROOT = object()
+
+
+# Every API call runs it: built once, with the token's hash bound at execution.
+GRANT_QUERY = (
+    select(AccessToken.id, AccessToken.api_key_id, ApiKey.client_id, AccessToken.scope,
+           AccessToken.issued_at, AccessToken.expires_at, ApiKey.revoked_at.is_not(None),
+           User.manager_id, User.username, User.role)
+    .join(ApiKey, AccessToken.api_key_id == ApiKey.id)
+    .join(User, ApiKey.manager_id == User.manager_id)
+    .where(AccessToken.token_hash == bindparam("token_hash"))
+)
 
 
 class _Payload(FlaskOAuth2Payload):
@@ -103,10 +115,10 @@ class _ClientCredentialsGrant(ClientCredentialsGrant):
 class _Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = list(TOKEN_ENDPOINT_AUTH_METHODS)
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> AccessToken | None:
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenGrant | None:
         return self.server.oauth.find_token(token_string)
 
-    def revoke_token(self, token: AccessToken, request: Any) -> None:
+    def revoke_token(self, token: TokenGrant, request: Any) -> None:
         kit = self.server.oauth.kit
         with kit.transaction() as session:
             session.execute(delete(AccessToken).where(AccessToken.id == token.id))
@@ -115,21 +127,21 @@ class _Revocation(RevocationEndpoint):
 class _Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = list(TOKEN_ENDPOINT_AUTH_METHODS)
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> AccessToken | None:
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenGrant | None:
         return self.server.oauth.find_token(token_string)
 
-    def check_permission(self, token: AccessToken, client: ApiKey, request: Any) -> bool:
+    def check_permission(self, token: TokenGrant, client: ApiKey, request: Any) -> bool:
         # A key may look at its own tokens only.
         return token.api_key_id == client.id
 
-    def introspect_token(self, token: AccessToken) -> dict[str, Any]:
+    def introspect_token(self, token: TokenGrant) -> dict[str, Any]:
         return {
             "active": True,
-            "client_id": token.api_key.client_id,
+            "client_id": token.client_id,
             "token_type": "Bearer",
             "scope": token.scope,
-            "sub": str(token.api_key.manager_id),
-            "username": token.api_key.manager.username,
+            "sub": str(token.manager_id),
+            "username": token.username,
             "iat": int(token.issued_at.timestamp()),
             "exp": int(token.expires_at.timestamp()),
         }
@@ -140,10 +152,10 @@ class _BearerValidator(BearerTokenValidator):
         super().__init__(realm=REALM)
         self.oauth = oauth
 
-    def authenticate_token(self, token_string: str) -> AccessToken | None:
+    def authenticate_token(self, token_string: str) -> TokenGrant | None:
         return self.oauth.find_token(token_string)
 
-    def validate_token(self, token: AccessToken | None, scopes: list[str] | None,
+    def validate_token(self, token: TokenGrant | None, scopes: list[str] | None,
                        request: Any) -> None:
         if token is None:
             raise InvalidTokenError("The access token is unknown, expired or revoked.",
@@ -198,12 +210,12 @@ class OAuth:
                 expires_at=now + timedelta(seconds=int(token["expires_in"])),
             ))
 
-    def find_token(self, token_string: str) -> AccessToken | None:
+    def find_token(self, token_string: str) -> TokenGrant | None:
         if not token_string or len(token_string) > MAX_TOKEN_LENGTH:
             return None
-        return self.kit.session().scalar(
-            select(AccessToken).where(AccessToken.token_hash == digest(token_string))
-        )
+        row = self.kit.session().execute(
+            GRANT_QUERY, {"token_hash": digest(token_string)}).one_or_none()
+        return None if row is None else TokenGrant(*row)
 
     # -- endpoints -------------------------------------------------------------------------
 
@@ -223,7 +235,7 @@ class OAuth:
 
     # -- protecting API routes -------------------------------------------------------------
 
-    def authenticate(self, scope: str | None) -> AccessToken:
+    def authenticate(self, scope: str | None) -> TokenGrant:
         """The request's valid token holding ``scope``, or ApiError 401/403."""
         try:
             return self.protector.acquire_token([scope] if scope else None)

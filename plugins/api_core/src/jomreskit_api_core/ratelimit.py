@@ -29,8 +29,6 @@ from .models import RateLimitCounter
 if TYPE_CHECKING:
     from jomreskit.core.kit import Kit
 
-    from .models import ApiKey
-
 log = logging.getLogger("jomreskit.api")
 
 DEFAULT_LIMIT = "600/minute"
@@ -146,8 +144,9 @@ class RateLimiter:
         if self.limit:
             self.store = make_store(kit, kit.settings.get("JOMRESKIT_API_RATE_LIMIT_STORAGE"))
 
-    def hit(self, api_key: ApiKey) -> None:
-        """Count a request of ``api_key``: rate headers for the response, or ApiError 429."""
+    def hit(self, api_key_id: int) -> None:
+        """Count a request of API key ``api_key_id``: rate headers for the response, or ApiError
+        429."""
         if self.limit is None or self.store is None:
             return
         allowed, period = self.limit
@@ -155,7 +154,7 @@ class RateLimiter:
         window = int(now // period)
         reset = max(1, math.ceil((window + 1) * period - now))
         try:
-            count = self.store.incr(f"key{api_key.id}", window, period)
+            count = self.store.incr(f"key{api_key_id}", window, period)
         except Exception:  # the counter store is down: serve rather than refuse everyone
             log.warning("rate limit counters unavailable; request let through", exc_info=True)
             return

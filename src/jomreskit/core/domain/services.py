@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.security import generate_password_hash
 
 from ..errors import Conflict, NotFound, ValidationError
@@ -133,14 +133,26 @@ def delete_user(kit: Kit, manager_id: int) -> None:
     kit.fire("manager_deleted", manager_id=manager_id)
 
 
+# Every API call on a property runs it (api_core's require_property): built once.
+_LINK_QUERY = select(ManagerProperty.manager_id).where(
+    ManagerProperty.manager_id == bindparam("manager_id"),
+    ManagerProperty.property_uid == bindparam("property_uid"),
+)
+
+
 def manages(kit: Kit, manager_id: int, property_uid: int) -> bool:
     """True when the manager may act on the property: linked to it, or a super manager."""
     user = kit.session().get(User, manager_id)
     if user is None:
         return False
-    return user.is_super or (
-        kit.session().get(ManagerProperty, (manager_id, property_uid)) is not None
-    )
+    return user.is_super or is_linked(kit, manager_id, property_uid)
+
+
+def is_linked(kit: Kit, manager_id: int, property_uid: int) -> bool:
+    """True when the cross-reference links the manager to the property."""
+    found = kit.session().execute(
+        _LINK_QUERY, {"manager_id": manager_id, "property_uid": property_uid}).first()
+    return found is not None
 
 
 # -- properties and rooms ------------------------------------------------------------------
