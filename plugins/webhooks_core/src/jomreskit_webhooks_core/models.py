@@ -80,8 +80,9 @@ class Delivery(Base):
                             "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"),
-                                            index=True)
+    # Not indexed: an event's deliveries would touch as many index pages as it has webhooks
+    # (migration 0003); the few lookups by webhook walk the table newest first.
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(Integer, default=None)
     event_type: Mapped[str] = mapped_column(String(100))
     # The webhook-id header: the same for every attempt, so receivers can drop duplicates.

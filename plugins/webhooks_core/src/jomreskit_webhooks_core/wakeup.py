@@ -215,7 +215,7 @@ class Watcher:
         connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
             last = connection.execute("PRAGMA data_version").fetchone()[0]
-            while not self._stop.wait(0.005):
+            while not self._stop.wait(0.002):
                 version = connection.execute("PRAGMA data_version").fetchone()[0]
                 if version != last:
                     last = version
