@@ -1,10 +1,15 @@
 """Migrations build exactly what the models describe, and sessions commit as they say, on SQLite
 and PostgreSQL."""
 
-from sqlalchemy import select, update
+import os
+import time
+
+import pytest
+from sqlalchemy import create_engine, select, text, update
 
 from jomreskit.core import db, migrate
 from jomreskit.core.domain.models import Property
+from jomreskit.testing import POSTGRES_ENV, scratch_database
 
 
 def test_after_db_upgrade_the_database_matches_every_model(make_site):
@@ -62,3 +67,25 @@ def test_autocommit_changes_nothing_once_the_session_has_begun(site):
         assert _name_seen_by_another_connection(kit) != "Not yet"
         kit.session.rollback()
         kit.session.remove()
+
+
+def test_a_pooled_connection_lost_while_resting_is_replaced_unnoticed(tmp_path, monkeypatch):
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    with scratch_database(server, tmp_path) as url:
+        engine = db.make_engine(url)
+        try:
+            with engine.connect() as connection:
+                pid = connection.scalar(text("SELECT pg_backend_pid()"))
+            # The database drops the connection while it rests in the pool (a restart would).
+            admin = create_engine(url)
+            with admin.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            admin.dispose()
+            time.sleep(0.2)
+            monkeypatch.setattr(db, "IDLE_BEFORE_PING", 0.1)
+            with engine.connect() as connection:
+                assert connection.scalar(text("SELECT pg_backend_pid()")) != pid
+        finally:
+            engine.dispose()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -82,7 +84,36 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_idle_connections(engine)
+    return engine
+
+
+IDLE_BEFORE_PING = 1.0  # seconds a pooled connection rests before it is checked on checkout
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Check a pooled connection on checkout only when it has rested a while.
+
+    A connection that rested may have been closed by a database restart or a firewall; a
+    failed ping makes the pool replace it before the request sees it (SQLAlchemy's
+    ``pool_pre_ping``, which pings on every checkout). Under load connections come back
+    within milliseconds, and a ping per request would be one more round trip each.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _rested_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["jomreskit_checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_rested(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get("jomreskit_checked_in")
+        if checked_in is None or time.monotonic() - checked_in < IDLE_BEFORE_PING:
+            return  # just connected, or back from use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection lost: {exc}") from exc
 
 
 def autocommit_options(engine: Engine) -> dict[str, Any]:
