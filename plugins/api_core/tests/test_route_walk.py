@@ -9,7 +9,7 @@ from pathlib import Path
 import requests
 from jomreskit_api_core import get_api
 from jomreskit_api_core.api import RULE_PARAMETER, Route
-from jomreskit_api_core.testing import create_key, expire_token, issue_token
+from jomreskit_api_core.testing import auth, bearer_token, create_key, expire_token, issue_token
 
 THINGS_PLUGIN = Path(__file__).with_name("things_plugin.py")
 
@@ -132,3 +132,20 @@ def test_a_revoked_key_kills_its_tokens_on_every_route(make_api_site, serve_app)
                             auth=(client_id, secret))
     assert refused.status_code == 401
     assert refused.json()["error"] == "invalid_client"
+
+
+def test_property_access_is_checked_for_the_path_property_and_any_other(make_api_site,
+                                                                       serve_app):
+    site = make_api_site(plugins=[THINGS_PLUGIN])
+    base = serve_app(site.app) + get_api(site.app).prefix
+    manager = auth(bearer_token(site, "manager", ["things_get"]))  # runs properties 1 and 2
+    super_manager = auth(bearer_token(site, "super", ["things_get"]))
+
+    def status(path, headers):
+        response = requests.get(base + path, headers=headers)
+        return response.status_code, response.json().get("error", {}).get("code")
+
+    assert status("/things/1/beside/2", manager) == (200, None)
+    assert status("/things/3/beside/1", manager) == (403, "forbidden_property")
+    assert status("/things/1/beside/3", manager) == (403, "forbidden_property")
+    assert status("/things/3/beside/4", super_manager) == (200, None)

@@ -35,3 +35,11 @@ def register_api_routes(api: Api):
         return {"property_uid": prop.property_uid, "name": prop.name,
                 "manager": current_manager().username, "limit": params["limit"],
                 "since": params.get("since")}, {"limit": params["limit"]}
+
+    @api.route("/things/<int:property_uid>/beside/<int:other_uid>", scope="things_get",
+               summary="Two properties' things, side by side")
+    def things_beside(property_uid: int, other_uid: int):
+        # The path's property is checked with the token; the other one on its own.
+        require_property(property_uid)
+        require_property(other_uid)
+        return {"property_uids": [property_uid, other_uid]}

@@ -375,6 +375,8 @@ class _RuleView:
         if route.method == "GET":  # reads: no transaction to begin and roll back
             api.kit.autocommit()
         if not route.public:
+            if isinstance(view_args.get("property_uid"), int):  # read with the token
+                g.jomreskit_property_uid = view_args["property_uid"]
             token = api.oauth.authenticate(route.scope)
             g.jomreskit_token = token
             api.limiter.hit(token.api_key_id)
@@ -480,6 +482,10 @@ def require_property(property_uid: int) -> None:
     token = current_token()
     if token.is_super:
         return
-    if not services.is_linked(get_api().kit, token.manager_id, property_uid):
+    if token.property_uid == property_uid:
+        linked = token.linked_to_property
+    else:
+        linked = services.is_linked(get_api().kit, token.manager_id, property_uid)
+    if not linked:
         raise ApiError(403, "forbidden_property",
                        f"this API key's manager does not manage property {property_uid}")

@@ -128,6 +128,10 @@ class TokenGrant(TokenMixin):
     manager_id: int
     username: str
     role: str
+    # Read in the same query when the route's path names a property (see oauth.find_token):
+    # whether the manager is linked to ``property_uid``.
+    property_uid: int | None = None
+    linked_to_property: bool = False
 
     @property
     def is_super(self) -> bool:

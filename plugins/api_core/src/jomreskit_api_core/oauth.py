@@ -33,12 +33,12 @@ from authlib.oauth2.rfc6750 import (
 )
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import Flask, Response
+from flask import Flask, Response, g
 from flask import request as flask_request
 from sqlalchemy import bindparam, delete, select
 
 from jomreskit.core.db import utcnow
-from jomreskit.core.domain.models import User
+from jomreskit.core.domain.models import ManagerProperty, User
 
 from .api import ApiError
 from .keys import purge_expired_tokens
@@ -66,6 +66,14 @@ GRANT_QUERY = (
     .join(ApiKey, AccessToken.api_key_id == ApiKey.id)
     .join(User, ApiKey.manager_id == User.manager_id)
     .where(AccessToken.token_hash == bindparam("token_hash"))
+)
+# The same, with the manager's link to the property a route's path names: a property route
+# then costs one query for the token and the access check together.
+GRANT_AND_LINK_QUERY = GRANT_QUERY.add_columns(
+    select(ManagerProperty.manager_id)
+    .where(ManagerProperty.manager_id == User.manager_id,
+           ManagerProperty.property_uid == bindparam("property_uid"))
+    .exists()
 )
 
 
@@ -211,11 +219,21 @@ class OAuth:
             ))
 
     def find_token(self, token_string: str) -> TokenGrant | None:
+        """The grant of ``token_string``; with the manager's link to the request's property
+        when the API view set ``g.jomreskit_property_uid`` (its path names one)."""
         if not token_string or len(token_string) > MAX_TOKEN_LENGTH:
             return None
+        token_hash = digest(token_string)
+        property_uid = g.get("jomreskit_property_uid")
+        if property_uid is None:
+            row = self.kit.session().execute(GRANT_QUERY, {"token_hash": token_hash}).first()
+            return None if row is None else TokenGrant(*row)
         row = self.kit.session().execute(
-            GRANT_QUERY, {"token_hash": digest(token_string)}).one_or_none()
-        return None if row is None else TokenGrant(*row)
+            GRANT_AND_LINK_QUERY, {"token_hash": token_hash, "property_uid": property_uid}
+        ).first()
+        if row is None:
+            return None
+        return TokenGrant(*row[:-1], property_uid=property_uid, linked_to_property=bool(row[-1]))
 
     # -- endpoints -------------------------------------------------------------------------
 
