@@ -18,7 +18,19 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Integer, String, bindparam, cast, insert, literal_column, or_, select, true
+from sqlalchemy import (
+    Integer,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 
 from jomreskit.core.db import utcnow
 from jomreskit.core.domain.models import ManagerProperty
@@ -66,10 +78,21 @@ def _queue_statement(owner: Any, property_filtered: bool) -> Any:
          "next_attempt_at", "created_at"], rows)
 
 
+def _notifying(statement: Any) -> Any:
+    """On PostgreSQL, the queueing statement also sends the workers' NOTIFY when it queued
+    anything (delivered at commit), so waking them costs no round trip of its own. It answers
+    one row: how many deliveries it queued."""
+    queued = statement.returning(DELIVERIES.c.id).cte("queued")
+    count = select(func.count().label("n")).select_from(queued).subquery()
+    notify = func.pg_notify(literal_column(f"'{wakeup.CHANNEL}'"), literal_column("''"))
+    return select(count.c.n, case((count.c.n > literal_column("0"), notify)))
+
+
 _OF_PROPERTY = _queue_statement(WEBHOOKS.c.manager_id.in_(
     select(ManagerProperty.__table__.c.manager_id)
     .where(ManagerProperty.__table__.c.property_uid == bindparam("property_uid"))), True)
 _OF_MANAGER = _queue_statement(WEBHOOKS.c.manager_id == bindparam("manager_id"), False)
+_NOTIFYING = {id(_OF_PROPERTY): _notifying(_OF_PROPERTY), id(_OF_MANAGER): _notifying(_OF_MANAGER)}
 
 
 def queue(kit: Kit, event: Event) -> int:
@@ -90,14 +113,18 @@ def queue(kit: Kit, event: Event) -> int:
         event_like=f"%,{_like_escaped(event.name)},%", event_id=event.id,
         event_type=event.name, msg_prefix=message.new_msg_id() + "_", head=head, tail=tail,
         now=utcnow())
-    queued = _execute(session.connection(), statement, params)
+    notifying = kit.engine.dialect.name == "postgresql"
+    if notifying:
+        statement = _NOTIFYING[id(statement)]
+    queued = _execute(session.connection(), statement, params, counted=notifying)
     if queued:
-        wakeup.queued(kit, session)
+        wakeup.queued(kit, session, notified=notifying)
     return queued
 
 
-def _execute(connection: Any, statement: Any, params: dict[str, Any]) -> int:
-    """Run a queueing statement straight through the driver; the number of rows it queued.
+def _execute(connection: Any, statement: Any, params: dict[str, Any], counted: bool) -> int:
+    """Run a queueing statement straight through the driver; the number of rows it queued
+    (its rowcount, or with ``counted`` the number it answers).
 
     Every fired event runs one, inside the caller's request: compiled once per database, it
     skips SQLAlchemy's per-execution work, as the worker's batch writes do (batch.py).
@@ -112,7 +139,8 @@ def _execute(connection: Any, statement: Any, params: dict[str, Any]) -> int:
         params["now"] = to_database(params["now"])
     values: Any = (tuple(params[name] for name in compiled.positiontup) if compiled.positional
                    else params)
-    return connection.exec_driver_sql(compiled.string, values).rowcount
+    result = connection.exec_driver_sql(compiled.string, values)
+    return int(result.scalar_one()) if counted else result.rowcount
 
 
 _compiled: dict[tuple[int, str], Any] = {}

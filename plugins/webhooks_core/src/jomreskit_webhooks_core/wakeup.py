@@ -2,10 +2,9 @@
 
 - In the same process (the worker thread of `jomreskit serve`): an ``after_commit`` listener
   on the site's sessions sets a ``threading.Event``.
-- Across processes on PostgreSQL: after the commit, a thread of the firing process sends
-  ``NOTIFY jomreskit_webhooks`` (so the request does not wait for it, and a burst of commits
-  costs one notification); every worker LISTENs. Should the process die between its commit
-  and the notification, workers still find the rows on their next look (30 s at most).
+- Across processes on PostgreSQL: the queueing transaction itself sends
+  ``NOTIFY jomreskit_webhooks`` (the outbox's INSERT does it in the same statement), which
+  PostgreSQL delivers when, and only if, the transaction commits; every worker LISTENs.
 - Across processes on SQLite: a worker watches ``PRAGMA data_version`` on a connection of its
   own, which changes whenever another connection commits; checking it is a few microseconds
   and takes no lock.
@@ -15,7 +14,6 @@ Workers also wake on their own when the next retry falls due.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import sqlite3
 import threading
@@ -60,13 +58,10 @@ def waker(kit: Kit) -> Waker:
         found = kit.app.extensions.get(_STATE)
         if found is None:
             found = Waker()
-            notifier = Notifier(kit) if kit.engine.dialect.name == "postgresql" else None
 
             def _after_commit(session: Session) -> None:
                 if session.info.pop(_FLAG, False):
                     found.set()
-                    if notifier is not None:
-                        notifier.poke()
 
             def _after_rollback(session: Session) -> None:
                 session.info.pop(_FLAG, None)
@@ -78,84 +73,21 @@ def waker(kit: Kit) -> Waker:
         return found
 
 
-def queued(kit: Kit, session: Session) -> None:
-    """Note that ``session``'s transaction queued deliveries: wake workers when it commits."""
+# PostgreSQL sends it at commit, once per transaction however often it was asked for.
+NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")
+
+
+def queued(kit: Kit, session: Session, notified: bool = False) -> None:
+    """Note that ``session``'s transaction queued deliveries: wake workers when it commits.
+
+    ``notified``: the queueing statement already sent the NOTIFY (the outbox's does).
+    """
     waker(kit)
     if session.info.get(_FLAG):
         return
     session.info[_FLAG] = True
-
-
-class Notifier:
-    """Sends ``NOTIFY`` for this process's commits from a thread of its own, which keeps one
-    connection while there is work and goes away after a few idle seconds."""
-
-    IDLE = 5.0
-
-    def __init__(self, kit: Kit) -> None:
-        self.kit = kit
-        self._event = threading.Event()
-        self._lock = threading.Lock()
-        self._running = False
-        self._sent = threading.Event()  # set when no notification is pending
-        self._sent.set()
-        # A short-lived process (`jomreskit events fire`) may exit before the thread ran.
-        atexit.register(self.flush)
-
-    def flush(self, timeout: float = 2.0) -> None:
-        """Wait for a pending notification to go out; send it from here if it does not."""
-        if not self._sent.wait(timeout):
-            try:
-                with self.kit.engine.connect() as connection:
-                    connection.execute(text(f"NOTIFY {CHANNEL}"))
-                    connection.commit()
-            except Exception as exc:
-                log.warning("cannot NOTIFY workers of new deliveries: %s", exc)
-
-    def poke(self) -> None:
-        with self._lock:
-            self._sent.clear()
-            self._event.set()
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name="jomreskit-webhooks-notify",
-                                 daemon=True).start()
-
-    def _run(self) -> None:
-        connection: Any = None
-        try:
-            while True:
-                if not self._event.wait(self.IDLE):
-                    with self._lock:
-                        if not self._event.is_set():
-                            self._running = False
-                            return
-                    continue
-                self._event.clear()
-                try:
-                    if connection is None:
-                        raw = self.kit.engine.raw_connection()
-                        connection = raw.driver_connection
-                        raw.detach()  # autocommit, and ours alone: kept out of the pool
-                        connection.rollback()
-                        connection.autocommit = True
-                    connection.execute(f"NOTIFY {CHANNEL}")
-                    with self._lock:
-                        if not self._event.is_set():
-                            self._sent.set()
-                except Exception as exc:
-                    log.warning("cannot NOTIFY workers of new deliveries: %s", exc)
-                    connection = _close(connection)
-        finally:
-            _close(connection)
-
-
-def _close(connection: Any) -> None:
-    if connection is not None:
-        try:
-            connection.close()
-        except Exception:
-            pass
+    if not notified and kit.engine.dialect.name == "postgresql":
+        session.execute(NOTIFY)
 
 
 class Watcher:
