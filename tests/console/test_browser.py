@@ -141,7 +141,10 @@ def test_the_manager_console_end_to_end(served, browser):
     secret = page.locator("#new-client-secret").input_value()
     assert secret.startswith("jks_")
     page.locator("button[data-copy=new-client-secret]").click()
-    assert page.locator("button[data-copy=new-client-secret]").inner_text() == "Copied"
+    # The clipboard write is asynchronous: wait for the button to say it is done.
+    page.wait_for_function(
+        "document.querySelector('button[data-copy=new-client-secret]').textContent === 'Copied'",
+        timeout=5000)
     assert page.evaluate("navigator.clipboard.readText()") == secret
     shot(page, "app-key-management")
     token = requests.post(base + "/api/oauth/token", data={"grant_type": "client_credentials"},
