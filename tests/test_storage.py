@@ -3,6 +3,7 @@ and PostgreSQL."""
 
 import os
 import time
+import warnings
 
 import pytest
 from sqlalchemy import create_engine, select, text, update
@@ -61,7 +62,9 @@ def test_autocommit_changes_nothing_once_the_session_has_begun(site):
     kit = site.kit
     with site.app.app_context():
         kit.session().scalar(select(Property.name).where(Property.property_uid == 1))
-        kit.autocommit()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # not even an attempt SQLAlchemy would ignore
+            kit.autocommit()
         kit.session().execute(
             update(Property).where(Property.property_uid == 1).values(name="Not yet"))
         assert _name_seen_by_another_connection(kit) != "Not yet"

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names make Alembic migrations reproducible on SQLite and PostgreSQL alike.
@@ -126,6 +126,18 @@ def autocommit_options(engine: Engine) -> dict[str, Any]:
     if engine.dialect.name == "sqlite":
         return {AUTOCOMMIT_OPTION: True}
     return {"isolation_level": "AUTOCOMMIT"}
+
+
+def autocommit(session: Session) -> None:
+    """Let ``session`` run each statement as a transaction of its own, until it next commits,
+    rolls back or closes (its connection then goes back to the pool as it came).
+
+    For work that only reads, or writes in one atomic statement: it saves the BEGIN and
+    COMMIT/ROLLBACK round trips on PostgreSQL, and on SQLite it does not queue behind the write
+    lock. Called before the session's first statement; once it has begun, it changes nothing.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options=autocommit_options(session.get_bind()))
 
 
 def make_session(engine: Engine) -> scoped_session:

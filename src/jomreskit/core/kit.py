@@ -12,9 +12,9 @@ from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import config, plugins, registry
+from . import config, db, plugins, registry
 from .authmethods import AuthMethod
-from .db import autocommit_options, make_engine, make_session
+from .db import make_engine, make_session
 from .domain.models import EventRecord
 from .errors import PluginError
 from .events import Event, EventCatalog
@@ -160,16 +160,9 @@ class Kit:
             raise
 
     def autocommit(self) -> None:
-        """Let the current thread's session run each statement as a transaction of its own,
-        until it is removed (at the end of the request).
-
-        For requests that only read: it saves the BEGIN and ROLLBACK round trips on PostgreSQL,
-        and on SQLite it does not queue readers behind the write lock. Called before the
-        session's first statement; once the session has begun, it changes nothing.
-        """
-        session = self.session()
-        if not session.in_transaction():
-            session.connection(execution_options=autocommit_options(self.engine))
+        """Let the current thread's session run each statement as a transaction of its own
+        (``db.autocommit``): for requests that only read. Called before its first statement."""
+        db.autocommit(self.session())
 
     # -- events ----------------------------------------------------------------------------
 

@@ -26,7 +26,8 @@ from sqlalchemy import bindparam, delete, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import scoped_session
 
-from jomreskit.core.db import autocommit_options, make_engine, make_session, utcnow
+from jomreskit.core import db
+from jomreskit.core.db import make_engine, make_session, utcnow
 
 from . import batch, config, settings, wakeup
 from .models import FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
@@ -112,8 +113,8 @@ class Worker:
         if self._sessions is None:
             self._sessions, self._engine = _worker_sessions(self.kit)
         session = self._sessions()
-        if autocommit and not session.in_transaction():
-            session.connection(execution_options=autocommit_options(session.get_bind()))
+        if autocommit:
+            db.autocommit(session)
         try:
             yield session
             session.commit()

@@ -133,19 +133,11 @@ def delete_user(kit: Kit, manager_id: int) -> None:
     kit.fire("manager_deleted", manager_id=manager_id)
 
 
-# Every API call on a property runs it (api_core's require_property): built once.
+# API calls on a property run it (api_core's require_property): built once.
 _LINK_QUERY = select(ManagerProperty.manager_id).where(
     ManagerProperty.manager_id == bindparam("manager_id"),
     ManagerProperty.property_uid == bindparam("property_uid"),
 )
-
-
-def manages(kit: Kit, manager_id: int, property_uid: int) -> bool:
-    """True when the manager may act on the property: linked to it, or a super manager."""
-    user = kit.session().get(User, manager_id)
-    if user is None:
-        return False
-    return user.is_super or is_linked(kit, manager_id, property_uid)
 
 
 def is_linked(kit: Kit, manager_id: int, property_uid: int) -> bool:
