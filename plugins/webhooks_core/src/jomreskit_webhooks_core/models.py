@@ -31,7 +31,7 @@ class Webhook(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     secret_settings: Mapped[str | None] = mapped_column(Text, default=None)
     # The event and property filters as ",a,b," ("" for every event, every property): the
-    # outbox matches them with LIKE in the one statement that queues an event's deliveries.
+    # outbox looks for ",name," in them in the one statement that queues an event's deliveries.
     event_filter: Mapped[str] = mapped_column(Text, default="", server_default="")
     property_filter: Mapped[str] = mapped_column(Text, default="", server_default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
