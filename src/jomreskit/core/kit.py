@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
+from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -173,19 +174,21 @@ class Kit:
         about it (webhook deliveries queued, say) are gone with it.
         """
         event_type = self.catalog.check(name, ids)
-        session = self.session()
-        record = EventRecord(name=name, ids=dict(ids))
-        session.add(record)
-        session.flush()
-        event = Event(
-            id=record.id, name=name, ids=dict(ids), timestamp=record.created_at, type=event_type
+        timestamp = db.utcnow()
+        event_id = self.session().scalar(
+            _RECORD_EVENT, {"name": name, "ids": dict(ids), "created_at": timestamp}
         )
+        event = Event(id=event_id, name=name, ids=dict(ids), timestamp=timestamp, type=event_type)
         self.hooks.event_fired(kit=self, event=event)
         return event
 
     def callback_url(self, event: Event) -> str | None:
         """Where the remote service reads the record (None when no API plugin offers it)."""
         return self.hooks.event_callback_url(kit=self, event=event)
+
+
+# A plain INSERT rather than an ORM flush: every fired event runs it inside a request.
+_RECORD_EVENT = insert(EventRecord.__table__).returning(EventRecord.__table__.c.id)
 
 
 class JomresKit:
