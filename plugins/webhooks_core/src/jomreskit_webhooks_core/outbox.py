@@ -34,7 +34,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from jomreskit.core.db import utcnow
 from jomreskit.core.domain.models import ManagerProperty
 
 from . import message, wakeup
@@ -139,7 +138,7 @@ def queue(kit: Kit, event: Event) -> int:
     params.update(
         event=f",{event.name},", event_id=event.id,
         event_type=event.name, msg_prefix=message.new_msg_id() + "_", head=head, tail=tail,
-        now=utcnow())
+        now=event.timestamp)
     notifying = kit.engine.dialect.name == "postgresql"
     if notifying:
         statement = _NOTIFYING[id(statement)]

@@ -157,7 +157,7 @@ def send_test(kit: Kit, webhook_id: int, manager_id: int | None = None) -> dict[
     The ping is signed and authenticated like any delivery; it is not retried. Commits.
     """
     from .sender import Job
-    from .worker import Worker, _Done
+    from .worker import WebhookVersion, Worker, _Done
 
     with kit.transaction() as session:
         webhook = get_webhook(kit, webhook_id, manager_id)
@@ -170,7 +170,9 @@ def send_test(kit: Kit, webhook_id: int, manager_id: int | None = None) -> dict[
         session.flush()
         job = Job(id=delivery.id, claim="test", webhook_id=webhook.id, msg_id=delivery.msg_id,
                   event_type=PING, payload=payload, attempts=0)
-        target = worker._targets(session, {webhook.id}).get(webhook.id)
+        version = WebhookVersion(webhook.id, webhook.updated_at, webhook.enabled,
+                                 webhook.failing_since)
+        target = worker.targets(session, [version]).get(webhook.id)
     outcome = worker.sender.attempt(job, target)
     outcome.retry_at = None
     worker.record([_Done(job, outcome)])

@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, event, func, select, update
+from sqlalchemy import bindparam, delete, event, func, literal_column, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import scoped_session
 
@@ -230,28 +230,34 @@ class Worker:
         token = secrets.token_hex(8)
         params = {"now": now, "limit": limit, "leased_until": now + self.lease, "token": token}
         with self._transaction(autocommit=True) as session:
+            rows = session.execute(_CLAIM, params).all()
             jobs = [Job(id=r.id, claim=token, webhook_id=r.webhook_id, msg_id=r.msg_id,
                         event_type=r.event_type, payload=r.payload, attempts=r.attempts)
-                    for r in session.execute(_CLAIM, params)]
-            targets = self._targets(session, {job.webhook_id for job in jobs}) if jobs else {}
+                    for r in rows]
+            targets = self.targets(session, [WebhookVersion(
+                r.webhook_id, r.webhook_updated_at, r.webhook_enabled, r.webhook_failing_since)
+                for r in rows])
         jobs.sort(key=lambda job: job.id)
         return jobs, targets
 
-    def _targets(self, session: Any, ids: set[int]) -> dict[int, Target]:
-        """The webhooks of a claim, decrypted once per version of each (by ``updated_at``)."""
+    def targets(self, session: Any, versions: Iterable[WebhookVersion]) -> dict[int, Target]:
+        """The webhooks deliveries go to, decrypted once per version of each (by
+        ``updated_at``); a webhook that is gone has none."""
         found: dict[int, Target] = {}
         missing: set[int] = set()
-        for row in session.execute(_VERSIONS, {"ids": list(ids)}):
-            if row.failing_since is None:
-                self._failing.discard(row.id)
+        for version in versions:
+            if version.updated_at is None:  # deleted since the delivery was queued
+                continue
+            if version.failing_since is None:
+                self._failing.discard(version.id)
             else:
-                self._failing.add(row.id)
-            target = self._cache.targets.get((row.id, row.updated_at))
+                self._failing.add(version.id)
+            target = self._cache.targets.get((version.id, version.updated_at))
             if target is None:
-                missing.add(row.id)
+                missing.add(version.id)
             else:
-                target.enabled = row.enabled
-                found[row.id] = target
+                target.enabled = version.enabled
+                found[version.id] = target
         if missing:
             if len(self._cache.targets) > 10_000:
                 self._cache.targets.clear()
@@ -353,6 +359,29 @@ class Worker:
             prune(self.kit, self.retention)
 
 
+class WebhookVersion(NamedTuple):
+    """What a claim reads of a delivery's webhook: enough to tell whether the worker's copy
+    (``Target``) is still current. All but ``id`` are None when the webhook is gone."""
+
+    id: int
+    updated_at: datetime | None
+    enabled: bool | None
+    failing_since: datetime | None
+
+
+WEBHOOKS = Webhook.__table__
+
+
+def _of_webhook(name: str) -> Any:
+    """A column of the claimed delivery's webhook, read in the claim's own statement: the
+    worker learns whether its copy of the webhook is current without a second query."""
+    webhook = WEBHOOKS.alias("claimed_webhook")
+    # Spelled out: SQLAlchemy writes SQLite's RETURNING columns without their table, which
+    # would leave "id = webhook_id" to SQL's scoping rules.
+    same = literal_column("claimed_webhook.id") == literal_column("webhook_deliveries.webhook_id")
+    return select(webhook.c[name]).where(same).scalar_subquery().label(f"webhook_{name}")
+
+
 _DUE = (
     select(DELIVERIES.c.id)
     .where(DELIVERIES.c.status == PENDING, DELIVERIES.c.next_attempt_at <= bindparam("now"))
@@ -366,13 +395,9 @@ _CLAIM = (
     .where(DELIVERIES.c.id.in_(select(_DUE.c.id)))
     .values(next_attempt_at=bindparam("leased_until"), claim=bindparam("token"))
     .returning(DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.msg_id,
-               DELIVERIES.c.event_type, DELIVERIES.c.payload, DELIVERIES.c.attempts)
+               DELIVERIES.c.event_type, DELIVERIES.c.payload, DELIVERIES.c.attempts,
+               _of_webhook("updated_at"), _of_webhook("enabled"), _of_webhook("failing_since"))
 )
-
-WEBHOOKS = Webhook.__table__
-_VERSIONS = select(WEBHOOKS.c.id, WEBHOOKS.c.updated_at, WEBHOOKS.c.enabled,
-                   WEBHOOKS.c.failing_since).where(
-    WEBHOOKS.c.id.in_(bindparam("ids", expanding=True)))
 _WEBHOOKS = select(WEBHOOKS).where(WEBHOOKS.c.id.in_(bindparam("ids", expanding=True)))
 
 _RELEASE = (
