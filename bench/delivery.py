@@ -303,8 +303,10 @@ def request_times(apps: list[Any], count: int, over_http: bool, rounds: int = 40
             assert client.post("/bench/note").status_code == 200
     per_round = max(1, count // rounds)
     times: list[list[float]] = [[] for _ in apps]
-    for _ in range(rounds):
-        for n, client in enumerate(clients):
+    for r in range(rounds):
+        # Each app goes first in every other round: neither gains from its place in the turn.
+        for n in (range(len(clients)) if r % 2 == 0 else reversed(range(len(clients)))):
+            client = clients[n]
             started = time.perf_counter()
             for _ in range(per_round):
                 client.post("/bench/note")
