@@ -174,8 +174,12 @@ class Kit:
         about it (webhook deliveries queued, say) are gone with it.
         """
         event_type = self.catalog.check(name, ids)
+        session = self.session()
+        # The caller's pending changes first: plugins' statements about the event must see
+        # them (a property just linked to its manager, say).
+        session.flush()
         timestamp = db.utcnow()
-        event_id = self.session().scalar(
+        event_id = session.scalar(
             _RECORD_EVENT, {"name": name, "ids": dict(ids), "created_at": timestamp}
         )
         event = Event(id=event_id, name=name, ids=dict(ids), timestamp=timestamp, type=event_type)
