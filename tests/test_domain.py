@@ -161,9 +161,14 @@ def test_new_records_after_the_seed_get_fresh_ids(site):
 
 
 def test_users_create_links_properties_and_refuses_duplicates(site):
-    ok = site.cli("users", "create", "polly", "--property", "1", "--json")
+    ok = site.cli("users", "create", "polly", "--property", "1", "--password",
+                  "fawlty-towers-1975", "--json")
     assert ok.exit_code == 0, ok.output
-    assert json.loads(ok.output)["property_uids"] == [1]
+    created = json.loads(ok.output)
+    assert created["property_uids"] == [1]
+    assert "password_hash" not in created and "fawlty" not in ok.output
+    listed = json.loads(site.cli("users", "list", "--json").output)
+    assert [u for u in listed if u["username"] == "polly"] == [created]
     again = site.cli("users", "create", "polly")
     assert again.exit_code == 1
     assert again.output.strip() == "Error: a user named 'polly' already exists"

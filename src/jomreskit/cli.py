@@ -216,16 +216,6 @@ def users() -> None:
     """Managers and super managers."""
 
 
-def user_json(user: Any) -> dict[str, Any]:
-    return {
-        "manager_id": user.manager_id,
-        "username": user.username,
-        "role": user.role,
-        "email": user.email,
-        "property_uids": [p.property_uid for p in user.properties],
-    }
-
-
 @users.command("create")
 @click.argument("username")
 @click.option(
@@ -258,7 +248,7 @@ def users_create(
         user = services.create_user(
             kit, username, role=role, email=email, password=password, property_uids=property_uids
         )
-        result = user_json(user)
+        result = user.record()
     if as_json:
         echo_json(result)
     else:
@@ -273,7 +263,7 @@ def users_list(kit: Kit, as_json: bool) -> None:
     from .core.domain.models import User
 
     with kit.transaction() as session:
-        rows = [user_json(u) for u in session.scalars(select(User).order_by(User.manager_id))]
+        rows = [u.record() for u in session.scalars(select(User).order_by(User.manager_id))]
     echo_json(rows) if as_json else echo_table(
         rows, ("manager_id", "username", "role", "email", "property_uids")
     )

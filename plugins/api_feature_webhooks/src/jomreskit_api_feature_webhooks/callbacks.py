@@ -198,7 +198,7 @@ def read_coupon(kit: Kit, property_uid: int, coupon_uid: int | None) -> Record |
 
 def read_manager(kit: Kit, _property_uid: int, manager_id: int | None) -> Record | None:
     user = kit.session().get(User, manager_id) if manager_id else None
-    return None if user is None else records.manager_record(user)
+    return None if user is None else user.record()
 
 
 def tombstone(kit: Kit, event: str, property_uid: int, id: int | None) -> Record | None:

@@ -27,7 +27,6 @@ from jomreskit.core.domain.models import (
     Review,
     Room,
     Tariff,
-    User,
 )
 
 # Every guest field a callback can carry besides guest_uid, which is always there.
@@ -236,15 +235,3 @@ def coupon_record(coupon: Coupon) -> dict[str, Any]:
         "valid_to": _when(coupon.valid_to),
     }
 
-
-def manager_record(user: User) -> dict[str, Any]:
-    """A manager's account: never its password hash."""
-    return {
-        "manager_id": user.manager_id,
-        "username": user.username,
-        "email": user.email,
-        "role": user.role,
-        "property_uids": [p.property_uid for p in user.properties],
-        "created_at": _when(user.created_at),
-        "updated_at": _when(user.updated_at),
-    }

@@ -47,6 +47,18 @@ class User(Base):
     def is_super(self) -> bool:
         return self.role == "super"
 
+    def record(self) -> dict[str, Any]:
+        """The account as the CLI and the API show it: never its password hash."""
+        return {
+            "manager_id": self.manager_id,
+            "username": self.username,
+            "email": self.email,
+            "role": self.role,
+            "property_uids": [p.property_uid for p in self.properties],
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
 
 class ManagerProperty(Base):
     """The manager–property cross-reference: which managers run which properties."""
