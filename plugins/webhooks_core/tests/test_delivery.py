@@ -133,8 +133,9 @@ def test_an_event_reaches_a_manager_linked_earlier_in_its_transaction(site, rece
     assert result.exit_code == 0, result.output
     with site.app.app_context(), site.kit.transaction() as session:
         manager2 = session.scalar(select(User).where(User.username == "manager2"))
-        session.add(ManagerProperty(manager_id=manager2.manager_id, property_uid=1))  # unflushed
-        site.kit.fire("property_updated", property_uid=1)
+        with session.no_autoflush:  # the event alone must write the pending link first
+            session.add(ManagerProperty(manager_id=manager2.manager_id, property_uid=1))
+            site.kit.fire("property_updated", property_uid=1)
     drain(site)
     assert [r.path for r in receiver.deliveries] == ["/manager2"]
 

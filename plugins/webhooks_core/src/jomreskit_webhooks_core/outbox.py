@@ -122,7 +122,7 @@ _OF_PROPERTY = _queue_statement(
     WEBHOOKS.join(MANAGER_PROPERTIES, MANAGER_PROPERTIES.c.manager_id == WEBHOOKS.c.manager_id),
     MANAGER_PROPERTIES.c.property_uid == bindparam("property_uid"), True)
 _OF_MANAGER = _queue_statement(WEBHOOKS, WEBHOOKS.c.manager_id == bindparam("manager_id"), False)
-_NOTIFYING = {id(_OF_PROPERTY): _notifying(_OF_PROPERTY), id(_OF_MANAGER): _notifying(_OF_MANAGER)}
+_NOTIFYING = {_OF_PROPERTY: _notifying(_OF_PROPERTY), _OF_MANAGER: _notifying(_OF_MANAGER)}
 
 
 def queue(kit: Kit, event: Event) -> int:
@@ -145,7 +145,7 @@ def queue(kit: Kit, event: Event) -> int:
         now=event.timestamp)
     notifying = kit.engine.dialect.name == "postgresql"
     if notifying:
-        statement = _NOTIFYING[id(statement)]
+        statement = _NOTIFYING[statement]
     queued = _execute(session.connection(), statement, params, counted=notifying)
     if queued:
         wakeup.queued(kit, session, notified=notifying)
@@ -160,10 +160,10 @@ def _execute(connection: Any, statement: Any, params: dict[str, Any], counted: b
     skips SQLAlchemy's per-execution work, as the worker's batch writes do (batch.py).
     """
     dialect = connection.dialect
-    compiled = _compiled.get((id(statement), dialect.name))
+    compiled = _compiled.get((statement, dialect.name))
     if compiled is None:
         compiled = statement.compile(dialect=dialect)
-        _compiled[(id(statement), dialect.name)] = compiled
+        _compiled[(statement, dialect.name)] = compiled
     to_database = DELIVERIES.c.created_at.type._cached_bind_processor(dialect)
     if to_database is not None:
         params["now"] = to_database(params["now"])
@@ -173,5 +173,5 @@ def _execute(connection: Any, statement: Any, params: dict[str, Any], counted: b
     return int(result.scalar_one()) if counted else result.rowcount
 
 
-_compiled: dict[tuple[int, str], Any] = {}
+_compiled: dict[tuple[Any, str], Any] = {}
 

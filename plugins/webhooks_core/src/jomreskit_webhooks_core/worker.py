@@ -370,16 +370,17 @@ class WebhookVersion(NamedTuple):
 
 
 WEBHOOKS = Webhook.__table__
+_CLAIMED_WEBHOOK = WEBHOOKS.alias("claimed_webhook")
 
 
 def _of_webhook(name: str) -> Any:
     """A column of the claimed delivery's webhook, read in the claim's own statement: the
     worker learns whether its copy of the webhook is current without a second query."""
-    webhook = WEBHOOKS.alias("claimed_webhook")
     # Spelled out: SQLAlchemy writes SQLite's RETURNING columns without their table, which
     # would leave "id = webhook_id" to SQL's scoping rules.
     same = literal_column("claimed_webhook.id") == literal_column("webhook_deliveries.webhook_id")
-    return select(webhook.c[name]).where(same).scalar_subquery().label(f"webhook_{name}")
+    return (select(_CLAIMED_WEBHOOK.c[name]).where(same).scalar_subquery()
+            .label(f"webhook_{name}"))
 
 
 _DUE = (
