@@ -26,6 +26,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     form: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.time)  # when it arrived (seconds since the epoch)
 
     def json(self) -> Any:
         return json.loads(self.body)

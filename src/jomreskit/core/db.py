@@ -86,7 +86,29 @@ def make_engine(url: str) -> Engine:
         return engine
     engine = create_engine(url, pool_size=10, max_overflow=20)
     _ping_idle_connections(engine)
+    _connection_lost_when_the_server_says_so(engine)
     return engine
+
+
+# SQLSTATE classes of a connection the server ended or cannot serve: 08 (connection
+# exception) and 57 (operator intervention: shutdown, pg_terminate_backend, crash recovery).
+_LOST_CONNECTION_STATES = ("08", "57")
+
+
+def _connection_lost_when_the_server_says_so(engine: Engine) -> None:
+    """Treat an error with which the server ends a connection as a lost connection.
+
+    The driver reports "terminating connection due to administrator command" as an ordinary
+    error while the socket is still open, so SQLAlchemy would hand the dead connection back to
+    the pool, whose reset then fails with a logged traceback. Marked as a disconnect, the
+    connection is dropped, and the pool replaces every connection older than it.
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _lost(context: Any) -> None:
+        state = getattr(context.original_exception, "sqlstate", None) or ""
+        if state[:2] in _LOST_CONNECTION_STATES:
+            context.is_disconnect = True
 
 
 IDLE_BEFORE_PING = 1.0  # seconds a pooled connection rests before it is checked on checkout

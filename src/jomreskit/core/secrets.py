@@ -17,7 +17,6 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from .errors import JomresKitError
 
-
 SHORTEST_FILE_KEY = 32  # a key file with less was cut short or written by hand: refuse it
 
 

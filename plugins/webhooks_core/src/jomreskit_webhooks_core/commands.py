@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
@@ -12,7 +13,7 @@ import click
 
 from jomreskit.cli import echo_json, echo_table, parse_pairs, pass_kit
 from jomreskit.core.db import utcnow
-from jomreskit.core.errors import ValidationError
+from jomreskit.core.errors import JomresKitError, ValidationError
 
 from . import config, services
 from .worker import Worker, prune
@@ -279,10 +280,21 @@ def parse_time(value: str) -> datetime:
 @JSON
 @pass_kit
 def worker(kit: Kit, mode: str | None, concurrency: int | None, as_json: bool) -> None:
-    """Send webhook deliveries. Runs until SIGTERM or Ctrl-C (finishing what is under way)."""
+    """Send webhook deliveries. Runs until SIGTERM or Ctrl-C: the first stops claiming, hands
+    back what is not yet sent and lets the attempts under way finish (each within the
+    timeout); a second exits at once, handing back everything."""
     runner = Worker(kit, concurrency)
+    problem = runner.problem()
+    if problem:
+        raise JomresKitError(problem)
 
     def _stop(_signum: int, _frame: Any) -> None:
+        if runner.stopping:
+            handed_back = runner.abandon()
+            click.echo(f"stopped at once; {handed_back} deliveries handed back", err=True)
+            os._exit(1)
+        click.echo("stopping: finishing the attempts under way (Ctrl-C again to exit now)",
+                   err=True)
         runner.stop()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}

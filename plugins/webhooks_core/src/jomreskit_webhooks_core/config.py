@@ -10,9 +10,10 @@ if TYPE_CHECKING:
     from jomreskit.core.kit import Kit
 
 DEFAULTS: dict[str, Any] = {
-    "JOMRESKIT_WEBHOOK_CONCURRENCY": 8,  # sending threads per worker
+    "JOMRESKIT_WEBHOOK_CONCURRENCY": 8,  # attempts a worker makes at once
+    "JOMRESKIT_WEBHOOK_ENDPOINT_CONCURRENCY": 4,  # of which at most this many to one webhook
     "JOMRESKIT_WEBHOOK_CONNECT_TIMEOUT": 5.0,  # seconds to connect
-    "JOMRESKIT_WEBHOOK_TIMEOUT": 15.0,  # seconds for a whole attempt
+    "JOMRESKIT_WEBHOOK_TIMEOUT": 15.0,  # seconds for a whole attempt, however slow the answer
     "JOMRESKIT_WEBHOOK_LEASE_SECONDS": 300,  # how long a claim holds before others may retry
     "JOMRESKIT_WEBHOOK_DISABLE_AFTER_DAYS": 5,  # a webhook failing this long is disabled
     "JOMRESKIT_WEBHOOK_RETENTION_DAYS": 30,  # finished deliveries and attempt logs kept this long

@@ -25,6 +25,8 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from jomreskit.core.errors import ValidationError
 
+from . import deadline
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -133,13 +135,19 @@ class _Guarded:
             # Connect to the checked address itself, not to the name resolved again.
             self._dns_host = result[4][0]
             try:
-                return super()._new_conn()  # type: ignore[misc]
+                sock = super()._new_conn()  # type: ignore[misc]
+                deadline.watch(sock)
+                return sock
             except NewConnectionError as exc:
                 last = exc
             finally:
                 self._dns_host = host
         assert last is not None
         raise last
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        deadline.watch(self.sock)  # type: ignore[attr-defined]  # a kept-alive connection
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
 def adapter(guard: Guard, pool_maxsize: int = 4) -> HTTPAdapter:

@@ -17,7 +17,7 @@ import requests
 
 from jomreskit.core.db import utcnow
 
-from . import guard, message, schedule
+from . import deadline, guard, message, schedule
 
 if TYPE_CHECKING:
     from jomreskit.core.authmethods import AuthMethod
@@ -86,8 +86,10 @@ class DeliverySession(requests.Session):
         self.mount("https://", adapter)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        """Send without following redirects; the body (64 KiB at most) is read before returning."""
-        deadline = time.monotonic() + self.timeout
+        """Send without following redirects; the body (64 KiB at most) is read before returning.
+
+        The socket timeouts bound each wait; the attempt's ``Deadline`` bounds the whole.
+        """
         adapter = self.get_adapter(request.url or "")
         response = adapter.send(request, stream=True,
                                 timeout=(self.connect_timeout, self.timeout))
@@ -95,8 +97,6 @@ class DeliverySession(requests.Session):
         data = b""
         try:
             while len(data) <= READ_LIMIT:
-                if time.monotonic() > deadline:
-                    raise requests.Timeout(f"no complete answer within {self.timeout:g} s")
                 chunk = raw.read(READ_LIMIT + 1 - len(data), decode_content=False)
                 if not chunk:
                     break
@@ -109,6 +109,8 @@ class DeliverySession(requests.Session):
             data = data[:READ_LIMIT]
             raw.close()
         raw.release_conn()
+        # requests has no public way to hand a Response a body read elsewhere; reading it
+        # here, bounded, is what keeps a huge answer from being buffered whole.
         response._content = data
         response._content_consumed = True
         return response
@@ -125,6 +127,7 @@ class Sender:
         self._local = threading.local()
         self._sessions: list[DeliverySession] = []
         self._lock = threading.Lock()
+        self.watchdog = deadline.Watchdog()
 
     def session(self) -> DeliverySession:
         found = getattr(self._local, "session", None)
@@ -140,11 +143,17 @@ class Sender:
             for session in self._sessions:
                 session.close()
             self._sessions.clear()
+        self.watchdog.close()
 
     def attempt(self, job: Job, target: Target | None) -> Outcome:
-        """Make one attempt at ``job`` and say what comes next; never raises."""
+        """Make one attempt at ``job`` and say what comes next; never raises.
+
+        The attempt (token request, connection, request, answer) ends by its deadline
+        (``timeout``), however slowly the other side answers.
+        """
         started = time.monotonic()
         outcome = Outcome(job=job, attempted_at=utcnow(), duration_ms=0)
+        limit: deadline.Deadline | None = None
         try:
             if target is None or not target.enabled:
                 outcome.error = "not sent: the webhook is disabled or deleted"
@@ -154,21 +163,27 @@ class Sender:
                 outcome.error = (target.problem
                                  or f"auth method {target.authmethod!r} is not installed")
                 return self._retry(outcome)
-            response = self._send(job, target)
+            with self.watchdog.attempt(self.timeout) as limit:
+                response = self._send(job, target)
+                excerpt = response.content[:EXCERPT].decode("utf-8", "replace")
+            if limit.expired:
+                raise requests.Timeout(_late(self.timeout))
             outcome.status_code = response.status_code
-            outcome.excerpt = response.content[:EXCERPT].decode("utf-8", "replace")
+            outcome.excerpt = excerpt
             return self._judge(outcome, response)
         except guard.AddressRefused as exc:
             outcome.error = str(exc)  # refused before connecting: trying again will not help
             return outcome
-        except requests.Timeout as exc:
-            outcome.error = f"timed out: {_reason(exc)}"
-            return self._retry(outcome)
-        except requests.ConnectionError as exc:
-            outcome.error = f"cannot connect: {_reason(exc)}"
-            return self._retry(outcome)
-        except Exception as exc:  # an auth method's token fetch, a bad URL...
-            outcome.error = f"{type(exc).__name__}: {exc}"[:EXCERPT]
+        except Exception as exc:
+            if (limit is not None and limit.expired) or isinstance(exc, requests.ReadTimeout):
+                # Cut off at the deadline (whatever the shut socket raised), or silent as long.
+                outcome.error = f"timed out: {_late(self.timeout)}"
+            elif isinstance(exc, requests.Timeout):
+                outcome.error = f"timed out: {_reason(exc)}"
+            elif isinstance(exc, requests.ConnectionError):
+                outcome.error = f"cannot connect: {_reason(exc)}"
+            else:  # an auth method's token fetch, a bad URL...
+                outcome.error = f"{type(exc).__name__}: {exc}"[:EXCERPT]
             return self._retry(outcome)
         finally:
             outcome.duration_ms = int((time.monotonic() - started) * 1000)
@@ -203,17 +218,23 @@ class Sender:
             outcome.error = f"HTTP {code}"
         later = None
         if code in (429, 503):
-            later = schedule.retry_after(response.headers.get("Retry-After"), outcome.attempted_at)
+            later = schedule.retry_after(response.headers.get("Retry-After"), utcnow())
         return self._retry(outcome, later)
 
     def _retry(self, outcome: Outcome, seconds: float | None = None) -> Outcome:
+        """Schedule the next attempt, counted from the end of this one (a retry "in 5 s"
+        after a 15 s timeout is 5 s after the timeout, not 5 s after it began)."""
         if seconds is None:
             seconds = schedule.delay(outcome.job.attempts + 1)
         elif outcome.job.attempts + 1 >= schedule.ATTEMPTS:
             seconds = None
         if seconds is not None:
-            outcome.retry_at = outcome.attempted_at + timedelta(seconds=seconds)
+            outcome.retry_at = utcnow() + timedelta(seconds=seconds)
         return outcome
+
+
+def _late(timeout: float) -> str:
+    return f"no complete answer within {timeout:g} s"
 
 
 def _reason(exc: BaseException) -> str:

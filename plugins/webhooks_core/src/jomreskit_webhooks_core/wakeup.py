@@ -33,20 +33,33 @@ _STATE = "jomreskit_webhooks_core"
 _lock = threading.Lock()
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (database drivers add hints on more lines)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class Waker:
-    """Set when deliveries may be due; a worker waits on it between rounds."""
+    """What a worker's loop waits on between rounds: new work that may be due (``set``), or
+    an attempt of its own that finished (``nudge``)."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._work = False
 
     def set(self) -> None:
+        self._work = True
+        self._event.set()
+
+    def nudge(self) -> None:
         self._event.set()
 
     def wait(self, timeout: float | None) -> bool:
-        """Wait until set or ``timeout``; clears the flag. True when woken."""
-        woken = self._event.wait(timeout)
+        """Wait until set, nudged, or ``timeout``; True when new work was announced."""
+        self._event.wait(timeout)
         self._event.clear()
-        return woken
+        work, self._work = self._work, False
+        return work
 
 
 def waker(kit: Kit) -> Waker:
@@ -118,11 +131,11 @@ class Watcher:
             try:
                 raw = self.kit.engine.raw_connection()
             except Exception as exc:
-                log.warning("cannot LISTEN for new deliveries: %s", exc)
+                log.warning("cannot LISTEN for new deliveries: %s", first_line(exc))
                 self._stop.wait(5)
                 continue
+            connection: Any = raw.driver_connection
             try:
-                connection: Any = raw.driver_connection
                 raw.detach()  # not returned to the pool: this connection only listens
                 connection.rollback()
                 connection.autocommit = True
@@ -132,11 +145,14 @@ class Watcher:
                     for _notify in connection.notifies(timeout=0.5, stop_after=1):
                         self.target.set()
             except Exception as exc:
-                log.warning("LISTEN connection lost: %s", exc)
+                # The worker's own line says the database was lost; this is the detail.
+                log.info("LISTEN connection lost, listening again: %s", first_line(exc))
                 self._stop.wait(1)
             finally:
                 try:
-                    raw.close()
+                    # Detached: closed as it is, not reset through the pool (a lost
+                    # connection's reset fails, loudly).
+                    connection.close()
                 except Exception:
                     pass
 

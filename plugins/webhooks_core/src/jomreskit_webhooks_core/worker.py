@@ -1,11 +1,21 @@
-"""Workers: claim due deliveries, send them through a bounded thread pool, record the outcome.
+"""Workers: claim due deliveries, send them through a pool of threads, record the outcome.
 
-One loop per worker claims a batch of due rows in one short transaction (``FOR UPDATE SKIP
-LOCKED`` on PostgreSQL, so any number of workers share the queue; on SQLite the transaction
-holds the write lock, which serialises claims), hands them to the sending threads, and writes
-the outcomes of finished attempts in batches: one transaction updates the deliveries and logs
-the attempts. A claim is a lease: the row's ``next_attempt_at`` moves forward by the lease, so
-if the worker dies, the row is due again when the lease runs out and another worker sends it.
+One loop per worker claims batches of due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+any number of workers share the queue; on SQLite the write lock serialises claims), hands
+them to sending threads, and writes the outcomes of finished attempts in batches: one
+transaction updates the deliveries and logs the attempts. A claim is a lease: the row's
+``next_attempt_at`` moves forward by the lease, so if the worker dies, the row is due again
+when the lease runs out and another worker sends it.
+
+No endpoint can hold up the others (see ``InHand``): each attempt ends by its deadline, each
+webhook has at most ``JOMRESKIT_WEBHOOK_ENDPOINT_CONCURRENCY`` attempts under way, and an
+attempt that has run for a second no longer counts against the worker's concurrency, so the
+other endpoints get fresh threads while a slow one waits out its deadline. The loop itself
+never sends: it only claims, hands out, and records, so it is always free to do so.
+
+An idle worker sleeps until new work wakes it or the earliest due time comes (a retry, a
+``Retry-After``, a lease running out), then claims. A lost database connection is ridden out:
+the loop backs off, reconnects, and records the outcomes it kept meanwhile.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import queue
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, event, func, literal_column, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import scoped_session
 
@@ -32,6 +44,7 @@ from jomreskit.core.db import make_engine, make_session, utcnow
 from . import batch, config, settings, wakeup
 from .models import FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
 from .sender import Job, Outcome, Sender, Target
+from .wakeup import first_line
 
 if TYPE_CHECKING:
     from jomreskit.core.kit import Kit
@@ -42,6 +55,12 @@ DELIVERIES = Delivery.__table__
 ATTEMPTS = DeliveryAttempt.__table__
 LONGEST_SLEEP = 30.0  # an idle worker looks again at least this often
 PRUNE_EVERY = 3600.0
+SLOW_AFTER = 1.0  # seconds: an attempt running longer no longer holds a place of concurrency
+THREADS_PER_PLACE = 4  # threads in all, per place of concurrency, for slow attempts to wait in
+LONGEST_BACKOFF = 30.0  # seconds between tries while the database is unreachable
+# What a lost or refused database connection raises; anything else is a bug and is raised.
+DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+                 sa_exc.TimeoutError)
 
 
 @dataclass
@@ -73,6 +92,102 @@ class _Cache:
     targets: dict[tuple[int, datetime], Target] = field(default_factory=dict)
 
 
+class InHand:
+    """The deliveries a worker has claimed: waiting for a thread, or being sent.
+
+    Hands them to threads so that no webhook takes more than its share: at most
+    ``per_webhook`` attempts to one webhook at once, at most ``places`` attempts that have
+    run less than ``SLOW_AFTER`` at once, and at most ``threads`` in all. Webhooks take
+    turns for free places, so a webhook with a long queue does not starve a short one. At
+    most ``share`` deliveries of one webhook are in hand: the rest of its queue stays in
+    the database for other workers, and a stalled endpoint's rows do not wait out a lease.
+    """
+
+    def __init__(self, places: int, per_webhook: int, share: int, threads: int) -> None:
+        self.places = places
+        self.per_webhook = per_webhook
+        self.share = share
+        self.threads = threads
+        self.waiting: dict[int, deque[tuple[Job, Target | None]]] = {}
+        self.sending: dict[int, float] = {}  # delivery id -> when its attempt started
+        self.sending_to: dict[int, int] = {}  # webhook id -> attempts under way
+        self.claims: dict[int, str] = {}  # delivery id -> claim token, of all in hand
+
+    def add(self, job: Job, target: Target | None) -> None:
+        self.waiting.setdefault(job.webhook_id, deque()).append((job, target))
+        self.claims[job.id] = job.claim
+
+    def held(self) -> int:
+        """Deliveries in hand that will take places soon: the fast ones sending, and those
+        waiting for a webhook that has room to send (not those parked behind a busy one)."""
+        ready = sum(len(jobs) for webhook_id, jobs in self.waiting.items()
+                    if self.sending_to.get(webhook_id, 0) < self.per_webhook)
+        return ready + self.fast(time.monotonic())
+
+    def count(self, webhook_id: int) -> int:
+        """Deliveries of ``webhook_id`` in hand."""
+        return len(self.waiting.get(webhook_id, ())) + self.sending_to.get(webhook_id, 0)
+
+    def fast(self, now: float) -> int:
+        return sum(1 for started in self.sending.values() if now - started < SLOW_AFTER)
+
+    def full(self) -> list[int]:
+        """Webhooks with their whole share in hand: a claim leaves their rows alone."""
+        webhooks = set(self.sending_to) | set(self.waiting)
+        return [w for w in webhooks if self.count(w) >= self.share]
+
+    def start(self) -> Iterator[tuple[Job, Target | None]]:
+        """Take the waiting deliveries that may be sent now, webhooks taking turns."""
+        now = time.monotonic()
+        free = min(self.places - self.fast(now), self.threads - len(self.sending))
+        while free > 0 and self.waiting:
+            progress = False
+            for webhook_id in list(self.waiting):
+                if free <= 0:
+                    break
+                if self.sending_to.get(webhook_id, 0) >= self.per_webhook:
+                    continue
+                jobs = self.waiting[webhook_id]
+                job, target = jobs.popleft()
+                if not jobs:
+                    del self.waiting[webhook_id]
+                self.sending[job.id] = now
+                self.sending_to[webhook_id] = self.sending_to.get(webhook_id, 0) + 1
+                free -= 1
+                progress = True
+                yield job, target
+            if not progress:
+                break
+
+    def finished(self, job: Job) -> None:
+        self.claims.pop(job.id, None)
+        if self.sending.pop(job.id, None) is not None:
+            left = self.sending_to[job.webhook_id] - 1
+            if left:
+                self.sending_to[job.webhook_id] = left
+            else:
+                del self.sending_to[job.webhook_id]
+
+    def unsent(self) -> list[Job]:
+        """Take every waiting delivery out (to hand back when stopping)."""
+        jobs = [job for queued in self.waiting.values() for job, _target in queued]
+        self.waiting.clear()
+        for job in jobs:
+            self.claims.pop(job.id, None)
+        return jobs
+
+    def next_place(self) -> float | None:
+        """Seconds until a fast attempt turns slow and frees its place, if any is waiting."""
+        if not self.waiting or not self.sending:
+            return None
+        now = time.monotonic()
+        fast = [started for started in self.sending.values() if now - started < SLOW_AFTER]
+        return max(0.0, min(fast) + SLOW_AFTER - now) if fast else None
+
+    def __bool__(self) -> bool:
+        return bool(self.waiting or self.sending)
+
+
 class Worker:
     """A delivery worker for one site. ``run()`` in a thread or process; ``stop()`` from any."""
 
@@ -80,19 +195,21 @@ class Worker:
         self.kit = kit
         self.concurrency = max(
             1, int(concurrency or config.get(kit, "JOMRESKIT_WEBHOOK_CONCURRENCY")))
+        self.per_webhook = max(1, min(self.concurrency, int(
+            config.get(kit, "JOMRESKIT_WEBHOOK_ENDPOINT_CONCURRENCY"))))
         self.lease = timedelta(seconds=config.number(kit, "JOMRESKIT_WEBHOOK_LEASE_SECONDS"))
         timeout = config.number(kit, "JOMRESKIT_WEBHOOK_TIMEOUT")
         # Enough rows in hand to keep every thread busy while the loop writes and claims, but
-        # no more than the threads can surely send (two timeouts each: a token fetch, the
-        # event) before the lease runs out.
+        # no more than the threads can surely send (an attempt ends by its deadline) before
+        # the lease runs out.
         depth = int(self.lease.total_seconds() // (2 * timeout + 1))
         self.batch = self.concurrency * max(1, min(8, depth))
+        self.share = self.per_webhook * max(1, min(4, depth))
         self.disable_after = timedelta(
             days=config.number(kit, "JOMRESKIT_WEBHOOK_DISABLE_AFTER_DAYS"))
         self.retention = timedelta(days=config.number(kit, "JOMRESKIT_WEBHOOK_RETENTION_DAYS"))
         self.sender = Sender(config.site_guard(kit),
-                             config.number(kit, "JOMRESKIT_WEBHOOK_CONNECT_TIMEOUT"),
-                             config.number(kit, "JOMRESKIT_WEBHOOK_TIMEOUT"))
+                             config.number(kit, "JOMRESKIT_WEBHOOK_CONNECT_TIMEOUT"), timeout)
         self.waker = wakeup.waker(kit)
         self.stats = Stats()
         self._stopping = threading.Event()
@@ -102,6 +219,11 @@ class Worker:
         self._failing: set[int] = set()  # webhooks whose failing_since is set, as last seen
         self._sessions: scoped_session | None = None
         self._engine: Engine | None = None
+        self._in_hand: InHand | None = None
+        self._unrecorded: list[_Done] = []  # outcomes kept while the database is away
+        self._down_since: float | None = None
+        self._backoff = 0.0
+        self._retry_database_at = 0.0
 
     # -- the database --------------------------------------------------------------------
 
@@ -131,12 +253,78 @@ class Worker:
             self._engine.dispose()
         self._sessions = self._engine = None
 
+    def _database_ready(self) -> bool:
+        """False while backing off after the database was lost."""
+        return self._down_since is None or time.monotonic() >= self._retry_database_at
+
+    def _database_lost(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        self._backoff = min(LONGEST_BACKOFF, self._backoff * 2 if self._backoff else 1.0)
+        self._retry_database_at = now + self._backoff
+        if self._down_since is None:
+            self._down_since = now
+            reason = first_line(getattr(exc, "orig", None) or exc)
+            log.warning("webhook worker lost the database (%s); trying again every %g s at "
+                        "most, deliveries wait", reason, LONGEST_BACKOFF)
+        if self._sessions is not None:
+            try:
+                self._sessions.remove()
+            except Exception:  # the connection is gone already
+                pass
+
+    def _database_back(self) -> None:
+        if self._down_since is not None:
+            log.warning("webhook worker reached the database again after %.0f s",
+                        time.monotonic() - self._down_since)
+        self._down_since = None
+        self._backoff = 0.0
+
+    def problem(self) -> str | None:
+        """Why this worker cannot send at all (its key cannot read the stored secrets), or
+        None. Said once at start-up rather than as the error of every delivery."""
+        try:
+            with self._transaction(autocommit=True) as session:
+                secret = session.scalar(select(Webhook.signing_secret)
+                                        .where(Webhook.enabled.is_(True)).limit(1))
+        except DATABASE_DOWN:
+            return None  # the loop waits for the database and says so
+        if secret is None:
+            return None
+        try:
+            self.kit.secret_box.decrypt(secret)
+        except Exception:
+            return ("this process cannot decrypt the webhooks' stored secrets: every process "
+                    "of a site (serve, worker, commands, on every machine) needs the same "
+                    "JOMRESKIT_SECRET_KEY as the one that created them")
+        return None
+
     # -- the loop ------------------------------------------------------------------------
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     def stop(self) -> None:
-        """Finish the attempts under way, hand back the rest, and return from ``run()``."""
+        """Finish the attempts under way (each within its deadline), hand back the rest at
+        once, and return from ``run()``."""
         self._stopping.set()
         self.waker.set()
+
+    def abandon(self) -> int:
+        """Hand back every delivery in hand at once, sent or not (for a second Ctrl-C: the
+        process is about to exit without waiting); returns how many. Those being sent may
+        arrive twice, with the same ``webhook-id``."""
+        in_hand = self._in_hand
+        claims = dict(in_hand.claims) if in_hand else {}
+        if not claims:
+            return 0
+        try:
+            with self._transaction() as session:
+                session.execute(_RELEASE, [{"_id": i, "_claim": c, "_next": utcnow()}
+                                           for i, c in claims.items()])
+        except Exception:  # the leases run out by themselves
+            return 0
+        return len(claims)
 
     def run(self, mode: str = "forever") -> Stats:
         """Deliver until stopped (``forever``), for one claim (``once``), or until nothing is due
@@ -145,45 +333,81 @@ class Worker:
         if watcher:
             watcher.start()
         done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="jomreskit-delivery")
-        in_flight = 0
-        more = True  # whether the last claim may have left due rows behind
+        in_hand = self._in_hand = InHand(self.concurrency, self.per_webhook, self.share,
+                                         self.concurrency * THREADS_PER_PLACE)
+        pool = ThreadPoolExecutor(in_hand.threads, thread_name_prefix="jomreskit-delivery")
+        more = True  # whether due rows may be waiting (the last claim was full, or woken)
+        due_in: float | None = None  # seconds until the next row falls due, as last read
+        looked_at = time.monotonic()
+        skipped: set[int] = set()  # webhooks whose rows the last claim left alone
         claims = 0
         try:
             while True:
                 stopping = self._stopping.is_set()
-                if mode == "forever" and not more and not stopping:
-                    more = self.waker.wait(0)
-                if more and not stopping and in_flight <= self.batch // 2 and (
-                        mode != "once" or claims == 0):
-                    wanted = self.batch - in_flight
-                    jobs, targets = self.claim(wanted)
-                    claims += 1
-                    more = len(jobs) == wanted
-                    if len(jobs) == 1 and not in_flight:
-                        # A lone delivery to an idle worker: send it from here, sparing a
-                        # hand-off to a sending thread (the latency of a single event).
-                        self._attempt(jobs[0], targets.get(jobs[0].webhook_id), done)
-                    else:
-                        for job in jobs:
-                            pool.submit(self._attempt, job, targets.get(job.webhook_id), done)
-                    in_flight += len(jobs)
-                if in_flight:
-                    finished = self._collect(done, in_flight)
-                    in_flight -= len(finished)
-                    self.record(finished)
+                if stopping and in_hand.waiting:
+                    self._unrecorded.extend(_Done(job, None) for job in in_hand.unsent())
+                may_claim = not stopping and (mode != "once" or claims == 0)
+                if (may_claim and (more or (due_in is not None
+                                            and time.monotonic() - looked_at >= due_in))
+                        and in_hand.held() <= self.batch // 2 and self._database_ready()):
+                    claimed = self._claim_into(in_hand)
+                    if claimed is not None:
+                        claims += 1
+                        more, due_in = claimed
+                        looked_at = time.monotonic()
+                        skipped = set(in_hand.full())
+                for job, target in in_hand.start():
+                    pool.submit(self._attempt, job, target, done)
+                finished = self._collect(done, in_hand)
+                for item in finished:
+                    in_hand.finished(item.job)
+                    webhook_id = item.job.webhook_id
+                    if webhook_id in skipped and in_hand.count(webhook_id) <= self.share // 2:
+                        skipped.discard(webhook_id)  # room for its next rows
+                        more = True
+                    retry_at = item.outcome.retry_at if item.outcome else None
+                    if retry_at is not None:  # due again at a time the loop must wake for
+                        later = (retry_at - utcnow()).total_seconds() + time.monotonic()
+                        if due_in is None or later < looked_at + due_in:
+                            due_in = max(0.0, later - looked_at)
+                self._unrecorded.extend(finished)
+                if self._unrecorded and self._database_ready():
+                    self._record_kept()
+                if finished:
                     continue
-                if stopping or mode == "once" or (mode == "drain" and not more):
-                    break
-                if mode == "forever" and not more:
+                if not in_hand and not self._unrecorded:
+                    if stopping or mode == "once" or (mode == "drain" and not more):
+                        break
+                elif stopping and not in_hand.sending and not self._database_ready():
+                    break  # outcomes that cannot be written: the leases bring the rows back
+                if mode == "forever" and not in_hand and self._database_ready():
                     self._maybe_prune()
-                    more = self.waker.wait(self._idle_seconds())
+                woken = self.waker.wait(
+                    self._sleep(in_hand, more and may_claim, due_in, looked_at))
+                more = more or woken
         finally:
             pool.shutdown(wait=True)
             if watcher:
                 watcher.stop()
+            self._in_hand = None
             self.close()
         return self.stats
+
+    def _sleep(self, in_hand: InHand, more: bool, due_in: float | None,
+               looked_at: float) -> float:
+        """How long the loop may wait for something to happen (it is woken earlier by new
+        work and by finished attempts)."""
+        wait = LONGEST_SLEEP
+        if self._down_since is not None:
+            wait = min(wait, max(0.0, self._retry_database_at - time.monotonic()))
+        elif more and in_hand.held() <= self.batch // 2:
+            return 0.0
+        if due_in is not None:
+            wait = min(wait, max(0.0, looked_at + due_in - time.monotonic()))
+        place = in_hand.next_place()
+        if place is not None:
+            wait = min(wait, place)
+        return wait
 
     def _attempt(self, job: Job, target: Target | None, done: queue.SimpleQueue[_Done]) -> None:
         outcome = None
@@ -192,12 +416,21 @@ class Worker:
                 outcome = self.sender.attempt(job, target)
         finally:
             done.put(_Done(job, outcome))
+            self.waker.nudge()
 
-    def _collect(self, done: queue.SimpleQueue[_Done], in_flight: int) -> list[_Done]:
-        """Wait for a finished attempt, then gather more for up to 20 ms (half a batch at
-        most), so outcomes are written in batches without holding any back long."""
-        finished = [done.get()]
-        enough = min(in_flight, max(1, self.batch // 2))
+    def _collect(self, done: queue.SimpleQueue[_Done], in_hand: InHand) -> list[_Done]:
+        """The finished attempts; when many are under way, wait up to 20 ms for more (half a
+        batch at most), so outcomes are written in batches without holding any back long."""
+        finished: list[_Done] = []
+        while True:
+            try:
+                finished.append(done.get_nowait())
+            except queue.Empty:
+                break
+        if not finished:
+            return finished
+        sending = len(in_hand.sending)
+        enough = min(sending, max(1, self.batch // 2))
         deadline = time.monotonic() + 0.02
         while len(finished) < enough:
             remaining = deadline - time.monotonic()
@@ -207,28 +440,63 @@ class Worker:
                 finished.append(done.get(timeout=remaining))
             except queue.Empty:
                 break
-        while len(finished) < in_flight:  # whatever else is already there
-            try:
-                finished.append(done.get_nowait())
-            except queue.Empty:
-                break
         return finished
 
-    def _idle_seconds(self) -> float:
+    def _claim_into(self, in_hand: InHand) -> tuple[bool, float | None] | None:
+        """Claim what may be sent now into ``in_hand``; returns whether more may be due at
+        once, and in how many seconds the next row falls due (None: nothing pending), or
+        None when the database could not be reached."""
+        wanted = self.batch - in_hand.held()
+        try:
+            jobs, targets = self.claim(wanted, skip=in_hand.full())
+        except DATABASE_DOWN as exc:
+            self._database_lost(exc)
+            return None
+        per_webhook: dict[int, int] = {}
+        for job in jobs:
+            in_hand.add(job, targets.get(job.webhook_id))
+            per_webhook[job.webhook_id] = per_webhook.get(job.webhook_id, 0) + 1
+        # A full claim, or one a webhook's share cut short, may have left due rows behind.
+        more = len(jobs) == wanted or any(n >= self.share for n in per_webhook.values())
+        due_in = None
+        if not more:
+            try:
+                due_in = self._due_in(in_hand.full())
+            except DATABASE_DOWN as exc:
+                self._database_lost(exc)
+                return more, None
+        self._database_back()
+        return more, due_in
+
+    def _due_in(self, skip: list[int]) -> float | None:
+        """Seconds until the earliest pending row of the other webhooks falls due (a retry, a
+        ``Retry-After``, a lease running out), or None when none is pending."""
         with self._transaction(autocommit=True) as session:
-            due = session.scalar(select(func.min(Delivery.next_attempt_at))
-                                 .where(Delivery.status == PENDING))
+            due = session.scalar(_NEXT_DUE, {"skip": skip})
         if due is None:
-            return LONGEST_SLEEP
-        return min(max((due - utcnow()).total_seconds(), 0.0), LONGEST_SLEEP)
+            return None
+        return max((due - utcnow()).total_seconds(), 0.05)
+
+    def _record_kept(self) -> None:
+        kept, self._unrecorded = self._unrecorded, []
+        try:
+            self.record(kept)
+        except DATABASE_DOWN as exc:
+            self._unrecorded = kept + self._unrecorded
+            self._database_lost(exc)
+        else:
+            self._database_back()
+
 
     # -- claiming ------------------------------------------------------------------------
 
-    def claim(self, limit: int) -> tuple[list[Job], dict[int, Target]]:
-        """Lease up to ``limit`` due deliveries, with the webhooks they go to."""
+    def claim(self, limit: int, skip: Iterable[int] = ()) -> tuple[list[Job], dict[int, Target]]:
+        """Lease up to ``limit`` due deliveries, at most ``share`` to any one webhook and none
+        to the webhooks in ``skip``, with the webhooks they go to."""
         now = utcnow()
         token = secrets.token_hex(8)
-        params = {"now": now, "limit": limit, "leased_until": now + self.lease, "token": token}
+        params = {"now": now, "limit": limit, "leased_until": now + self.lease, "token": token,
+                  "share": self.share, "skip": list(skip)}
         with self._transaction(autocommit=True) as session:
             rows = session.execute(_CLAIM, params).all()
             jobs = [Job(id=r.id, claim=token, webhook_id=r.webhook_id, msg_id=r.msg_id,
@@ -287,24 +555,25 @@ class Worker:
         ok: set[int] = set()
         failing: dict[int, str] = {}
         gone: dict[int, str] = {}
+        stats = Stats()
         stamp = self._stamp
         for item in finished:
             job, outcome = item.job, item.outcome
             if outcome is None:
                 released.append({"_id": job.id, "_claim": job.claim, "_next": utcnow()})
-                self.stats.released += 1
+                stats.released += 1
                 continue
             attempted_at = stamp(outcome.attempted_at)
             if outcome.succeeded:
                 status, next_at = SUCCEEDED, attempted_at
                 ok.add(job.webhook_id)
-                self.stats.succeeded += 1
+                stats.succeeded += 1
             elif outcome.retry_at is not None:
                 status, next_at = PENDING, stamp(outcome.retry_at)
-                self.stats.retrying += 1
+                stats.retrying += 1
             else:
                 status, next_at = FAILED, attempted_at
-                self.stats.failed += 1
+                stats.failed += 1
             if not outcome.succeeded and not outcome.skipped:
                 failing[job.webhook_id] = outcome.error or f"HTTP {outcome.status_code}"
             if outcome.disable_reason:
@@ -321,6 +590,8 @@ class Worker:
             if released:
                 session.execute(_RELEASE, released)
             self._health(session, ok, failing, gone)
+        for name in ("succeeded", "retrying", "failed", "released"):  # once written
+            setattr(self.stats, name, getattr(self.stats, name) + getattr(stats, name))
 
     def _health(self, session: Any, ok: set[int], failing: dict[int, str],
                 gone: dict[int, str]) -> None:
@@ -356,7 +627,10 @@ class Worker:
     def _maybe_prune(self) -> None:
         if time.monotonic() - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = time.monotonic()
-            prune(self.kit, self.retention)
+            try:
+                prune(self.kit, self.retention)
+            except DATABASE_DOWN as exc:
+                self._database_lost(exc)
 
 
 class WebhookVersion(NamedTuple):
@@ -384,20 +658,31 @@ def _of_webhook(name: str) -> Any:
 
 
 _DUE = (
-    select(DELIVERIES.c.id)
-    .where(DELIVERIES.c.status == PENDING, DELIVERIES.c.next_attempt_at <= bindparam("now"))
+    select(DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.next_attempt_at)
+    .where(DELIVERIES.c.status == PENDING, DELIVERIES.c.next_attempt_at <= bindparam("now"),
+           DELIVERIES.c.webhook_id.not_in(bindparam("skip", expanding=True)))
     .order_by(DELIVERIES.c.next_attempt_at)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's write lock serialises claims
     .cte("due")
 )
+# Each webhook's share of the claim, oldest first: a webhook with a long queue (or a stalled
+# endpoint) leaves the rest of the batch to the others.
+_TURN = func.row_number().over(partition_by=_DUE.c.webhook_id,
+                               order_by=(_DUE.c.next_attempt_at, _DUE.c.id))
+_SHARED = select(_DUE.c.id, _TURN.label("turn")).cte("shared")
 _CLAIM = (
     update(DELIVERIES)
-    .where(DELIVERIES.c.id.in_(select(_DUE.c.id)))
+    .where(DELIVERIES.c.id.in_(select(_SHARED.c.id).where(_SHARED.c.turn <= bindparam("share"))))
     .values(next_attempt_at=bindparam("leased_until"), claim=bindparam("token"))
     .returning(DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.msg_id,
                DELIVERIES.c.event_type, DELIVERIES.c.payload, DELIVERIES.c.attempts,
                _of_webhook("updated_at"), _of_webhook("enabled"), _of_webhook("failing_since"))
+)
+_NEXT_DUE = (
+    select(func.min(DELIVERIES.c.next_attempt_at))
+    .where(DELIVERIES.c.status == PENDING,
+           DELIVERIES.c.webhook_id.not_in(bindparam("skip", expanding=True)))
 )
 _WEBHOOKS = select(WEBHOOKS).where(WEBHOOKS.c.id.in_(bindparam("ids", expanding=True)))
 
@@ -464,11 +749,15 @@ class WorkerService:
     def _run(self) -> None:
         assert self.worker is not None
         with self.kit.app.app_context():
+            problem = self.worker.problem()
+            if problem:
+                log.error("webhook deliveries are not sent: %s", problem)
+                return
             while True:
                 try:
                     self.worker.run("forever")
                     return
-                except Exception:  # keep delivering after a database hiccup
+                except Exception:  # a bug: say so, and keep delivering
                     log.exception("webhook worker failed; restarting in 5 s")
                     if self.worker._stopping.wait(5):
                         return
@@ -477,4 +766,5 @@ class WorkerService:
         if self.worker is not None:
             self.worker.stop()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            # Attempts under way end by their deadline; a little more for the last writes.
+            self._thread.join(timeout=self.worker.sender.timeout + 5 if self.worker else 30)
