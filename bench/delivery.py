@@ -7,11 +7,18 @@ For each database it prints:
 
 - throughput: deliveries/s for one worker process draining a backlog (default 5,000) to a
   minimal keep-alive receiver that answers 200, and the ratio to a plain ``requests.Session``
-  POST loop to the same receiver (targets: >= 1,000/s and >= 0.7);
+  POST loop to the same receiver (targets: >= 1,000/s and >= 0.7); the same drain beside a
+  stalled endpoint (a webhook whose server accepts and never answers, sent every event too),
+  counted until the last healthy delivery arrived, and its ratio to the plain drain; and a
+  drain to receivers that take 50 ms per answer, against what the threads allow
+  (threads / 50 ms);
 - latency: fire-to-receive p50/p99 with an idle worker, in the same process as the site
   (the `jomreskit serve` worker thread, woken by the commit) and in a separate worker
   process (woken by LISTEN/NOTIFY on PostgreSQL, by PRAGMA data_version on SQLite)
   (targets: p50 < 5 ms, p99 < 25 ms), and the p50 from the firing transaction's commit;
+- idle cost: the CPU a `jomreskit worker` process uses, and the SQL statements a worker
+  runs, on a quiet site whose one pending delivery is due in ten minutes (target: close to
+  nothing, a handful of statements per second at most);
 - fire overhead: a request that saves a booking note (firing an event that matches 10
   webhooks) with webhooks_core loaded, against the same request with it not loaded, over
   HTTP as a client sees it (target: < 1.3x); and, as a stricter view that leaves the HTTP
@@ -75,7 +82,10 @@ def serve_receiver() -> None:
                 self.received = self.buffer[end + 4:end + 4 + length]
                 self.buffer = self.buffer[end + 4 + length:]
                 target = head.split(" ", 2)[1]
-                if head.startswith("GET /stats"):
+                if head.startswith("GET /count"):  # cheap to ask often: how many, the last
+                    times = [t for key, t in arrivals.items() if key.startswith("msg_")]
+                    self.answer(json.dumps([len(times), max(times, default=0)]).encode())
+                elif head.startswith("GET /stats"):
                     self.answer(json.dumps(arrivals).encode())
                     arrivals.clear() if "reset" in target else None
                 elif head.startswith("GET /wait/"):
@@ -87,7 +97,10 @@ def serve_receiver() -> None:
                 else:
                     now = time.time()
                     body = self.received
-                    self.answer(b"")
+                    if target.startswith("/slow"):  # a receiver that takes 50 ms per answer
+                        asyncio.get_running_loop().call_later(0.05, self.answer, b"")
+                    else:
+                        self.answer(b"")
                     # A latency sample is known by its note_id (the firing side knows no
                     # webhook-id before its transaction commits).
                     keys = [msg_id] if msg_id is not None else []
@@ -120,6 +133,31 @@ def start_receiver() -> tuple[subprocess.Popen[str], str]:
 
 def arrivals(url: str, reset: bool = False) -> dict[str, float]:
     return requests.get(f"{url}/stats{'?reset' if reset else ''}", timeout=30).json()
+
+
+def start_stalled() -> tuple[str, Any]:
+    """An endpoint that accepts connections, reads the request and never answers."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0), backlog=512)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            held.append(connection)
+
+    threading.Thread(target=accept, daemon=True).start()
+
+    def close() -> None:
+        server.close()
+        for connection in held:
+            connection.close()
+
+    return f"http://127.0.0.1:{server.getsockname()[1]}/stalled", close
 
 
 # -- the site --------------------------------------------------------------------------------
@@ -227,6 +265,44 @@ def drain_rate(kit: Any, app: Any, receiver: str, backlog: int, concurrency: int
     return stats.succeeded / elapsed
 
 
+def drain_beside_stalled(kit: Any, app: Any, receiver: str, backlog: int,
+                         concurrency: int) -> tuple[float, float]:
+    """Deliveries/s to the healthy webhooks while every event also goes to a stalled one,
+    counted until the last healthy delivery arrived; and the seconds until the worker, then
+    stopped, had let its stalled attempts reach their deadline and exited."""
+    from jomreskit_webhooks_core.worker import Worker
+
+    events = (backlog + 9) // 10
+    with app.app_context():
+        with kit.transaction():
+            for n in range(events):
+                kit.fire("booking_note_saved", property_uid=1, contract_uid=41, note_id=n + 1)
+        arrivals(receiver, reset=True)
+        worker = Worker(kit, concurrency)
+        finished: list[float] = []
+
+        def drain() -> None:
+            with app.app_context():
+                worker.run("drain")
+            finished.append(time.perf_counter())
+
+        started, started_at = time.perf_counter(), time.time()
+        threading.Thread(target=drain, daemon=True).start()
+        healthy = events * 10
+        while True:
+            time.sleep(0.2)
+            got, last_at = requests.get(f"{receiver}/count", timeout=30).json()
+            if got >= healthy or finished:
+                break
+        last = last_at - started_at
+        worker.stop()  # the stalled webhook's queue would take its deadline per attempt
+        while not finished:
+            time.sleep(0.1)
+    arrivals(receiver, reset=True)
+    assert got == healthy, (got, healthy)
+    return healthy / last, finished[0] - started
+
+
 def latency(kit: Any, app: Any, receiver: str, samples: int, separate: dict[str, str] | None
             ) -> tuple[float, float, float]:
     """Fire-to-receive times (ms) with an idle worker, a thread here or a worker process:
@@ -273,6 +349,65 @@ def latency(kit: Any, app: Any, receiver: str, samples: int, separate: dict[str,
     times.sort()
     return (statistics.median(times), times[int(len(times) * 0.99) - 1],
             statistics.median(after_commit))
+
+
+def idle_cost(kit: Any, app: Any, receiver: str, env: dict[str, str],
+              seconds: float = 10.0) -> tuple[float, float]:
+    """% of a core used by an idle worker process, and statements/s run by an idle worker
+    thread, with one delivery pending ten minutes from now."""
+    from datetime import timedelta
+
+    from jomreskit_webhooks_core.models import Delivery
+    from jomreskit_webhooks_core.worker import WorkerService
+    from sqlalchemy import event, update
+    from sqlalchemy.engine import Engine
+
+    from jomreskit.core.db import utcnow
+
+    with app.app_context():
+        with kit.transaction():
+            kit.fire("booking_note_saved", property_uid=1, contract_uid=41, note_id=2_000_000)
+        with kit.transaction() as session:
+            session.execute(update(Delivery).where(Delivery.status == "pending")
+                            .values(next_attempt_at=utcnow() + timedelta(minutes=10)))
+    process = subprocess.Popen([str(Path(sys.executable).parent / "jomreskit"), "worker"],
+                               env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)  # started, and asleep
+        ticks = os.sysconf("SC_CLK_TCK")
+
+        def cpu() -> float:
+            with open(f"/proc/{process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / ticks
+
+        before = cpu()
+        time.sleep(seconds)
+        share = (cpu() - before) / seconds * 100
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    statements = [0]
+
+    def count(*_args: Any) -> None:
+        statements[0] += 1
+
+    event.listen(Engine, "before_cursor_execute", count)
+    service = WorkerService(kit)
+    try:
+        service.start()
+        time.sleep(1)
+        statements[0] = 0
+        time.sleep(seconds)
+        rate = statements[0] / seconds
+    finally:
+        service.stop()
+        event.remove(Engine, "before_cursor_execute", count)
+    with app.app_context(), kit.transaction() as session:
+        session.execute(update(Delivery).where(Delivery.status == "pending")
+                        .values(status="failed"))
+    return share, rate
 
 
 def request_times(apps: list[Any], count: int, over_http: bool, rounds: int = 40
@@ -342,9 +477,33 @@ def run(name: str, database: str, args: argparse.Namespace, receiver: str) -> No
               f"process ({args.concurrency} threads); plain requests.Session loop "
               f"{plain:.0f}/s; ratio {rate / plain:.2f}  (targets >= 1000/s, >= 0.70)")
 
+
+        stalled_url, close_stalled = start_stalled()
         with app.app_context(), kit.transaction():
-            for webhook_id in ids[1:]:
+            stalled = services.create_webhook(kit, "manager", stalled_url)[0].id
+        beside, took = drain_beside_stalled(kit, app, receiver, args.backlog, args.concurrency)
+        close_stalled()
+        print(f"            {beside:8.0f} deliveries/s to the others beside a stalled endpoint "
+              f"(its attempts end at their 15 s deadline: stopped, the worker exited after "
+              f"{took:.0f} s); ratio to the plain drain {beside / rate:.2f}")
+        with app.app_context(), kit.transaction():
+            services.delete_webhook(kit, stalled)
+            for webhook_id in ids:
                 services.update_webhook(kit, webhook_id, enabled=False)
+            slow = [services.create_webhook(kit, "manager", f"{receiver}/slow{n}")[0].id
+                    for n in range(10)]
+        slow_backlog = args.concurrency * 100
+        slow_rate = drain_rate(kit, app, receiver, slow_backlog, args.concurrency)
+        allowed = args.concurrency / 0.05
+        print(f"            {slow_rate:8.0f} deliveries/s draining {slow_backlog} to receivers "
+              f"that take 50 ms each; the threads allow {allowed:.0f}/s; "
+              f"ratio {slow_rate / allowed:.2f}")
+        with app.app_context(), kit.transaction():
+            for webhook_id in slow:
+                services.delete_webhook(kit, webhook_id)
+            for webhook_id in ids[:1]:
+                services.update_webhook(kit, webhook_id, enabled=True)
+
         p50, p99, committed = latency(kit, app, receiver, args.samples, None)
         print(f"latency     p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  fire-to-receive, idle worker "
               f"thread in the site's process (targets p50 < 5, p99 < 25); "
@@ -353,6 +512,11 @@ def run(name: str, database: str, args: argparse.Namespace, receiver: str) -> No
         p50, p99, committed = latency(kit, app, receiver, args.samples, env)
         print(f"            p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  fire-to-receive, idle worker "
               f"in a separate process; p50 {committed:.2f} ms from the commit")
+        share, statements = idle_cost(kit, app, receiver, env)
+        print(f"idle        {share:5.1f} % of a core for an idle worker process, "
+              f"{statements:.1f} SQL statements/s by an idle worker, one retry due in 10 min"
+              + ("; its watcher also reads PRAGMA data_version every 2 ms"
+                 if name == "sqlite" else ""))
         with app.app_context(), kit.transaction():
             for webhook_id in ids[1:]:
                 services.update_webhook(kit, webhook_id, enabled=True)

@@ -308,3 +308,28 @@ def test_a_worker_process_rides_out_its_connections_being_terminated(site, recei
     assert count(site, "succeeded") == 300
     assert len({r.headers["Webhook-Id"] for r in receiver.deliveries}) == 300
     assert "lost the database" in err and "Traceback" not in err
+
+
+@pytest.mark.postgres
+def test_four_running_workers_share_one_outbox_without_a_duplicate(site, receiver):
+    if site.kit.engine.dialect.name != "postgresql":
+        pytest.skip("several workers share a queue on PostgreSQL")
+    for n in range(5):
+        create(site, f"{receiver.url}/hook{n}")
+    processes = [worker_process(site, "--concurrency", "4") for _ in range(4)]
+    try:
+        for _ in range(20):  # events keep coming while the workers run
+            fire_many(site, 20)
+            time.sleep(0.1)
+        deadline = time.monotonic() + 120
+        while count(site, "succeeded") < 2000 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        outputs = [process.communicate(timeout=30) for process in processes]
+    assert count(site, "succeeded") == 2000
+    sent = collections.Counter(r.headers["Webhook-Id"] for r in receiver.deliveries)
+    assert len(sent) == 2000 and set(sent.values()) == {1}  # none lost, none twice
+    shares = [int(out.split(" attempts")[0]) for out, _err in outputs]
+    assert sum(shares) == 2000, shares

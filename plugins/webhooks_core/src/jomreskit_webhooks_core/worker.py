@@ -319,9 +319,10 @@ class Worker:
         if not claims:
             return 0
         try:
-            with self._transaction() as session:
-                session.execute(_RELEASE, [{"_id": i, "_claim": c, "_next": utcnow()}
-                                           for i, c in claims.items()])
+            # A connection of its own: the loop's session may be in the middle of something.
+            with self.kit.engine.begin() as connection:
+                connection.execute(_RELEASE, [{"_id": i, "_claim": c, "_next": utcnow()}
+                                              for i, c in claims.items()])
         except Exception:  # the leases run out by themselves
             return 0
         return len(claims)
