@@ -333,3 +333,18 @@ def test_four_running_workers_share_one_outbox_without_a_duplicate(site, receive
     assert len(sent) == 2000 and set(sent.values()) == {1}  # none lost, none twice
     shares = [int(out.split(" attempts")[0]) for out, _err in outputs]
     assert sum(shares) == 2000, shares
+
+
+# -- 4. secrets every worker can read ------------------------------------------------------
+
+
+def test_a_worker_without_the_sites_key_says_so_once_at_start_up(site, receiver):
+    create(site, receiver.url + "/hook")
+    fire(site)
+    process = worker_process(site, JOMRESKIT_SECRET_KEY="another machine's own key")
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert err.count("cannot decrypt") == 1 and "same JOMRESKIT_SECRET_KEY" in err
+    assert "Traceback" not in err
+    [delivery] = deliveries(site)
+    assert delivery.status == "pending" and delivery.attempts == 0  # left for a worker that can
