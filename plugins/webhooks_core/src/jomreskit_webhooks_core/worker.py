@@ -101,6 +101,9 @@ class InHand:
     turns for free places, so a webhook with a long queue does not starve a short one. At
     most ``share`` deliveries of one webhook are in hand: the rest of its queue stays in
     the database for other workers, and a stalled endpoint's rows do not wait out a lease.
+
+    The loop adds what it claims and starts threads; a sending thread that finishes an
+    attempt takes the next delivery itself, without waiting for the loop. Hence the lock.
     """
 
     def __init__(self, places: int, per_webhook: int, share: int, threads: int) -> None:
@@ -112,34 +115,62 @@ class InHand:
         self.sending: dict[int, float] = {}  # delivery id -> when its attempt started
         self.sending_to: dict[int, int] = {}  # webhook id -> attempts under way
         self.claims: dict[int, str] = {}  # delivery id -> claim token, of all in hand
+        self._lock = threading.Lock()
 
     def add(self, job: Job, target: Target | None) -> None:
-        self.waiting.setdefault(job.webhook_id, deque()).append((job, target))
-        self.claims[job.id] = job.claim
+        with self._lock:
+            self.waiting.setdefault(job.webhook_id, deque()).append((job, target))
+            self.claims[job.id] = job.claim
 
     def held(self) -> int:
         """Deliveries in hand that will take places soon: the fast ones sending, and those
         waiting for a webhook that has room to send (not those parked behind a busy one)."""
-        ready = sum(len(jobs) for webhook_id, jobs in self.waiting.items()
-                    if self.sending_to.get(webhook_id, 0) < self.per_webhook)
-        return ready + self.fast(time.monotonic())
+        with self._lock:
+            ready = sum(len(jobs) for webhook_id, jobs in self.waiting.items()
+                        if self.sending_to.get(webhook_id, 0) < self.per_webhook)
+            return ready + self._fast(time.monotonic())
+
+    def fast(self) -> int:
+        """Attempts under way that still hold a place."""
+        with self._lock:
+            return self._fast(time.monotonic())
+
+    def _fast(self, now: float) -> int:
+        return sum(1 for started in self.sending.values() if now - started < SLOW_AFTER)
 
     def count(self, webhook_id: int) -> int:
         """Deliveries of ``webhook_id`` in hand."""
-        return len(self.waiting.get(webhook_id, ())) + self.sending_to.get(webhook_id, 0)
+        with self._lock:
+            return self._count(webhook_id)
 
-    def fast(self, now: float) -> int:
-        return sum(1 for started in self.sending.values() if now - started < SLOW_AFTER)
+    def _count(self, webhook_id: int) -> int:
+        return len(self.waiting.get(webhook_id, ())) + self.sending_to.get(webhook_id, 0)
 
     def full(self) -> list[int]:
         """Webhooks with their whole share in hand: a claim leaves their rows alone."""
-        webhooks = set(self.sending_to) | set(self.waiting)
-        return [w for w in webhooks if self.count(w) >= self.share]
+        with self._lock:
+            webhooks = set(self.sending_to) | set(self.waiting)
+            return [w for w in webhooks if self._count(w) >= self.share]
 
-    def start(self) -> Iterator[tuple[Job, Target | None]]:
-        """Take the waiting deliveries that may be sent now, webhooks taking turns."""
+    def take(self, most: int | None = None) -> list[tuple[Job, Target | None]]:
+        """The waiting deliveries that may be sent now (``most`` at most), webhooks taking
+        turns; they count as being sent from now on."""
+        with self._lock:
+            return self._take(most)
+
+    def finished_then_next(self, job: Job) -> tuple[Job, Target | None] | None:
+        """Note that ``job``'s attempt ended, and take the next delivery its thread may send."""
+        with self._lock:
+            self._finished(job)
+            taken = self._take(1)
+            return taken[0] if taken else None
+
+    def _take(self, most: int | None) -> list[tuple[Job, Target | None]]:
         now = time.monotonic()
-        free = min(self.places - self.fast(now), self.threads - len(self.sending))
+        free = min(self.places - self._fast(now), self.threads - len(self.sending))
+        if most is not None:
+            free = min(free, most)
+        taken: list[tuple[Job, Target | None]] = []
         while free > 0 and self.waiting:
             progress = False
             for webhook_id in list(self.waiting):
@@ -155,11 +186,12 @@ class InHand:
                 self.sending_to[webhook_id] = self.sending_to.get(webhook_id, 0) + 1
                 free -= 1
                 progress = True
-                yield job, target
+                taken.append((job, target))
             if not progress:
                 break
+        return taken
 
-    def finished(self, job: Job) -> None:
+    def _finished(self, job: Job) -> None:
         self.claims.pop(job.id, None)
         if self.sending.pop(job.id, None) is not None:
             left = self.sending_to[job.webhook_id] - 1
@@ -170,22 +202,35 @@ class InHand:
 
     def unsent(self) -> list[Job]:
         """Take every waiting delivery out (to hand back when stopping)."""
-        jobs = [job for queued in self.waiting.values() for job, _target in queued]
-        self.waiting.clear()
-        for job in jobs:
-            self.claims.pop(job.id, None)
-        return jobs
+        with self._lock:
+            jobs = [job for queued in self.waiting.values() for job, _target in queued]
+            self.waiting.clear()
+            for job in jobs:
+                self.claims.pop(job.id, None)
+            return jobs
 
     def next_place(self) -> float | None:
         """Seconds until a fast attempt turns slow and frees its place, if any is waiting."""
-        if not self.waiting or not self.sending:
-            return None
-        now = time.monotonic()
-        fast = [started for started in self.sending.values() if now - started < SLOW_AFTER]
-        return max(0.0, min(fast) + SLOW_AFTER - now) if fast else None
+        with self._lock:
+            if not self.waiting or not self.sending:
+                return None
+            now = time.monotonic()
+            fast = [t for t in self.sending.values() if now - t < SLOW_AFTER]
+            return max(0.0, min(fast) + SLOW_AFTER - now) if fast else None
+
+    def under_way(self) -> int:
+        """Attempts being made, fast or slow."""
+        with self._lock:
+            return len(self.sending)
+
+    def in_hand(self) -> dict[int, str]:
+        """Claim tokens of every delivery in hand, by delivery id."""
+        with self._lock:
+            return dict(self.claims)
 
     def __bool__(self) -> bool:
-        return bool(self.waiting or self.sending)
+        with self._lock:
+            return bool(self.waiting or self.sending)
 
 
 class Worker:
@@ -315,7 +360,7 @@ class Worker:
         process is about to exit without waiting); returns how many. Those being sent may
         arrive twice, with the same ``webhook-id``."""
         in_hand = self._in_hand
-        claims = dict(in_hand.claims) if in_hand else {}
+        claims = in_hand.in_hand() if in_hand is not None else {}
         if not claims:
             return 0
         try:
@@ -345,7 +390,7 @@ class Worker:
         try:
             while True:
                 stopping = self._stopping.is_set()
-                if stopping and in_hand.waiting:
+                if stopping:
                     self._unrecorded.extend(_Done(job, None) for job in in_hand.unsent())
                 may_claim = not stopping and (mode != "once" or claims == 0)
                 if (may_claim and (more or (due_in is not None
@@ -357,11 +402,10 @@ class Worker:
                         more, due_in = claimed
                         looked_at = time.monotonic()
                         skipped = set(in_hand.full())
-                for job, target in in_hand.start():
-                    pool.submit(self._attempt, job, target, done)
+                for job, target in in_hand.take():
+                    pool.submit(self._send, job, target, in_hand, done)
                 finished = self._collect(done, in_hand)
                 for item in finished:
-                    in_hand.finished(item.job)
                     webhook_id = item.job.webhook_id
                     if webhook_id in skipped and in_hand.count(webhook_id) <= self.share // 2:
                         skipped.discard(webhook_id)  # room for its next rows
@@ -379,7 +423,7 @@ class Worker:
                 if not in_hand and not self._unrecorded:
                     if stopping or mode == "once" or (mode == "drain" and not more):
                         break
-                elif stopping and not in_hand.sending and not self._database_ready():
+                elif stopping and not in_hand.under_way() and not self._database_ready():
                     break  # outcomes that cannot be written: the leases bring the rows back
                 if mode == "forever" and not in_hand and self._database_ready():
                     self._maybe_prune()
@@ -410,14 +454,20 @@ class Worker:
             wait = min(wait, place)
         return wait
 
-    def _attempt(self, job: Job, target: Target | None, done: queue.SimpleQueue[_Done]) -> None:
-        outcome = None
-        try:
-            if not self._stopping.is_set():
-                outcome = self.sender.attempt(job, target)
-        finally:
-            done.put(_Done(job, outcome))
-            self.waker.nudge()
+    def _send(self, job: Job, target: Target | None, in_hand: InHand,
+              done: queue.SimpleQueue[_Done]) -> None:
+        """A sending thread: attempt ``job``, then whatever ``in_hand`` gives it next."""
+        following: tuple[Job, Target | None] | None = (job, target)
+        while following is not None:
+            job, target = following
+            outcome = None
+            try:
+                if not self._stopping.is_set():
+                    outcome = self.sender.attempt(job, target)
+            finally:
+                done.put(_Done(job, outcome))
+                following = in_hand.finished_then_next(job)
+                self.waker.nudge()
 
     def _collect(self, done: queue.SimpleQueue[_Done], in_hand: InHand) -> list[_Done]:
         """The finished attempts; when many are under way, wait up to 20 ms for more (half a
@@ -430,8 +480,8 @@ class Worker:
                 break
         if not finished:
             return finished
-        sending = len(in_hand.sending)
-        enough = min(sending, max(1, self.batch // 2))
+        # Wait only for attempts that should end soon: not for the slow ones.
+        enough = min(in_hand.fast(), max(1, self.batch // 2))
         deadline = time.monotonic() + 0.02
         while len(finished) < enough:
             remaining = deadline - time.monotonic()
