@@ -126,6 +126,7 @@ def test_a_retry_is_sent_on_time_on_a_quiet_site_by_an_idle_worker_process(site,
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
     late = second.at - due
+    print(f"retry sent {late:+.2f} s from its due time; idle worker used {idle_cpu:.2f} s CPU")
     assert late < 1.5, f"the retry left {late:.2f} s after it was due"
     # About five idle seconds: a sleeping worker, not one that polls in a loop.
     assert idle_cpu < 0.5, f"the idle worker used {idle_cpu:.2f} s of CPU"
@@ -142,6 +143,7 @@ def test_retry_after_is_kept_by_the_worker_thread_of_serve(site, receiver):
         [first, second] = receiver.wait_for(2, timeout=15)
     finally:
         service.stop()
+    print(f"Retry-After: 2 kept: the retry came {second.at - first.at:.2f} s later")
     assert 1.8 <= second.at - first.at <= 3.5
 
 
@@ -183,6 +185,7 @@ def test_a_killed_workers_claims_are_sent_when_their_lease_runs_out(site, receiv
     sent = collections.Counter(r.headers["Webhook-Id"] for r in receiver.deliveries)
     assert len(sent) == 30
     repeated = {msg_id for msg_id, n in sent.items() if n > 1}
+    print(f"killed with {len(in_hand)} in hand: 30 of 30 delivered, {len(repeated)} twice")
     assert repeated <= in_hand  # only deliveries whose outcome the dead worker never wrote
 
 
@@ -210,6 +213,8 @@ def test_a_stalled_endpoint_never_holds_up_the_others(make_webhook_site, receive
     assert len(got) == 16
     by_note = {r.json()["data"]["note_id"]: r.at for r in got}
     waits = [by_note[n + 1] - fired[n] for n in range(16)]
+    print(f"{how}: healthy deliveries waited at most {max(waits):.2f} s "
+          f"(median {sorted(waits)[8]:.3f} s)")
     assert max(waits) < 2.0, f"healthy deliveries waited up to {max(waits):.1f} s"
     stalled = [a for a in ended if a.error]
     assert stalled, "the stalled endpoints were tried"
@@ -233,6 +238,7 @@ def test_sigterm_stops_a_worker_held_by_a_stalled_endpoint_within_the_deadline(
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=30)
     took = time.monotonic() - started
+    print(f"SIGTERM to exit: {took:.1f} s (deadline 3 s)")
     assert process.returncode == 0
     assert took < 3 + 3, f"the worker took {took:.1f} s to stop"
     rows = deliveries(site)
@@ -257,6 +263,7 @@ def test_a_second_sigterm_exits_at_once_and_hands_everything_back(make_webhook_s
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     _out, err = process.communicate(timeout=10)
+    print(f"second SIGTERM to exit: {time.monotonic() - started:.2f} s")
     assert time.monotonic() - started < 2
     assert "handed back" in err and "Traceback" not in err
     rows = deliveries(site)
@@ -304,6 +311,8 @@ def test_a_worker_process_rides_out_its_connections_being_terminated(site, recei
         admin.dispose()
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=30)
+    print(f"{terminated} connections terminated; worker up; {count(site, 'succeeded')} of 300 "
+          f"delivered, {len(receiver.deliveries) - 300} sent twice")
     assert terminated >= 2
     assert count(site, "succeeded") == 300
     assert len({r.headers["Webhook-Id"] for r in receiver.deliveries}) == 300
