@@ -247,15 +247,22 @@ def plain_loop(url: str, count: int) -> float:
     return rate
 
 
+def queue_backlog(kit: Any, app: Any, receiver: str, backlog: int) -> int:
+    """Fire enough events for ``backlog`` deliveries to the ten bench webhooks; returns how
+    many events."""
+    events = (backlog + 9) // 10
+    with app.app_context(), kit.transaction():
+        for n in range(events):
+            kit.fire("booking_note_saved", property_uid=1, contract_uid=41, note_id=n + 1)
+    arrivals(receiver, reset=True)
+    return events
+
+
 def drain_rate(kit: Any, app: Any, receiver: str, backlog: int, concurrency: int) -> float:
     from jomreskit_webhooks_core.worker import Worker
 
-    events = (backlog + 9) // 10
+    events = queue_backlog(kit, app, receiver, backlog)
     with app.app_context():
-        with kit.transaction():
-            for n in range(events):
-                kit.fire("booking_note_saved", property_uid=1, contract_uid=41, note_id=n + 1)
-        arrivals(receiver, reset=True)
         worker = Worker(kit, concurrency)
         started = time.perf_counter()
         stats = worker.run("drain")
@@ -272,12 +279,8 @@ def drain_beside_stalled(kit: Any, app: Any, receiver: str, backlog: int,
     stopped, had let its stalled attempts reach their deadline and exited."""
     from jomreskit_webhooks_core.worker import Worker
 
-    events = (backlog + 9) // 10
+    events = queue_backlog(kit, app, receiver, backlog)
     with app.app_context():
-        with kit.transaction():
-            for n in range(events):
-                kit.fire("booking_note_saved", property_uid=1, contract_uid=41, note_id=n + 1)
-        arrivals(receiver, reset=True)
         worker = Worker(kit, concurrency)
         finished: list[float] = []
 
