@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Integer, Table, case, cast, func, literal_column, or_, select
+from sqlalchemy import JSON, Integer, Table, case, cast, func, literal_column, null, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -17,6 +17,11 @@ def const(text: str) -> ColumnElement[Any]:
     """A constant of the statement's own text (names and formats), not a bound parameter."""
     assert "'" not in text
     return literal_column(f"'{text}'")
+
+
+def number(value: int) -> ColumnElement[Any]:
+    """A whole number of the statement's own text."""
+    return literal_column(str(int(value)))
 
 
 def obj(**fields: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -35,7 +40,7 @@ def array(element: ColumnElement[Any], rows_of: Table, *where: ColumnElement[boo
     """
     whole = func.json_group_array(element).over(order_by=order_by, rows=(None, None))
     rows = (select(whole).select_from(rows_of).where(*where).correlate_except(rows_of)
-            .limit(1).scalar_subquery())
+            .limit(number(1)).offset(number(0)).scalar_subquery())
     return func.coalesce(func.json(rows), func.json(const("[]")))
 
 
@@ -49,23 +54,24 @@ def nested(record: ColumnElement[Any], rows_of: Table, *where: ColumnElement[boo
 
 def two_places(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """A numeric as a string with two decimals ("225.00"), as SQLAlchemy reads SQLite's."""
-    return case((column.is_(None), None), else_=func.printf(const("%.2f"), column))
+    return case((column.is_(None), null()), else_=func.printf(const("%.2f"), column))
 
 
 def timestamp(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """A UTC timestamp (stored as "YYYY-MM-DD HH:MM:SS.ffffff") as ``datetime.isoformat()``
     writes it: microseconds only when not 0."""
-    rest = func.substr(column, 20)
-    fraction = case((or_(rest == const(""), rest == const(".000000")), const("")),
-                    else_=func.substr(column, 20))
-    return (func.substr(column, 1, 10).concat(const("T")).concat(func.substr(column, 12, 8))
-            .concat(fraction).concat(const("+00:00")))
+    fraction = func.substr(column, number(20))
+    shown = case((or_(fraction == const(""), fraction == const(".000000")), const("")),
+                 else_=fraction)
+    return (func.substr(column, number(1), number(10)).concat(const("T"))
+            .concat(func.substr(column, number(12), number(8))).concat(shown)
+            .concat(const("+00:00")))
 
 
 def boolean(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """A boolean (stored as 0 or 1) as JSON true or false."""
-    return func.json(case((column.is_(None), None), (column == 0, const("false")),
-                          else_=const("true")))
+    return func.json(case((column == number(0), const("false")),
+                          (column == number(1), const("true"))))
 
 
 def json_list(column: ColumnElement[Any]) -> ColumnElement[Any]:
