@@ -279,6 +279,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="client threads")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads per server")
     args = parser.parse_args()
+    import logging
+
+    logging.disable(logging.WARNING)  # the set-up's notices, not figures
     postgres = (os.environ.get("JOMRESKIT_BENCH_DATABASE_URL")
                 or os.environ.get("JOMRESKIT_TEST_POSTGRES_URL"))
     load_average = ", ".join(f"{n:.1f}" for n in os.getloadavg())
