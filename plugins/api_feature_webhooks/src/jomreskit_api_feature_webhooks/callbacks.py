@@ -78,9 +78,11 @@ def resolve_event(kit: Kit, name: str) -> EventType:
     return kit.catalog.get(name)
 
 
-def read(kit: Kit, event_type: EventType, property_uid: int, id: int | None) -> Record:
-    """The record of ``event_type``'s callback, or NotFound as the API answers it."""
-    reader = kit.hooks.register_event_callbacks().get(event_type.name)
+def read(kit: Kit, readers: Mapping[str, Reader], event_type: EventType, property_uid: int,
+         id: int | None) -> Record:
+    """The record of ``event_type``'s callback, read by its reader in ``readers`` (every
+    plugin's, from ``register_event_callbacks``), or NotFound as the API answers it."""
+    reader = readers.get(event_type.name)
     if reader is None:
         raise NotFound(f"event {event_type.name!r} has no callback", code="no_callback")
     field = callback_id_field(event_type)
