@@ -109,11 +109,9 @@ def read(kit: Kit, readers: Mapping[str, Reader], event_type: EventType, propert
 
 def _read(kit: Kit, reader: str, property_uid: int, id: int | None) -> Record | None:
     """The record ``statements`` reads for ``reader``, or None when there is none."""
-    statement = statements.statements(kit.engine.dialect.name,
-                                      guest_fields(kit.settings)).by_reader[reader]
-    # Core, on the session's connection: the record comes back as JSON, no ORM objects.
-    return kit.session().connection().execute(
-        statement, {"id": id, "property_uid": property_uid}).scalar()
+    statement = statements.prepared(kit.engine.dialect, guest_fields(kit.settings))[reader]
+    # On the session's connection: the record comes back as JSON, no ORM objects.
+    return statement.record(kit.session().connection(), id=id, property_uid=property_uid)
 
 
 def read_contract(kit: Kit, property_uid: int, contract_uid: int | None) -> Record | None:

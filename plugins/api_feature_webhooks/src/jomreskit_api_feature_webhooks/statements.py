@@ -14,10 +14,11 @@ holding the record, or none when there is no such record at that property.
 from __future__ import annotations
 
 import functools
+import json
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Select, bindparam, null, select
+from sqlalchemy import Connection, Dialect, Select, bindparam, null, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from jomreskit.core.domain.models import (
@@ -193,7 +194,6 @@ class Statements:
 
     # -- the statements ----------------------------------------------------------------------
 
-    @functools.cached_property
     def by_reader(self) -> dict[str, Select[Any]]:
         """Each reader's statement, by the name of the reader in ``callbacks``."""
         d = self.d
@@ -237,12 +237,37 @@ class Statements:
         }
 
 
+class Prepared:
+    """A record's statement compiled once for a database, and run as the driver's own SQL.
+
+    A statement this size is costly to look up in SQLAlchemy's statement cache (its cache key
+    is hashed on every call), and its one column needs no result processing but JSON's.
+    """
+
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        # qmark drivers (sqlite3) take the values in order; pyformat ones (psycopg) by name.
+        self.positional = tuple(compiled.positiontup or ()) if compiled.positional else None
+
+    def record(self, connection: Connection, **values: Any) -> dict[str, Any] | None:
+        """The record the statement reads with ``values`` (id, property_uid), or None."""
+        parameters: Any = values
+        if self.positional is not None:
+            parameters = tuple(values[name] for name in self.positional)
+        found = connection.exec_driver_sql(self.sql, parameters).scalar()
+        # PostgreSQL's driver hands JSON over decoded; SQLite's as text.
+        return json.loads(found) if isinstance(found, str) else found
+
+
 @functools.cache
-def statements(dialect: str, guest_fields: tuple[str, ...]) -> Statements:
-    """The statements for ``dialect`` (sqlite or postgresql) and the guest fields shown."""
+def prepared(dialect: Dialect, guest_fields: tuple[str, ...]) -> dict[str, Prepared]:
+    """Each reader's statement (by its name in ``callbacks``) prepared for ``dialect``, an
+    engine's (sqlite or postgresql), with the guest fields shown."""
     try:
-        module = DIALECTS[dialect]
+        module = DIALECTS[dialect.name]
     except KeyError:
         raise RuntimeError(f"api_feature_webhooks reads records with SQLite's or PostgreSQL's "
-                           f"JSON functions, not {dialect}'s") from None
-    return Statements(module, guest_fields)
+                           f"JSON functions, not {dialect.name}'s") from None
+    return {reader: Prepared(statement, dialect)
+            for reader, statement in Statements(module, guest_fields).by_reader().items()}
