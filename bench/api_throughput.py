@@ -1,21 +1,29 @@
-"""REST API throughput: token issue and an authorized GET, beside a bare Flask endpoint.
+"""REST API throughput: the shipped webhook callbacks and token issue, beside a bare Flask app.
 
-All are served by one waitress server on loopback in the same run, and loaded by the same
-client threads (keep-alive sessions), so the ratio compares like with like. The authorized GET
-does what a feature route does: token check, scope, property access, one record, JSON. It
-reads the record as an ORM object (``session.get``); a second route gives the same answer
-reading just the record's columns with a select, to show what that choice of the feature costs.
+    .venv/bin/python bench/api_throughput.py                  # SQLite, and PostgreSQL when
+    JOMRESKIT_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test \\
+        .venv/bin/python bench/api_throughput.py [--db both] [--rounds 5] [--seconds 1]
 
-    .venv/bin/python bench/api_throughput.py [--seconds 5] [--clients 4]
-    JOMRESKIT_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test \\
-        .venv/bin/python bench/api_throughput.py
+Two server processes run side by side on loopback, both waitress with the same threads: the
+site (demo data, the API with every installed plugin) and a bare Flask app with one route that
+answers a small JSON. The same client threads (keep-alive connections, one each) load one route
+at a time. Each round measures every route paired with the bare app, moments apart, taking turns
+at going first, so load from elsewhere on the machine weighs on both figures of a pair; a
+route's ratio is the median of its rounds' ratios, its req/s the median round.
 
-Target: the authorized GET at no less than 0.5 of the bare endpoint's requests per second.
+Routes: the case study's callbacks (``GET /api/webhooks/<property_uid>/<event>/<id>``: a booking,
+a property, a guest, an invoice, a booking note) and token issue (``POST /api/oauth/token``).
+The ``token check only`` line is a route of this bench, not shipped: bearer check and property
+access, then a constant answer, so the gap between it and a callback is the record's read.
+Targets: every callback >= 0.5x the bare app, token issue >= 0.4x.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import http.client
+import json
 import multiprocessing
 import os
 import socket
@@ -25,59 +33,46 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import requests
-import sqlalchemy as sa
-import waitress
-from flask import jsonify
-
-from jomreskit import create_app, get_kit
-from jomreskit.testing import scratch_database
+from urllib.parse import urlencode
 
 BENCH_PLUGIN = '''
-from sqlalchemy import bindparam, select
-
-from jomreskit import Scope, hookimpl
-from jomreskit.core.domain.models import Property
-from jomreskit.core.errors import NotFound
+from jomreskit import hookimpl
 from jomreskit_api_core import require_property
 
-requires = ["api_core"]
-
-
-@hookimpl
-def register_scopes():
-    return [Scope("bench_get", "Read a property (benchmark).")]
+requires = ["api_feature_webhooks"]
 
 
 @hookimpl
 def register_api_routes(api):
-    @api.route("/bench/properties/<int:property_uid>", scope="bench_get", summary="A property")
-    def bench_property(property_uid):
+    @api.route("/bench/token-check/<int:property_uid>", scope="webhooks_get",
+               summary="Bearer check and property access, then a constant answer")
+    def bench_token_check(property_uid):
         require_property(property_uid)
-        prop = api.kit.session().get(Property, property_uid)
-        if prop is None:
-            raise NotFound(f"no property {property_uid}")
-        return {"property_uid": prop.property_uid, "name": prop.name, "town": prop.town,
-                "country": prop.country, "stars": prop.stars, "price_from": prop.price_from}
-
-    # The same answer, the record read as just the columns it returns (no ORM object).
-    @api.route("/bench/properties/<int:property_uid>/card", scope="bench_get",
-               summary="A property's card")
-    def bench_property_card(property_uid):
-        require_property(property_uid)
-        row = api.kit.session().execute(CARD, {"uid": property_uid}).first()
-        if row is None:
-            raise NotFound(f"no property {property_uid}")
-        return dict(row._mapping)
-
-
-CARD = select(Property.property_uid, Property.name, Property.town, Property.country,
-              Property.stars, Property.price_from).where(Property.property_uid == bindparam("uid"))
+        return {"property_uid": property_uid, "name": "Fawlty Towers"}
 '''
+
+CALLBACKS = {
+    "booking  GET /api/webhooks/1/booking_modified/41": "/api/webhooks/1/booking_modified/41",
+    "property GET /api/webhooks/1/property_updated": "/api/webhooks/1/property_updated",
+    "guest    GET /api/webhooks/1/guest_updated/1": "/api/webhooks/1/guest_updated/1",
+    "invoice  GET /api/webhooks/1/invoice_updated/1": "/api/webhooks/1/invoice_updated/1",
+    "note     GET /api/webhooks/1/booking_note_saved/1": "/api/webhooks/1/booking_note_saved/1",
+}
+TOKEN_CHECK = "token check only (bench route)"
+TOKEN_ISSUE = "token issue POST /api/oauth/token"
+TARGETS = {TOKEN_ISSUE: 0.4, TOKEN_CHECK: None}  # every callback: 0.5
+
+
+# -- the two servers -------------------------------------------------------------------------
 
 
 def build_site(folder: Path, database_url: str) -> tuple[dict[str, str], str, str]:
+    """A demo-seeded site with this bench's plugin, and an API key of manager ``manager``."""
+    from jomreskit_api_core import keys
+
+    from jomreskit import create_app, get_kit
+    from jomreskit.core.domain import demo
+
     plugins = folder / "plugins"
     plugins.mkdir()
     (plugins / "bench_plugin.py").write_text(BENCH_PLUGIN)
@@ -88,32 +83,37 @@ def build_site(folder: Path, database_url: str) -> tuple[dict[str, str], str, st
         "JOMRESKIT_SECRET_KEY": "bench",
         "JOMRESKIT_API_RATE_LIMIT": "100000000/minute",  # counted, never reached
     }
-    first = create_app(config)
-    kit = get_kit(first)
-    with first.app_context():
+    app = create_app(config)
+    kit = get_kit(app)
+    with app.app_context():
         kit.upgrade_database(report=lambda _m: None)
-        from jomreskit.core.domain import demo
-
         with kit.transaction():
             demo.seed(kit)
-    kit.engine.dispose()
-    app = create_app(config)  # started afresh, from the registry that now lists the plugins
-    kit = get_kit(app)
-    with app.app_context(), kit.transaction():
-        from jomreskit_api_core import keys
-
-        key, secret = keys.create_key(kit, "manager", ["bench_get"])
-        client_id = key.client_id
+            key, secret = keys.create_key(kit, "manager", ["webhooks_get"])
+            client_id = key.client_id
     kit.engine.dispose()
     return config, client_id, secret
 
 
-def serve(config: dict[str, str], port: int, threads: int) -> None:
-    """The server process: the site, plus a bare Flask endpoint on the same app and server."""
-    app = create_app(config)
+def serve_site(config: dict[str, str], port: int, threads: int) -> None:
+    import logging
+
+    import waitress
+
+    from jomreskit import create_app
+
+    logging.disable(logging.WARNING)
+    waitress.serve(create_app(config), host="127.0.0.1", port=port, threads=threads, _quiet=True)
+
+
+def serve_bare(port: int, threads: int) -> None:
+    import waitress
+    from flask import Flask, jsonify
+
+    app = Flask("bare")
 
     @app.get("/bare")
-    def bare():
+    def bare() -> object:
         return jsonify({"data": {"property_uid": 1, "name": "Fawlty Towers"}, "meta": {}})
 
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
@@ -125,102 +125,176 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def load(call: Callable[[requests.Session], requests.Response], clients: int,
-         seconds: float) -> tuple[float, float, float, int]:
-    """Run ``call`` from ``clients`` threads for ``seconds``: (req/s, p50 ms, p99 ms, errors)."""
-    latencies: list[list[float]] = [[] for _ in range(clients)]
+def wait_until_up(port: int, path: str) -> None:
+    for _ in range(300):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", path)
+            connection.getresponse().read()
+            connection.close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the server on port {port} did not start")
+
+
+# -- the load --------------------------------------------------------------------------------
+
+Call = Callable[[http.client.HTTPConnection], int]
+
+
+def get(path: str, headers: dict[str, str]) -> Call:
+    def call(connection: http.client.HTTPConnection) -> int:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+
+    return call
+
+
+def post_form(path: str, form: dict[str, str], headers: dict[str, str]) -> Call:
+    body = urlencode(form)
+    headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+
+    def call(connection: http.client.HTTPConnection) -> int:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+
+    return call
+
+
+def load(port: int, call: Call, clients: int, seconds: float) -> tuple[float, int]:
+    """``clients`` threads, each with a keep-alive connection, calling for ``seconds``:
+    (requests per second, answers other than 200)."""
+    counts = [0] * clients
     errors = [0] * clients
-    start = threading.Event()
-    deadline = 0.0
+    ready = threading.Barrier(clients + 1)
+    deadline = [0.0]
 
     def worker(n: int) -> None:
-        session = requests.Session()
-        call(session)  # connect and warm up outside the measurement
-        start.wait()
-        while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            response = call(session)
-            latencies[n].append(time.perf_counter() - t0)
-            if response.status_code != 200:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        call(connection)  # connect outside the measurement
+        ready.wait()
+        while time.perf_counter() < deadline[0]:
+            if call(connection) != 200:
                 errors[n] += 1
+            counts[n] += 1
+        connection.close()
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
-    time.sleep(0.2)
+    deadline[0] = time.perf_counter() + 3600
+    ready.wait()
     began = time.perf_counter()
-    deadline = began + seconds
-    start.set()
+    deadline[0] = began + seconds
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - began
-    every = sorted(x for per in latencies for x in per)
-    p99 = every[min(len(every) - 1, int(len(every) * 0.99))]
-    return len(every) / elapsed, statistics.median(every) * 1000, p99 * 1000, sum(errors)
+    return sum(counts) / (time.perf_counter() - began), sum(errors)
+
+
+def measure(database_url: str, args: argparse.Namespace) -> None:
+    import sqlalchemy as sa
+
+    from jomreskit.testing import scratch_database
+
+    spawn = multiprocessing.get_context("spawn")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(database_url or None, Path(tmp), prefix="bench") as url,
+    ):
+        config, client_id, secret = build_site(Path(tmp), url)
+        site_port, bare_port = free_port(), free_port()
+        servers = [spawn.Process(target=serve_site, args=(config, site_port, args.threads),
+                                 daemon=True),
+                   spawn.Process(target=serve_bare, args=(bare_port, args.threads), daemon=True)]
+        for server in servers:
+            server.start()
+        try:
+            wait_until_up(site_port, "/api/")
+            wait_until_up(bare_port, "/bare")
+            basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+            issue = post_form("/api/oauth/token", {"grant_type": "client_credentials"},
+                              {"Authorization": f"Basic {basic}"})
+            probe = http.client.HTTPConnection("127.0.0.1", site_port, timeout=30)
+            probe.request("POST", "/api/oauth/token", body="grant_type=client_credentials",
+                          headers={"Authorization": f"Basic {basic}",
+                                   "Content-Type": "application/x-www-form-urlencoded"})
+            token = json.loads(probe.getresponse().read())["access_token"]
+            bearer = {"Authorization": f"Bearer {token}"}
+            routes: dict[str, Call] = {TOKEN_CHECK: get("/api/bench/token-check/1", bearer)}
+            routes.update({label: get(path, bearer) for label, path in CALLBACKS.items()})
+            routes[TOKEN_ISSUE] = issue
+            for label, call in routes.items():
+                status = call(probe)
+                assert status == 200, f"{label}: {status}"
+            probe.close()
+            bare = get("/bare", {})
+
+            rates: dict[str, list[float]] = {label: [] for label in routes}
+            bare_rates: list[float] = []
+            ratios: dict[str, list[float]] = {label: [] for label in routes}
+            errors = dict.fromkeys(routes, 0)
+            for round_number in range(args.rounds):
+                for label, call in routes.items():
+                    pair = [(bare_port, bare), (site_port, call)]
+                    if round_number % 2:
+                        pair.reverse()
+                    measured = {}
+                    for port, each in pair:
+                        measured[port] = load(port, each, args.clients, args.seconds)
+                    bare_rps, route = measured[bare_port][0], measured[site_port]
+                    bare_rates.append(bare_rps)
+                    rates[label].append(route[0])
+                    errors[label] += route[1]
+                    ratios[label].append(route[0] / bare_rps)
+            dialect = sa.make_url(url).get_backend_name()
+            print(f"\n== {dialect}: waitress {args.threads} threads in each server process; "
+                  f"{args.clients} client threads; {args.rounds} rounds of {args.seconds:g} s "
+                  f"per route, each paired with the bare app")
+            print(f"{'bare Flask app GET /bare (own process)':52s} "
+                  f"{statistics.median(bare_rates):7.0f} req/s  1")
+            for label in routes:
+                target = TARGETS.get(label, 0.5)
+                ratio = statistics.median(ratios[label])
+                verdict = "" if target is None else (
+                    f"  (target >= {target}: {'met' if ratio >= target else 'NOT met'})")
+                print(f"{label:52s} {statistics.median(rates[label]):7.0f} req/s  "
+                      f"{ratio:.2f}{verdict}"
+                      + (f"  [{errors[label]} answers not 200]" if errors[label] else ""))
+        finally:
+            for server in servers:
+                server.terminate()
+                server.join(10)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=1.0, help="per route and round")
     parser.add_argument("--clients", type=int, default=4, help="client threads")
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads per server")
     args = parser.parse_args()
+    import logging
 
-    database_url = os.environ.get("JOMRESKIT_BENCH_DATABASE_URL")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        scratch_database(database_url, Path(tmp), prefix="bench") as url,
-    ):
-        config, client_id, secret = build_site(Path(tmp), url)
-        port = free_port()
-        # The server runs in a process of its own, so the client threads do not share its GIL.
-        server = multiprocessing.get_context("spawn").Process(
-            target=serve, args=(config, port, args.threads), daemon=True)
-        server.start()
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    requests.get(f"{base}/bare", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-            token = requests.post(f"{base}/api/oauth/token", auth=(client_id, secret),
-                                  data={"grant_type": "client_credentials"}).json()
-            bearer = {"Authorization": f"Bearer {token['access_token']}"}
-            for path in ("/api/bench/properties/1", "/api/bench/properties/1/card"):
-                probe = requests.get(base + path, headers=bearer)
-                assert probe.status_code == 200, probe.text
+    logging.disable(logging.WARNING)  # the set-up's notices, not figures
+    postgres = (os.environ.get("JOMRESKIT_BENCH_DATABASE_URL")
+                or os.environ.get("JOMRESKIT_TEST_POSTGRES_URL"))
+    load_average = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(f"{os.cpu_count()} cores; load average {load_average} (other work on the machine "
+          "slows every figure; the ratios pair figures taken moments apart)")
+    if args.db in ("sqlite", "both"):
+        measure("", args)
+    if args.db in ("postgresql", "both"):
+        if not postgres:
+            print("\n== postgresql: skipped (set JOMRESKIT_TEST_POSTGRES_URL)")
+        else:
+            measure(postgres, args)
 
-            cases = {
-                "bare Flask GET /bare": lambda s: s.get(f"{base}/bare"),
-                "authorized GET /api/bench/properties/1":
-                    lambda s: s.get(f"{base}/api/bench/properties/1", headers=bearer),
-                "the same, record read by a select (/card)":
-                    lambda s: s.get(f"{base}/api/bench/properties/1/card", headers=bearer),
-                "token issue POST /api/oauth/token":
-                    lambda s: s.post(f"{base}/api/oauth/token", auth=(client_id, secret),
-                                     data={"grant_type": "client_credentials"}),
-            }
-            dialect = sa.make_url(url).get_backend_name()
-            print(f"database: {dialect}; waitress threads: {args.threads}; "
-                  f"client threads: {args.clients}; {args.seconds:g} s each")
-            results = {}
-            for name, call in cases.items():
-                results[name] = load(call, args.clients, args.seconds)
-                rps, p50, p99, errors = results[name]
-                print(f"{name:42s} {rps:8.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
-                      + (f"  ({errors} non-200)" if errors else ""))
-            bare = results["bare Flask GET /bare"][0]
-            get = results["authorized GET /api/bench/properties/1"][0]
-            issue = results["token issue POST /api/oauth/token"][0]
-            card = results["the same, record read by a select (/card)"][0]
-            print(f"ratio authorized GET / bare: {get / bare:.2f} (target >= 0.5)")
-            print(f"ratio the same with a select / bare: {card / bare:.2f}")
-            print(f"ratio token issue / bare:    {issue / bare:.2f}")
-        finally:
-            server.terminate()
-            server.join(10)
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from jomreskit.core.db import utcnow
 from jomreskit.core.domain import services
@@ -134,9 +134,14 @@ def rotate_key(kit: Kit, client_id: str, manager: User | str | None = None) -> t
     return key, secret
 
 
+_TOKENS = AccessToken.__table__
+EXPIRED_TOKENS = delete(_TOKENS).where(_TOKENS.c.expires_at <= bindparam("now"))
+
+
 def purge_expired_tokens(kit: Kit) -> int:
     """Delete access tokens that have expired; returns how many."""
-    result = kit.session().execute(delete(AccessToken).where(AccessToken.expires_at <= utcnow()))
+    # On the tables (no ORM bulk delete to set up): the token endpoint runs it on every issue.
+    result = kit.session().connection().execute(EXPIRED_TOKENS, {"now": utcnow()})
     return result.rowcount or 0
 
 

@@ -29,7 +29,7 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class ApiKey(Base, ClientMixin):
+class ApiKey(Base):
     """An API key: an OAuth2 client-credentials client that acts for one manager."""
 
     __tablename__ = "api_keys"
@@ -50,13 +50,24 @@ class ApiKey(Base, ClientMixin):
     def active(self) -> bool:
         return self.revoked_at is None
 
-    def effective_scopes(self, registered: Mapping[str, Scope]) -> list[str]:
-        """The key's scopes that its manager's role may still grant today (a manager made a
-        super manager, or the other way round, changes what new tokens get)."""
-        return [s for s in self.scopes
-                if s not in registered or registered[s].grantable_by(self.manager.role)]
 
-    # -- Authlib's ClientMixin -------------------------------------------------------------
+def effective_scopes(scopes: list[str], role: str, registered: Mapping[str, Scope]) -> list[str]:
+    """A key's scopes that its manager's ``role`` may still grant today (a manager made a
+    super manager, or the other way round, changes what new tokens get)."""
+    return [s for s in scopes if s not in registered or registered[s].grantable_by(role)]
+
+
+@dataclass(frozen=True)
+class KeyClient(ClientMixin):
+    """An active API key as the token endpoints see it (Authlib's client), read in one query.
+
+    ``scopes`` are those its manager may still grant (``effective_scopes``).
+    """
+
+    id: int
+    client_id: str
+    secret_hash: str
+    scopes: tuple[str, ...]
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -65,23 +76,20 @@ class ApiKey(Base, ClientMixin):
         return None
 
     def get_allowed_scope(self, scope: str | None) -> str | None:
-        """All the key's usable scopes when none are asked for; None (invalid_scope) when asked
-        for one it does not hold. ``usable_scopes`` is set by the OAuth server when it loads
-        the key (``effective_scopes``)."""
-        held = getattr(self, "usable_scopes", None)
-        held = list(self.scopes) if held is None else held
+        """All the key's scopes when none are asked for; None (invalid_scope) when asked for
+        one it does not hold."""
         if not scope:
-            return list_to_scope(held)
+            return list_to_scope(list(self.scopes))
         asked = scope_to_list(scope)
-        if not set(asked) <= set(held):
+        if not set(asked) <= set(self.scopes):
             return None
-        return list_to_scope([s for s in held if s in asked])
+        return list_to_scope([s for s in self.scopes if s in asked])
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return self.active and hmac.compare_digest(self.secret_hash, digest(client_secret))
+        return hmac.compare_digest(self.secret_hash, digest(client_secret))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method in TOKEN_ENDPOINT_AUTH_METHODS

@@ -11,10 +11,10 @@ expect.
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
@@ -36,14 +36,22 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, Response, g
 from flask import request as flask_request
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, insert, select
 
 from jomreskit.core.db import utcnow
 from jomreskit.core.domain.models import ManagerProperty, User
 
 from .api import ApiError
 from .keys import purge_expired_tokens
-from .models import TOKEN_ENDPOINT_AUTH_METHODS, AccessToken, ApiKey, TokenGrant, digest
+from .models import (
+    TOKEN_ENDPOINT_AUTH_METHODS,
+    AccessToken,
+    ApiKey,
+    KeyClient,
+    TokenGrant,
+    digest,
+    effective_scopes,
+)
 
 if TYPE_CHECKING:
     from jomreskit.core.kit import Kit
@@ -70,7 +78,15 @@ GRANT_QUERY = (
     .join(_USERS, _KEYS.c.manager_id == _USERS.c.id)
     .where(_TOKENS.c.token_hash == bindparam("token_hash"))
 )
-# The same, with the manager's link to the property a route's path names: a property route
+# What the token endpoints read of an API key (Authlib's client): its active row and its
+# manager's role, which limits the scopes new tokens get.
+CLIENT_QUERY = (
+    select(_KEYS.c.id, _KEYS.c.secret_hash, _KEYS.c.scopes, _USERS.c.role)
+    .join(_USERS, _KEYS.c.manager_id == _USERS.c.id)
+    .where(_KEYS.c.client_id == bindparam("client_id"), _KEYS.c.revoked_at.is_(None))
+)
+TOKEN_INSERT = insert(_TOKENS)
+# GRANT_QUERY with the manager's link to the property a route's path names: a property route
 # then costs one query for the token and the access check together.
 _LINKS = ManagerProperty.__table__
 GRANT_AND_LINK_QUERY = GRANT_QUERY.add_columns(
@@ -111,7 +127,7 @@ class _Server(AuthorizationServer):
                         "client_credentials" if request is JOMRES_ROOT else None)
 
 
-def _client_secret_basic(query_client: Any, request: OAuth2Request) -> ApiKey | None:
+def _client_secret_basic(query_client: Any, request: OAuth2Request) -> KeyClient | None:
     # Authlib's own, except that a malformed Basic header ("Basic \t", credentials that are not
     # UTF-8) fails authentication instead of raising ValueError (a 500).
     try:
@@ -142,7 +158,7 @@ class _Introspection(IntrospectionEndpoint):
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenGrant | None:
         return self.server.oauth.find_token(token_string)
 
-    def check_permission(self, token: TokenGrant, client: ApiKey, request: Any) -> bool:
+    def check_permission(self, token: TokenGrant, client: KeyClient, request: Any) -> bool:
         # A key may look at its own tokens only.
         return token.api_key_id == client.id
 
@@ -191,8 +207,10 @@ class OAuth:
         self.require_https = bool(kit.settings.get("JOMRESKIT_API_REQUIRE_HTTPS", True))
         self.server = _Server(self)
         self.server.init_app(app, query_client=self.query_client, save_token=self.save_token)
+        # 256 random bits, URL-safe, from one read of the system's random source (Authlib's
+        # generate_token draws each character separately).
         self.server.register_token_generator("default", BearerTokenGenerator(
-            lambda **_: generate_token(42), None, lambda client, grant_type: self.lifetime))
+            lambda **_: secrets.token_urlsafe(32), None, lambda client, grant_type: self.lifetime))
         self.server.register_client_auth_method("client_secret_basic", _client_secret_basic)
         self.server.register_grant(_ClientCredentialsGrant)
         self.server.register_endpoint(_Revocation)
@@ -202,25 +220,26 @@ class OAuth:
 
     # -- storage ---------------------------------------------------------------------------
 
-    def query_client(self, client_id: str) -> ApiKey | None:
+    def query_client(self, client_id: str) -> KeyClient | None:
         if not client_id or len(client_id) > 64 or "\x00" in client_id:
             return None  # not one of ours (and PostgreSQL refuses NUL in text)
-        key = self.kit.session().scalar(
-            select(ApiKey).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
-        )
-        if key is not None:
-            key.usable_scopes = key.effective_scopes(self.kit.scopes)  # type: ignore[attr-defined]
-        return key
+        row = self.kit.session().connection().execute(
+            CLIENT_QUERY, {"client_id": client_id}).first()
+        if row is None:
+            return None
+        key_id, secret_hash, scopes, role = row
+        return KeyClient(key_id, client_id, secret_hash,
+                         tuple(effective_scopes(scopes, role, self.kit.scopes)))
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
+        # One INSERT, committed by itself (the request runs in autocommit, see token_response).
         now = utcnow()
-        with self.kit.transaction() as session:
-            purge_expired_tokens(self.kit)  # expired tokens go as new ones come
-            session.add(AccessToken(
-                token_hash=digest(token["access_token"]), api_key_id=request.client.id,
-                scope=token.get("scope", ""), issued_at=now,
-                expires_at=now + timedelta(seconds=int(token["expires_in"])),
-            ))
+        purge_expired_tokens(self.kit)  # expired tokens go as new ones come
+        self.kit.session().connection().execute(TOKEN_INSERT, {
+            "token_hash": digest(token["access_token"]), "api_key_id": request.client.id,
+            "scope": token.get("scope", ""), "issued_at": now,
+            "expires_at": now + timedelta(seconds=int(token["expires_in"])),
+        })
 
     def find_token(self, token_string: str) -> TokenGrant | None:
         """The grant of ``token_string``; with the manager's link to the request's property
@@ -244,6 +263,10 @@ class OAuth:
 
     def token_response(self, jomres_root: bool = False) -> Response:
         """Answer a token request (``POST /oauth/token``, or Jomres' ``POST /``)."""
+        # Each statement its own transaction: reading the key, then one INSERT of the token
+        # (and one DELETE of expired ones). No BEGIN and COMMIT, and no write lock held on
+        # SQLite while the secret is checked.
+        self.kit.autocommit()
         try:
             return self.server.create_token_response(JOMRES_ROOT if jomres_root else None)
         except OAuth2Error as error:  # raised before Authlib's own handling (insecure transport)

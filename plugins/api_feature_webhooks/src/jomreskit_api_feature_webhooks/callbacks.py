@@ -9,36 +9,21 @@ field other than ``property_uid`` (``contract_uid`` for a booking, ``note_id`` f
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from jomreskit.core.domain.models import (
-    Contract,
-    ContractNote,
-    Coupon,
-    Deposit,
-    EventRecord,
-    Extra,
-    Guest,
-    Invoice,
-    Property,
-    Review,
-    Room,
-    Tariff,
-    User,
-)
+from jomreskit.core.domain.models import EventRecord, User
 from jomreskit.core.errors import NotFound
 from jomreskit.core.events import EventType
 
-from . import records
+from . import records, statements
 
 if TYPE_CHECKING:
     from jomreskit.core.kit import Kit
 
 Record = dict[str, Any]
 Reader = Callable[["Kit", int, "int | None"], "Record | None"]
-M = TypeVar("M")
 
 # Jomres' older event names, still used by remote services written for Jomres.
 ALIASES = {
@@ -93,9 +78,11 @@ def resolve_event(kit: Kit, name: str) -> EventType:
     return kit.catalog.get(name)
 
 
-def read(kit: Kit, event_type: EventType, property_uid: int, id: int | None) -> Record:
-    """The record of ``event_type``'s callback, or NotFound as the API answers it."""
-    reader = kit.hooks.register_event_callbacks().get(event_type.name)
+def read(kit: Kit, readers: Mapping[str, Reader], event_type: EventType, property_uid: int,
+         id: int | None) -> Record:
+    """The record of ``event_type``'s callback, read by its reader in ``readers`` (every
+    plugin's, from ``register_event_callbacks``), or NotFound as the API answers it."""
+    reader = readers.get(event_type.name)
     if reader is None:
         raise NotFound(f"event {event_type.name!r} has no callback", code="no_callback")
     field = callback_id_field(event_type)
@@ -120,80 +107,63 @@ def read(kit: Kit, event_type: EventType, property_uid: int, id: int | None) -> 
 # -- the core's readers --------------------------------------------------------------------
 
 
-def _of_property(kit: Kit, model: type[M], uid: int | None, property_uid: int) -> M | None:
-    row = kit.session().get(model, uid) if uid else None
-    return row if row is not None and row.property_uid == property_uid else None  # type: ignore[attr-defined]
+def _read(kit: Kit, reader: str, property_uid: int, id: int | None) -> Record | None:
+    """The record ``statements`` reads for ``reader``, or None when there is none."""
+    statement = statements.prepared(kit.engine.dialect, guest_fields(kit.settings))[reader]
+    # On the session's connection: the record comes back as JSON, no ORM objects.
+    return statement.record(kit.session().connection(), id=id, property_uid=property_uid)
 
 
 def read_contract(kit: Kit, property_uid: int, contract_uid: int | None) -> Record | None:
-    contract = _of_property(kit, Contract, contract_uid, property_uid)
-    if contract is None:
-        return None
-    return records.contract_record(contract, guest_fields(kit.settings))
-
-
-def _with_contract(kit: Kit, property_uid: int, row: Any,
-                   to_record: Callable[[Any], Record]) -> Record | None:
-    """A note or deposit of a booking at ``property_uid``, with that booking."""
-    if row is None or row.contract.property_uid != property_uid:
-        return None
-    contract = records.contract_record(row.contract, guest_fields(kit.settings))
-    return {**to_record(row), "property_uid": property_uid, "contract": contract}
+    contract = _read(kit, "contract", property_uid, contract_uid)
+    return None if contract is None else records.add_contract_totals(contract)
 
 
 def read_note(kit: Kit, property_uid: int, note_id: int | None) -> Record | None:
-    note = kit.session().get(ContractNote, note_id) if note_id else None
-    return _with_contract(kit, property_uid, note, records.note_record)
+    note = _read(kit, "note", property_uid, note_id)
+    if note is not None:
+        records.add_contract_totals(note["contract"])
+    return note
 
 
 def read_deposit(kit: Kit, property_uid: int, deposit_id: int | None) -> Record | None:
-    deposit = kit.session().get(Deposit, deposit_id) if deposit_id else None
-    return _with_contract(kit, property_uid, deposit, records.deposit_record)
+    deposit = _read(kit, "deposit", property_uid, deposit_id)
+    if deposit is not None:
+        records.add_contract_totals(deposit["contract"])
+    return deposit
 
 
 def read_guest(kit: Kit, property_uid: int, guest_uid: int | None) -> Record | None:
-    guest = _of_property(kit, Guest, guest_uid, property_uid)
-    return None if guest is None else records.guest_record(guest, guest_fields(kit.settings))
+    return _read(kit, "guest", property_uid, guest_uid)
 
 
 def read_invoice(kit: Kit, property_uid: int, invoice_uid: int | None) -> Record | None:
-    invoice = _of_property(kit, Invoice, invoice_uid, property_uid)
-    return None if invoice is None else records.invoice_record(invoice)
+    invoice = _read(kit, "invoice", property_uid, invoice_uid)
+    return None if invoice is None else records.add_invoice_totals(invoice)
 
 
 def read_property(kit: Kit, property_uid: int, _id: int | None = None) -> Record | None:
-    prop = kit.session().get(Property, property_uid)
-    return None if prop is None else records.property_record(prop)
+    return _read(kit, "property", property_uid, None)
 
 
 def read_tariffs(kit: Kit, property_uid: int, _id: int | None = None) -> Record | None:
-    if kit.session().get(Property, property_uid) is None:
-        return None
-    tariffs = kit.session().scalars(
-        select(Tariff).where(Tariff.property_uid == property_uid)
-        .order_by(Tariff.valid_from, Tariff.tariff_uid)
-    )
-    return records.tariffs_record(property_uid, tariffs)
+    return _read(kit, "tariffs", property_uid, None)
 
 
 def read_room(kit: Kit, property_uid: int, room_uid: int | None) -> Record | None:
-    room = _of_property(kit, Room, room_uid, property_uid)
-    return None if room is None else records.room_record(room)
+    return _read(kit, "room", property_uid, room_uid)
 
 
 def read_review(kit: Kit, property_uid: int, review_uid: int | None) -> Record | None:
-    review = _of_property(kit, Review, review_uid, property_uid)
-    return None if review is None else records.review_record(review)
+    return _read(kit, "review", property_uid, review_uid)
 
 
 def read_extra(kit: Kit, property_uid: int, extra_uid: int | None) -> Record | None:
-    extra = _of_property(kit, Extra, extra_uid, property_uid)
-    return None if extra is None else records.extra_record(extra)
+    return _read(kit, "extra", property_uid, extra_uid)
 
 
 def read_coupon(kit: Kit, property_uid: int, coupon_uid: int | None) -> Record | None:
-    coupon = _of_property(kit, Coupon, coupon_uid, property_uid)
-    return None if coupon is None else records.coupon_record(coupon)
+    return _read(kit, "coupon", property_uid, coupon_uid)
 
 
 def read_manager(kit: Kit, _property_uid: int, manager_id: int | None) -> Record | None:
