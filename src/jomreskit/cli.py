@@ -216,6 +216,21 @@ def users() -> None:
     """Managers and super managers."""
 
 
+def read_password(from_stdin: bool, prompt: bool, given: str | None = None) -> str | None:
+    """A password from one line of stdin, from a hidden prompt (asked twice), or as given."""
+    if sum((from_stdin, prompt, given is not None)) > 1:
+        raise ValidationError("give the password one way: --password, --password-stdin or a prompt")
+    if from_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    elif prompt:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        return given
+    if not password:
+        raise ValidationError("the password is empty")
+    return password
+
+
 @users.command("create")
 @click.argument("username")
 @click.option(
@@ -229,7 +244,12 @@ def users() -> None:
     help="A property the manager runs (repeat for more).",
 )
 @click.option("--email", default="")
-@click.option("--password", default=None, help="For the web console; prompted if --prompt.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the console password from the first line of stdin.")
+@click.option("--password-prompt", is_flag=True,
+              help="Ask for the console password (hidden, twice).")
+@click.option("--password", default=None,
+              help="The console password itself (stays in shell history: prefer the above).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_kit
 def users_create(
@@ -238,12 +258,19 @@ def users_create(
     role: str,
     property_uids: tuple[int, ...],
     email: str,
+    password_stdin: bool,
+    password_prompt: bool,
     password: str | None,
     as_json: bool,
 ) -> None:
-    """Create a manager (linked to --property UIDs) or a super manager."""
+    """Create a manager (linked to --property UIDs) or a super manager.
+
+    Without a password the user cannot sign in to the web console until
+    `jomreskit users set-password` gives them one.
+    """
     from .core.domain import services
 
+    password = read_password(password_stdin, password_prompt, password)
     with kit.transaction():
         user = services.create_user(
             kit, username, role=role, email=email, password=password, property_uids=property_uids
@@ -253,6 +280,26 @@ def users_create(
         echo_json(result)
     else:
         click.echo(f"created {role} {username} (manager_id {result['manager_id']})")
+
+
+@users.command("set-password")
+@click.argument("manager")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of stdin instead of asking.")
+@pass_kit
+def users_set_password(kit: Kit, manager: str, password_stdin: bool) -> None:
+    """Set MANAGER's console password (a username or id); their open sessions end.
+
+    Asks for it (hidden, twice) unless --password-stdin.
+    """
+    from .core.domain import services
+
+    password = read_password(password_stdin, not password_stdin)
+    with kit.transaction():
+        user = services.find_manager(kit, manager)
+        services.update_user(kit, user.manager_id, password=password)
+        username = user.username
+    click.echo(f"password set for {username}; their console sessions were ended")
 
 
 @users.command("list")

@@ -107,3 +107,68 @@ def test_after_signing_in_only_console_addresses_are_followed(site):
                    "/console\\..\\evil"):
         answer = sign_in(site.client(), "manager", next=target)
         assert answer.location == "/console/", target
+
+
+def _captured(client, site) -> str:
+    """The session cookie's value, as someone who copied it from the browser holds it."""
+    cookie = client.get_cookie(site.app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    return cookie.value
+
+
+def _replayed(site, value: str):
+    """A fresh browser that presents a captured session cookie."""
+    other = site.client()
+    other.set_cookie(site.app.config["SESSION_COOKIE_NAME"], value)
+    return other
+
+
+def test_a_session_cookie_captured_before_signing_out_opens_nothing_afterwards(site):
+    client = site.client()
+    sign_in(client, "manager")
+    captured = _captured(client, site)
+    assert _replayed(site, captured).get("/console/").status_code == 200
+
+    client.post("/console/sign-out", data={"csrf_token": token_in(client.get("/console/"))})
+
+    replay = _replayed(site, captured)
+    assert replay.get("/console/").status_code == 302
+    assert replay.get("/console/keys/").status_code == 302  # nor any plugin's page
+
+
+def test_signing_out_in_one_browser_leaves_the_users_other_sessions_alone(site):
+    laptop, phone = site.client(), site.client()
+    sign_in(laptop, "manager")
+    sign_in(phone, "manager")
+
+    laptop.post("/console/sign-out", data={"csrf_token": token_in(laptop.get("/console/"))})
+
+    assert laptop.get("/console/").status_code == 302
+    assert phone.get("/console/").status_code == 200
+
+
+def test_a_password_change_ends_even_a_captured_session(site):
+    client = site.client()
+    sign_in(client, "manager")
+    captured = _captured(client, site)
+
+    result = site.cli("users", "set-password", "manager", "--password-stdin",
+                      input="a much better password\n")
+
+    assert result.exit_code == 0, result.output
+    assert _replayed(site, captured).get("/console/").status_code == 302
+    assert sign_in(site.client(), "manager", "a much better password").status_code == 302
+
+
+def test_a_role_change_ends_every_session_of_that_user(site):
+    client = site.client()
+    sign_in(client, "manager2")
+    other = site.client()
+    sign_in(other, "manager")
+
+    with site.app.app_context(), site.kit.transaction():
+        user = services.user_by_name(site.kit, "manager2")
+        services.update_user(site.kit, user.manager_id, role="super")
+
+    assert client.get("/console/").status_code == 302
+    assert other.get("/console/").status_code == 200  # other users keep theirs

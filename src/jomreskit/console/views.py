@@ -69,7 +69,7 @@ def sign_in() -> str | Response | tuple[str, int]:
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
-    auth.end()
+    auth.end(get_kit())
     csrf.rotate()
     flash("Signed out.", "success")
     return redirect(url_for(".sign_in"))

@@ -35,8 +35,8 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-def _manager(kit: Kit, manager: User | str) -> User:
-    return manager if isinstance(manager, User) else services.user_by_name(kit, manager)
+def _manager(kit: Kit, manager: User | int | str) -> User:
+    return services.find_manager(kit, manager)
 
 
 def grantable_scopes(kit: Kit, role: str) -> list[Scope]:

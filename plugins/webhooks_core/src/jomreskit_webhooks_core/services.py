@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from jomreskit.core.db import utcnow
+from jomreskit.core.domain import services as domain_services
 from jomreskit.core.domain.models import ManagerProperty, User
 from jomreskit.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 
@@ -182,14 +183,7 @@ def send_test(kit: Kit, webhook_id: int, manager_id: int | None = None) -> dict[
 
 
 def _manager(kit: Kit, manager: int | str) -> User:
-    session = kit.session()
-    if isinstance(manager, int) or str(manager).isdigit():
-        user = session.get(User, int(manager))
-    else:
-        user = session.scalar(select(User).where(User.username == manager))
-    if user is None:
-        raise NotFound(f"no manager {manager!r}", code="invalid_manager")
-    return user
+    return domain_services.find_manager(kit, manager)
 
 
 def _url(url: str) -> str:

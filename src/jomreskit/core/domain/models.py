@@ -60,6 +60,20 @@ class User(Base):
         }
 
 
+class UserSession(Base):
+    """A console sign-in, held server-side: the browser's cookie names it by a random token
+    (stored hashed here). Signing out deletes it; a new password or role deletes every one
+    of the user's, so a cookie captured earlier no longer opens anything."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    manager_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ManagerProperty(Base):
     """The manager–property cross-reference: which managers run which properties."""
 
