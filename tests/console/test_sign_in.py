@@ -68,6 +68,67 @@ def test_repeated_failures_lock_that_username_out_for_a_while(site):
     assert sign_in(client, "manager2").status_code == 302  # other users are not affected
 
 
+def _browser(site, address: str, **headers: str):
+    client = site.client()
+    client.environ_base.update({"REMOTE_ADDR": address, **headers})
+    return client
+
+
+def test_one_address_spraying_many_usernames_is_refused(site):
+    sprayer = _browser(site, "203.0.113.7")
+    answers = [sign_in(sprayer, f"user{n}", "123456").status_code for n in range(25)]
+
+    assert answers[:20] == [401] * 20
+    assert set(answers[20:]) == {429}
+    assert sign_in(_browser(site, "198.51.100.1"), "manager").status_code == 302
+
+
+def test_guessing_from_many_addresses_is_refused_but_the_real_users_browser_gets_in(site):
+    real = _browser(site, "198.51.100.1")
+    assert sign_in(real, "manager").status_code == 302  # the manager's own browser, known
+    real.post("/console/sign-out", data={"csrf_token": token_in(real.get("/console/"))})
+
+    for n in range(5):
+        assert sign_in(_browser(site, f"203.0.113.{n}"), "manager", "guess").status_code == 401
+
+    assert sign_in(_browser(site, "203.0.113.99"), "manager").status_code == 429
+    assert sign_in(_browser(site, "203.0.113.99"), "manager", "guess").status_code == 429
+    assert sign_in(real, "manager").status_code == 302  # not locked out by the guesser
+
+
+def test_a_known_browser_is_still_refused_after_failures_of_its_own(site):
+    client = site.client()
+    assert sign_in(client, "manager").status_code == 302
+    client.post("/console/sign-out", data={"csrf_token": token_in(client.get("/console/"))})
+
+    for _ in range(5):
+        assert sign_in(client, "manager", "guess").status_code == 401
+
+    assert sign_in(client, "manager").status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_client_address_counts_alone(make_site):
+    site = make_site(JOMRESKIT_TRUSTED_PROXIES=1)
+    site.cli("demo", "seed")
+    proxy = "10.0.0.2"  # every request comes through it
+    sprayer = _browser(site, proxy, HTTP_X_FORWARDED_FOR="203.0.113.7")
+    for n in range(20):
+        sign_in(sprayer, f"user{n}", "123456")
+
+    assert sign_in(sprayer, "manager").status_code == 429
+    neighbour = _browser(site, proxy, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert sign_in(neighbour, "manager").status_code == 302
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_address_changes_nothing(site):
+    for n in range(20):
+        forger = _browser(site, "203.0.113.7", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
+        sign_in(forger, f"user{n}", "123456")
+
+    forger = _browser(site, "203.0.113.7", HTTP_X_FORWARDED_FOR="192.0.2.200")
+    assert sign_in(forger, "manager").status_code == 429
+
+
 def test_signing_out_ends_the_session(site):
     client = site.client()
     sign_in(client, "manager")

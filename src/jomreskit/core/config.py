@@ -27,6 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "JOMRESKIT_CONSOLE_PREFIX": "/console",  # the web console's address; empty: no console
     "JOMRESKIT_CONSOLE_SESSION_LIFETIME": 8 * 3600,  # seconds a console sign-in lasts
     "JOMRESKIT_CONSOLE_SECURE_COOKIE": None,  # None: Secure when JOMRESKIT_BASE_URL is https
+    # How many reverse proxies in front of the site to believe about the client's address
+    # and scheme (X-Forwarded-For, X-Forwarded-Proto, through Werkzeug's ProxyFix); 0: none.
+    # An app that applies ProxyFix itself leaves this at 0.
+    "JOMRESKIT_TRUSTED_PROXIES": 0,
 }
 
 

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config, db, plugins, registry
 from .authmethods import AuthMethod
@@ -207,6 +208,9 @@ class JomresKit:
         from ..console import init_console
 
         config.load(app)
+        proxies = int(app.config["JOMRESKIT_TRUSTED_PROXIES"] or 0)
+        if proxies > 0:  # the sign-in throttle and the rate limits count real client addresses
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
         kit = Kit(app)
         app.extensions[EXTENSION] = kit
         if not app.config.get("SECRET_KEY"):
