@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -27,21 +28,43 @@ if TYPE_CHECKING:
 log = logging.getLogger("jomreskit")
 
 
-def pass_kit(f: Callable[..., Any]) -> Callable[..., Any]:
+def pass_kit(f: Callable[..., Any] | None = None, *, before_setup: bool = False) -> Any:
     """Give a command the running Kit as its first argument.
 
     Under `jomreskit` the app context is already pushed; under `flask jomreskit` it is pushed
-    here from Flask's ScriptInfo, as ``flask.cli.with_appcontext`` does.
+    here from Flask's ScriptInfo, as ``flask.cli.with_appcontext`` does. A command refuses
+    to run, naming the command that sets the database up, until that is done
+    (``before_setup=True``: it works before, as `db upgrade` itself does).
     """
+    if f is None:
+        return functools.partial(pass_kit, before_setup=before_setup)
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not has_app_context():
             ctx = click.get_current_context()
             ctx.with_resource(ctx.ensure_object(ScriptInfo).load_app().app_context())
-        return f(get_kit(), *args, **kwargs)
+        kit = get_kit()
+        if kit.not_ready and not before_setup:
+            raise JomresKitError(kit.not_ready)
+        return f(kit, *args, **kwargs)
 
     return wrapper
+
+
+def as_invoked(message: str) -> str:
+    """``message`` with the commands it names written as this run was invoked: under
+    `flask --app portal jomreskit ...`, "`jomreskit db upgrade`" becomes
+    "`flask --app portal jomreskit db upgrade`"."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    if root is None or root.info_name != "flask":
+        return message
+    info = root.obj if isinstance(root.obj, ScriptInfo) else None
+    app_path = info.app_import_path if info is not None else None
+    prefix = f"flask --app {app_path} jomreskit" if app_path else "flask jomreskit"
+    return message.replace("`flask jomreskit ", f"`{prefix} ").replace(
+        "`jomreskit ", f"`{prefix} ")
 
 
 def echo_json(value: Any) -> None:
@@ -74,13 +97,37 @@ def parse_pairs(pairs: Iterable[str], what: str = "argument") -> dict[str, Any]:
 
 
 class KitGroup(click.Group):
-    """The root group: turns known errors into one clear line."""
+    """The root group: turns known errors into one clear line, and says why plugin commands
+    are missing while the database is not set up."""
+
+    def __init__(self, kit: Kit, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.not_ready = kit.not_ready
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if self.not_ready and args and self.get_command(ctx, args[0]) is None:
+            raise click.UsageError(as_invoked(
+                f"no command {args[0]!r}: plugin commands (webhooks, keys, ...) are not "
+                f"loaded because {self.not_ready}"
+            ), ctx)
+        return super().resolve_command(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        if self.not_ready:
+            formatter.write_paragraph()
+            formatter.write_text(as_invoked(
+                f"Plugin commands (webhooks, keys, ...) are not loaded because "
+                f"{self.not_ready}."
+            ))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except JomresKitError as exc:
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(as_invoked(exc.message)) from None
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise click.ClickException(f"database error: {reason}") from None
@@ -97,11 +144,20 @@ class KitGroup(click.Group):
 
 def make_cli(kit: Kit) -> click.Group:
     """The `jomreskit` group with the core's commands and every loaded plugin's."""
-    cli = KitGroup(name="jomreskit", help="jomreskit: REST API and webhooks for a booking portal.")
+    cli = KitGroup(kit, name="jomreskit",
+                   help="jomreskit: REST API and webhooks for a booking portal.")
+    click.version_option(_version(), "--version", prog_name="jomreskit",
+                         message="%(prog)s %(version)s")(cli)
     for command in (db, plugins_group, users, events, demo, serve, responder):
         cli.add_command(command)
     kit.hooks.register_commands(cli=cli)
     return cli
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 # -- db ------------------------------------------------------------------------------------
@@ -113,7 +169,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@pass_kit
+@pass_kit(before_setup=True)
 def db_upgrade(kit: Kit) -> None:
     """Apply the core's and every enabled plugin's migrations; build the registry if new."""
     kit.upgrade_database(report=click.echo)
@@ -122,7 +178,7 @@ def db_upgrade(kit: Kit) -> None:
 @db.command("revision")
 @click.option("--plugin", "plugin_name", required=True, help="Whose migrations folder to write to.")
 @click.option("-m", "--message", required=True)
-@pass_kit
+@pass_kit(before_setup=True)
 def db_revision(kit: Kit, plugin_name: str, message: str) -> None:
     """Write a migration with what the models have that the database lacks (for plugin authors)."""
     from .core import migrate
@@ -165,12 +221,12 @@ def plugins_list(kit: Kit, as_json: bool) -> None:
     else:
         echo_table(rows, PLUGIN_COLUMNS)
         for warning in kit.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(as_invoked(f"warning: {warning}"), err=True)
 
 
 @plugins_group.command("rebuild")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_kit
+@pass_kit(before_setup=True)
 def plugins_rebuild(kit: Kit, as_json: bool) -> None:
     """Discover, validate and record every installed plugin, then apply their migrations."""
     from .core import registry
@@ -434,22 +490,36 @@ def demo_seed(kit: Kit, as_json: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-worker", is_flag=True, help="Leave deliveries to separate `jomreskit worker`s.")
 @click.option("--threads", default=8, show_default=True, type=int)
-@pass_kit
+@pass_kit(before_setup=True)
 def serve(kit: Kit, host: str, port: int, no_worker: bool, threads: int) -> None:
-    """Serve the site with waitress; background services (the webhook worker) run beside it."""
-    import waitress
+    """Serve the site with waitress; background services (the webhook worker) run beside it.
 
+    Refuses to start on a database that is not set up or cannot be reached: the site would
+    have no tables to answer from and no plugins loaded.
+    """
+    import waitress.server
+
+    if kit.not_ready:
+        raise JomresKitError(f"cannot serve: {kit.not_ready}")
+    try:  # bind before announcing anything, so a taken port is the one thing said
+        server = waitress.server.create_server(kit.app, host=host, port=port, threads=threads)
+    except OSError as exc:
+        reason = (f"port {port} is already in use" if exc.errno == errno.EADDRINUSE
+                  else exc.strerror or str(exc))
+        raise JomresKitError(f"cannot listen on {host}:{port}: {reason}") from None
+    port = getattr(server, "effective_port", port)  # the port chosen, for --port 0
     if not kit.settings.get("JOMRESKIT_BASE_URL"):
         kit.settings["JOMRESKIT_BASE_URL"] = f"http://{host}:{port}"
     for warning in kit.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(as_invoked(f"warning: {warning}"), err=True)
     services = [] if no_worker else kit.hooks.background_services(kit=kit)
     for service in services:
         service.start()
     click.echo(f"serving on http://{host}:{port} (Ctrl-C to stop)")
     try:
-        waitress.serve(kit.app, host=host, port=port, threads=threads, _quiet=True)
+        server.run()
     finally:
+        server.close()
         for service in services:
             service.stop()
 
@@ -497,7 +567,7 @@ def serve(kit: Kit, host: str, port: int, no_worker: bool, threads: int) -> None
     help="The JSON-lines log file [default: <instance>/responder.jsonl]",
 )
 @click.option("--syslog", help="Also log to this syslog server, RFC 5424 over UDP (HOST:PORT).")
-@pass_kit
+@pass_kit(before_setup=True)
 def responder(
     kit: Kit,
     api_url: str,

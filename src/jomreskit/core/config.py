@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 PREFIX = "JOMRESKIT_"
+STANDALONE_APP_NAME = "jomreskit"  # the name create_app gives its app; an embedding app has its own
 
 DEFAULTS: dict[str, Any] = {
     "JOMRESKIT_INSTANCE_PATH": "instance",

@@ -82,17 +82,25 @@ class Kit:
                     self.loaded.problems[name] = f"not loaded: {hook} failed: {exc}"
             return getattr(self.hooks, hook)(**kwargs)
 
+    def command(self, words: str) -> str:
+        """A jomreskit command as this site's operator types it, quoted for a message."""
+        standalone = self.app.name == config.STANDALONE_APP_NAME
+        return f"`{'' if standalone else 'flask '}jomreskit {words}`"
+
     def _registry_records(self) -> list[dict[str, Any]] | None:
+        self.not_ready: str | None = None  # why the site cannot serve yet, if it cannot
         try:
             if not registry.exists(self.engine):
-                self.warnings.append(
-                    "the database is not set up: run `jomreskit db upgrade` (no plugins loaded)"
+                self.not_ready = (
+                    f"the database is not set up: run {self.command('db upgrade')}"
                 )
+                self.warnings.append(f"{self.not_ready} (no plugins loaded)")
                 return None
             with self.session() as session:
                 records = registry.read(session)
             self.session.remove()
         except SQLAlchemyError as exc:
+            self.not_ready = f"cannot read the database: {_short(exc)}"
             self.warnings.append(
                 f"cannot read the plugin registry ({_short(exc)}); no plugins loaded"
             )
@@ -104,7 +112,7 @@ class Kit:
             self.warnings.append(
                 "installed plugins differ from the registry ("
                 + "; ".join(changes)
-                + "): run `jomreskit plugins rebuild`"
+                + f"): run {self.command('plugins rebuild')}"
             )
         return records
 
@@ -142,7 +150,7 @@ class Kit:
 
     def set_plugin_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
         if not registry.exists(self.engine):
-            raise PluginError("the database is not set up: run `jomreskit db upgrade` first")
+            raise PluginError(f"the database is not set up: run {self.command('db upgrade')} first")
         with self.transaction() as session:
             record = registry.set_enabled(session, name, enabled)
         self.load_plugins()
@@ -220,8 +228,7 @@ class JomresKit:
         def _remove_session(_exc: BaseException | None) -> None:
             kit.session.remove()
 
-        for message in kit.warnings:
-            log.warning(message)
+        _warn_on_first_request(app, kit)
         kit.guarded("init_app", kit=kit, app=app)
         init_console(kit, app)
         cli: click.Group = make_cli(kit)
@@ -236,6 +243,19 @@ class JomresKit:
     def fire(self, name: str, **ids: int) -> Event:
         """Fire an event on the current app; see ``Kit.fire``."""
         return get_kit().fire(name, **ids)
+
+
+def _warn_on_first_request(app: Flask, kit: Kit) -> None:
+    """Log the start-up warnings when the app first serves, not when it is made: a command
+    such as `db upgrade` builds the app too, and should not be told to run itself."""
+    pending = [True]
+
+    @app.before_request
+    def _warn_once() -> None:
+        if pending:
+            pending.clear()
+            for message in kit.warnings:
+                log.warning(message)
 
 
 def get_kit(app: Flask | None = None) -> Kit:
