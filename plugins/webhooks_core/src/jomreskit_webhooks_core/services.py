@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -21,6 +20,7 @@ from jomreskit.core.db import utcnow
 from jomreskit.core.domain import services as domain_services
 from jomreskit.core.domain.models import ManagerProperty, User
 from jomreskit.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from jomreskit.core.urls import check_http_url
 
 from . import message, settings, wakeup
 from .models import DELIVERY_STATUSES, FAILED, PENDING, Delivery, DeliveryAttempt, Webhook
@@ -187,17 +187,7 @@ def _manager(kit: Kit, manager: int | str) -> User:
 
 
 def _url(url: str) -> str:
-    url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(f"the webhook URL must be an absolute http(s) URL, not {url!r}",
-                              code="invalid_url")
-    if parts.username or parts.password:
-        raise ValidationError("put credentials in the auth method's settings, not in the URL",
-                              code="invalid_url")
-    if len(url) > 2000:
-        raise ValidationError("the webhook URL is longer than 2000 characters", code="invalid_url")
-    return url
+    return check_http_url(url, "the webhook URL")
 
 
 def _events(kit: Kit, events: Iterable[str]) -> list[str]:
