@@ -20,12 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .core.errors import JomresKitError, ValidationError
+from .core.events import MAX_ID
 from .core.kit import get_kit
 
 if TYPE_CHECKING:
     from .core.kit import Kit
 
 log = logging.getLogger("jomreskit")
+
+# The type of every id a command takes: a whole number that can name a row (1 to MAX_ID).
+ID = click.IntRange(1, MAX_ID)
 
 
 def pass_kit(f: Callable[..., Any] | None = None, *, before_setup: bool = False) -> Any:
@@ -92,6 +96,9 @@ def parse_pairs(pairs: Iterable[str], what: str = "argument") -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValidationError(f"{what} {pair!r} is not of the form key=value")
+        if key in result:
+            raise ValidationError(f"{what} {key} is given twice ({result[key]} and {value}); "
+                                  "give it once")
         result[key] = int(value) if value.lstrip("-").isdigit() else value
     return result
 
@@ -295,7 +302,7 @@ def read_password(from_stdin: bool, prompt: bool, given: str | None = None) -> s
 @click.option(
     "--property",
     "property_uids",
-    type=int,
+    type=ID,
     multiple=True,
     help="A property the manager runs (repeat for more).",
 )
@@ -409,11 +416,13 @@ def events_fire(kit: Kit, event: str, ids: tuple[str, ...], as_json: bool) -> No
         "name": fired.name,
         "ids": dict(fired.ids),
         "timestamp": fired.timestamp.isoformat(),
+        "outcomes": fired.outcomes,
     }
     if as_json:
         echo_json(result)
     else:
-        click.echo(f"fired {fired.name} {dict(fired.ids)} (event {fired.id})")
+        said = "".join(f"; {outcome}" for outcome in fired.outcomes)
+        click.echo(f"fired {fired.name} {dict(fired.ids)} (event {fired.id}){said}")
 
 
 # -- demo ----------------------------------------------------------------------------------

@@ -33,8 +33,8 @@ class Hooks:
     def register_events(self) -> list[EventType]:
         return list(_flatten(self.pm.hook.register_events()))
 
-    def event_fired(self, kit: Kit, event: Event) -> None:
-        self.pm.hook.event_fired(kit=kit, event=event)
+    def event_fired(self, kit: Kit, event: Event) -> list[str]:
+        return [note for note in self.pm.hook.event_fired(kit=kit, event=event) if note]
 
     def register_scopes(self) -> list[Scope]:
         return list(_flatten(self.pm.hook.register_scopes()))

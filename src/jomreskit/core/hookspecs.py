@@ -26,8 +26,9 @@ def register_events() -> list[EventType]:
 
 
 @hookspec
-def event_fired(kit: Kit, event: Event) -> None:
-    """React to a recorded event, inside the transaction that fired it."""
+def event_fired(kit: Kit, event: Event) -> str | None:
+    """React to a recorded event, inside the transaction that fired it; optionally return
+    one line saying what was done (shown by `jomreskit events fire`)."""
 
 
 @hookspec

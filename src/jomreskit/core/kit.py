@@ -192,7 +192,7 @@ class Kit:
             _RECORD_EVENT, {"name": name, "ids": dict(ids), "created_at": timestamp}
         )
         event = Event(id=event_id, name=name, ids=dict(ids), timestamp=timestamp, type=event_type)
-        self.hooks.event_fired(kit=self, event=event)
+        event.outcomes.extend(self.hooks.event_fired(kit=self, event=event))
         return event
 
     def callback_url(self, event: Event) -> str | None:

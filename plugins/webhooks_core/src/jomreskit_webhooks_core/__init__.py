@@ -35,8 +35,9 @@ def init_app(kit: Kit, app: Flask) -> None:
 
 
 @hookimpl
-def event_fired(kit: Kit, event: Event) -> None:
-    outbox.queue(kit, event)
+def event_fired(kit: Kit, event: Event) -> str:
+    queued = outbox.queue(kit, event)
+    return f"queued {queued} webhook deliver{'y' if queued == 1 else 'ies'}"
 
 
 @hookimpl

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from jomreskit.cli import echo_json, echo_table, parse_pairs, pass_kit
+from jomreskit.cli import ID, echo_json, echo_table, parse_pairs, pass_kit
 from jomreskit.core.db import utcnow
 from jomreskit.core.errors import ValidationError
 
@@ -50,7 +50,7 @@ WEBHOOK_COLUMNS = ("id", "manager_id", "url", "authmethod", "enabled", "events",
               help="An auth method setting (repeat for more).")
 @click.option("--event", "events", multiple=True,
               help="Send only this event (repeat; default all).")
-@click.option("--property", "property_uids", type=int, multiple=True,
+@click.option("--property", "property_uids", type=ID, multiple=True,
               help="Send only events of this property (repeat; default all the manager's).")
 @click.option("--disabled", is_flag=True, help="Create it disabled.")
 @JSON
@@ -85,14 +85,14 @@ def webhooks_list(kit: Kit, manager: str | None, as_json: bool) -> None:
 
 
 @webhooks.command("update")
-@click.argument("webhook_id", type=int)
+@click.argument("webhook_id", type=ID)
 @click.option("--url", default=None)
 @click.option("--authmethod", default=None, help="A new auth method (its settings start afresh).")
 @click.option("--setting", "settings_", multiple=True, metavar="KEY=VALUE",
               help="Set an auth method setting (KEY= clears it; others are kept).")
 @click.option("--event", "events", multiple=True, help="Replace the event filter (repeat).")
 @click.option("--all-events", is_flag=True, help="Clear the event filter.")
-@click.option("--property", "property_uids", type=int, multiple=True,
+@click.option("--property", "property_uids", type=ID, multiple=True,
               help="Replace the property filter (repeat).")
 @click.option("--all-properties", is_flag=True, help="Clear the property filter.")
 @click.option("--enable/--disable", "enabled", default=None)
@@ -118,7 +118,7 @@ def webhooks_update(kit: Kit, webhook_id: int, url: str | None, authmethod: str 
 
 
 @webhooks.command("delete")
-@click.argument("webhook_id", type=int)
+@click.argument("webhook_id", type=ID)
 @pass_kit
 def webhooks_delete(kit: Kit, webhook_id: int) -> None:
     """Delete a webhook with its deliveries."""
@@ -128,7 +128,7 @@ def webhooks_delete(kit: Kit, webhook_id: int) -> None:
 
 
 @webhooks.command("rotate-secret")
-@click.argument("webhook_id", type=int)
+@click.argument("webhook_id", type=ID)
 @JSON
 @pass_kit
 def webhooks_rotate_secret(kit: Kit, webhook_id: int, as_json: bool) -> None:
@@ -142,7 +142,7 @@ def webhooks_rotate_secret(kit: Kit, webhook_id: int, as_json: bool) -> None:
 
 
 @webhooks.command("test")
-@click.argument("webhook_id", type=int)
+@click.argument("webhook_id", type=ID)
 @JSON
 @pass_kit
 def webhooks_test(kit: Kit, webhook_id: int, as_json: bool) -> None:
@@ -176,7 +176,7 @@ DELIVERY_COLUMNS = ("id", "webhook_id", "event_type", "status", "attempts", "las
 
 
 @deliveries.command("list")
-@click.option("--webhook", "webhook_id", type=int, default=None)
+@click.option("--webhook", "webhook_id", type=ID, default=None)
 @click.option("--status", type=click.Choice(["pending", "succeeded", "failed"]), default=None)
 @click.option("--limit", type=int, default=50, show_default=True)
 @JSON
@@ -191,7 +191,7 @@ def deliveries_list(kit: Kit, webhook_id: int | None, status: str | None, limit:
 
 
 @deliveries.command("show")
-@click.argument("delivery_id", type=int)
+@click.argument("delivery_id", type=ID)
 @JSON
 @pass_kit
 def deliveries_show(kit: Kit, delivery_id: int, as_json: bool) -> None:
@@ -214,7 +214,7 @@ def deliveries_show(kit: Kit, delivery_id: int, as_json: bool) -> None:
 
 
 @deliveries.command("redeliver")
-@click.argument("delivery_id", type=int)
+@click.argument("delivery_id", type=ID)
 @pass_kit
 def deliveries_redeliver(kit: Kit, delivery_id: int) -> None:
     """Queue a delivery again now (same webhook-id, fresh retries)."""
@@ -226,7 +226,7 @@ def deliveries_redeliver(kit: Kit, delivery_id: int) -> None:
 @deliveries.command("recover")
 @click.option("--since", required=True,
               help="An ISO 8601 time (UTC unless it says) or an age such as 90m, 12h, 3d.")
-@click.option("--webhook", "webhook_id", type=int, default=None)
+@click.option("--webhook", "webhook_id", type=ID, default=None)
 @pass_kit
 def deliveries_recover(kit: Kit, since: str, webhook_id: int | None) -> None:
     """Queue again every failed delivery created since a time."""

@@ -20,6 +20,7 @@ from jomreskit.core.db import utcnow
 from jomreskit.core.domain import services as domain_services
 from jomreskit.core.domain.models import ManagerProperty, User
 from jomreskit.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from jomreskit.core.events import MAX_ID
 from jomreskit.core.urls import check_http_url
 
 from . import message, settings, wakeup
@@ -48,7 +49,8 @@ def webhook_json(kit: Kit, webhook: Webhook) -> dict[str, Any]:
 
 def get_webhook(kit: Kit, webhook_id: int, manager_id: int | None = None) -> Webhook:
     """The webhook ``webhook_id`` (of ``manager_id``, when given), or NotFound."""
-    webhook = kit.session().get(Webhook, webhook_id, populate_existing=True)
+    webhook = (kit.session().get(Webhook, webhook_id, populate_existing=True)
+               if 0 < webhook_id <= MAX_ID else None)
     if webhook is None or (manager_id is not None and webhook.manager_id != manager_id):
         raise NotFound(f"no webhook {webhook_id}", code="invalid_webhook_id")
     return webhook
@@ -246,7 +248,8 @@ def _attempts(delivery: Delivery) -> list[DeliveryAttempt]:
 
 def get_delivery(kit: Kit, delivery_id: int, manager_id: int | None = None) -> Delivery:
     """The delivery ``delivery_id`` (to one of ``manager_id``'s webhooks, when given)."""
-    delivery = kit.session().get(Delivery, delivery_id, populate_existing=True)
+    delivery = (kit.session().get(Delivery, delivery_id, populate_existing=True)
+                if 0 < delivery_id <= MAX_ID else None)
     if delivery is None or (manager_id is not None
                             and get_webhook(kit, delivery.webhook_id).manager_id != manager_id):
         raise NotFound(f"no delivery {delivery_id}", code="invalid_delivery_id")

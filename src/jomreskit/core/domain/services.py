@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, delete, select
 from werkzeug.security import generate_password_hash
 
 from ..errors import Conflict, NotFound, ValidationError
+from ..events import MAX_ID
 from .models import (
     CONTRACT_STATUSES,
     ROLES,
@@ -44,7 +45,7 @@ M = TypeVar("M")
 
 def get(kit: Kit, model: type[M], uid: int, what: str | None = None) -> M:
     """The row of ``model`` with primary key ``uid``, or NotFound naming it."""
-    row = kit.session().get(model, uid)
+    row = kit.session().get(model, uid) if 0 < uid <= MAX_ID else None
     if row is None:
         what = what or model.__name__.lower()
         raise NotFound(f"no {what} {uid}", code=f"invalid_{what}_uid")
@@ -82,7 +83,7 @@ def find_manager(kit: Kit, manager: User | int | str) -> User:
         return manager
     text = str(manager).strip()
     if text.isdigit():
-        user = kit.session().get(User, int(text))
+        user = kit.session().get(User, int(text)) if 0 < int(text) <= MAX_ID else None
     else:
         user = kit.session().scalar(select(User).where(User.username == text))
     if user is None:
