@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from flask.cli import ScriptInfo
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from .core.db import timestamp_text
 from .core.errors import JomresKitError, ValidationError
 from .core.events import MAX_ID
 from .core.kit import get_kit
@@ -72,7 +74,15 @@ def as_invoked(message: str) -> str:
 
 
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, default=str))
+    click.echo(json.dumps(value, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return timestamp_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def echo_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -81,6 +91,8 @@ def echo_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     def cell(value: Any) -> str:
         if isinstance(value, list | tuple):
             return ",".join(str(v) for v in value)
+        if isinstance(value, datetime):
+            return timestamp_text(value)
         return "" if value is None else str(value)
 
     table = [[c.upper() for c in columns]] + [[cell(r.get(c)) for c in columns] for r in rows]
@@ -415,7 +427,7 @@ def events_fire(kit: Kit, event: str, ids: tuple[str, ...], as_json: bool) -> No
         "id": fired.id,
         "name": fired.name,
         "ids": dict(fired.ids),
-        "timestamp": fired.timestamp.isoformat(),
+        "timestamp": timestamp_text(fired.timestamp),
         "outcomes": fired.outcomes,
     }
     if as_json:

@@ -16,7 +16,7 @@ from . import state
 bp = Blueprint("jomreskit_plugin_manager", __name__, url_prefix="/plugins")
 
 
-@bp.get("")
+@bp.get("", strict_slashes=False)  # /console/plugins/ too, as every console page
 def plugins() -> str:
     kit = get_kit()
     records = registry.read(kit.session())

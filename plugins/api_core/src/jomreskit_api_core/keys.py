@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 
-from jomreskit.core.db import utcnow
+from jomreskit.core.db import timestamp_text, utcnow
 from jomreskit.core.domain import services
 from jomreskit.core.domain.models import User
 from jomreskit.core.errors import NotFound, PermissionDenied, ValidationError
@@ -149,9 +149,9 @@ def key_json(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
         "manager_id": key.manager_id,
         "scopes": list(key.scopes),
         "active": key.active,
-        "created_at": key.created_at.isoformat(),
-        "rotated_at": key.rotated_at.isoformat() if key.rotated_at else None,
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "created_at": timestamp_text(key.created_at),
+        "rotated_at": timestamp_text(key.rotated_at) if key.rotated_at else None,
+        "revoked_at": timestamp_text(key.revoked_at) if key.revoked_at else None,
     }
     if secret is not None:
         shown["client_secret"] = secret

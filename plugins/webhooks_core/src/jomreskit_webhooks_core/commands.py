@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from jomreskit.cli import ID, echo_json, echo_table, parse_pairs, pass_kit
-from jomreskit.core.db import utcnow
+from jomreskit.core.db import timestamp_text, utcnow
 from jomreskit.core.errors import ValidationError
 
 from . import config, services
@@ -203,10 +203,12 @@ def deliveries_show(kit: Kit, delivery_id: int, as_json: bool) -> None:
         return
     for key in ("id", "webhook_id", "event_type", "msg_id", "status", "attempts",
                 "next_attempt_at", "delivered_at", "created_at", "payload"):
-        click.echo(f"{key}: {'' if result[key] is None else result[key]}")
-    click.echo("attempts:")
+        value = result[key]
+        shown = timestamp_text(value) if isinstance(value, datetime) else value
+        click.echo(f"{key}: {'' if value is None else shown}")
+    click.echo("attempt log:")
     for a in result["attempt_log"]:
-        line = f"  {a['attempted_at']:%Y-%m-%d %H:%M:%S}  {a['duration_ms']:>5} ms  "
+        line = f"  {timestamp_text(a['attempted_at'])}  {a['duration_ms']:>5} ms  "
         line += f"HTTP {a['status_code']}" if a["status_code"] else "no answer"
         if a["error"]:
             line += f"  {a['error']}"

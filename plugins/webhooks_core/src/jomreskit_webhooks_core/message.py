@@ -17,6 +17,8 @@ from datetime import datetime
 
 import requests
 
+from jomreskit.core.db import timestamp_text
+
 SECRET_PREFIX = "whsec_"
 USER_AGENT = "jomreskit-webhooks/0.1"
 
@@ -40,7 +42,7 @@ def body(event_type: str, timestamp: datetime, ids: Mapping[str, int], manager_i
     """
     envelope = {
         "type": event_type,
-        "timestamp": timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": timestamp_text(timestamp),
         "data": {**ids, "manager_id": manager_id, "task": event_type},
         "callback_url": callback_url,
     }

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base, utcnow
+from ..db import Base, timestamp_text, utcnow
 
 Money = Numeric(12, 2)
 
@@ -55,8 +55,8 @@ class User(Base):
             "email": self.email,
             "role": self.role,
             "property_uids": [p.property_uid for p in self.properties],
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
+            "created_at": timestamp_text(self.created_at),
+            "updated_at": timestamp_text(self.updated_at),
         }
 
 
