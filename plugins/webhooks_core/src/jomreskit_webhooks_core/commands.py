@@ -44,8 +44,9 @@ WEBHOOK_COLUMNS = ("id", "manager_id", "url", "authmethod", "enabled", "events",
 @webhooks.command("create")
 @click.option("--manager", required=True, help="The manager (username or id) it belongs to.")
 @click.option("--url", required=True, help="Where events are POSTed.")
-@click.option("--authmethod", default="none", show_default=True,
-              help="How to sign in there (`none`, `basic`, `oauth`, or a plugin's).")
+@click.option("--authmethod", default=None,
+              help="How to sign in there (`none`, `basic`, `oauth`, or a plugin's) "
+                   "[default: none, when installed]")
 @click.option("--setting", "settings_", multiple=True, metavar="KEY=VALUE",
               help="An auth method setting (repeat for more).")
 @click.option("--event", "events", multiple=True,
@@ -55,10 +56,17 @@ WEBHOOK_COLUMNS = ("id", "manager_id", "url", "authmethod", "enabled", "events",
 @click.option("--disabled", is_flag=True, help="Create it disabled.")
 @JSON
 @pass_kit
-def webhooks_create(kit: Kit, manager: str, url: str, authmethod: str, settings_: tuple[str, ...],
-                    events: tuple[str, ...], property_uids: tuple[int, ...], disabled: bool,
-                    as_json: bool) -> None:
+def webhooks_create(kit: Kit, manager: str, url: str, authmethod: str | None,
+                    settings_: tuple[str, ...], events: tuple[str, ...],
+                    property_uids: tuple[int, ...], disabled: bool, as_json: bool) -> None:
     """Create a webhook; prints its id and signing secret (shown only now)."""
+    if authmethod is None:
+        if "none" not in kit.authmethods:
+            installed = ", ".join(sorted(kit.authmethods)) or "none installed"
+            raise ValidationError(
+                f"say how to sign in there with --authmethod (installed: {installed}); the "
+                "default, none, comes with the jomreskit-authmethod-none plugin")
+        authmethod = "none"
     with kit.transaction():
         webhook, secret = services.create_webhook(
             kit, manager, url, authmethod, _settings(settings_), events, property_uids,
