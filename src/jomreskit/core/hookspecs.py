@@ -63,7 +63,8 @@ def init_app(kit: Kit, app: Flask) -> None:
 
 @hookspec(firstresult=True)
 def event_callback_url(kit: Kit, event: Event) -> str | None:
-    """Return the absolute API URL where a remote service reads the record ``event`` is about."""
+    """Return the API URL where a remote service reads the record ``event`` is about: absolute,
+    or the site-relative path when the site's address is not known where it was fired."""
 
 
 @hookspec

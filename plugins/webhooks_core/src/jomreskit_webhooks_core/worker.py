@@ -29,7 +29,7 @@ from sqlalchemy.orm import scoped_session
 from jomreskit.core import db
 from jomreskit.core.db import make_engine, make_session, utcnow
 
-from . import batch, config, settings, wakeup
+from . import batch, config, message, settings, wakeup
 from .models import FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
 from .sender import Job, Outcome, Sender, Target
 
@@ -231,8 +231,10 @@ class Worker:
         params = {"now": now, "limit": limit, "leased_until": now + self.lease, "token": token}
         with self._transaction(autocommit=True) as session:
             rows = session.execute(_CLAIM, params).all()
+            site_address = self.kit.settings.get("JOMRESKIT_BASE_URL")
             jobs = [Job(id=r.id, claim=token, webhook_id=r.webhook_id, msg_id=r.msg_id,
-                        event_type=r.event_type, payload=r.payload, attempts=r.attempts)
+                        event_type=r.event_type, attempts=r.attempts,
+                        payload=message.with_site_address(r.payload, site_address))
                     for r in rows]
             targets = self.targets(session, [WebhookVersion(
                 r.webhook_id, r.webhook_updated_at, r.webhook_enabled, r.webhook_failing_since)
