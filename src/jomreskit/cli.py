@@ -218,6 +218,8 @@ def plugins_group() -> None:
 
 
 PLUGIN_COLUMNS = ("name", "version", "source", "enabled", "hooks", "error")
+FOLLOWED = ("running sites and workers pick the change up within seconds (pages, API routes "
+            "and request handlers of a newly loaded plugin appear after a restart)")
 
 
 @plugins_group.command("list")
@@ -262,6 +264,7 @@ def plugins_rebuild(kit: Kit, as_json: bool) -> None:
         f"{len(rows)} plugins found, {len(broken)} with errors"
         + (f" ({', '.join(map(str, broken))})" if broken else "")
     )
+    click.echo(FOLLOWED[0].upper() + FOLLOWED[1:])
 
 
 @plugins_group.command("enable")
@@ -271,7 +274,7 @@ def plugins_enable(kit: Kit, name: str) -> None:
     """Enable a plugin (its requirements must be enabled)."""
     kit.set_plugin_enabled(name, True)
     kit.upgrade_database(report=click.echo)
-    click.echo(f"enabled {name}; restart the site to load it")
+    click.echo(f"enabled {name}; {FOLLOWED}")
 
 
 @plugins_group.command("disable")
@@ -280,7 +283,7 @@ def plugins_enable(kit: Kit, name: str) -> None:
 def plugins_disable(kit: Kit, name: str) -> None:
     """Disable a plugin without uninstalling it (refused while an enabled plugin requires it)."""
     kit.set_plugin_enabled(name, False)
-    click.echo(f"disabled {name}; restart the site to unload it")
+    click.echo(f"disabled {name}; {FOLLOWED}")
 
 
 # -- users ---------------------------------------------------------------------------------

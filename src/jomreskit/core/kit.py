@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +31,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jomreskit")
 
+REGISTRY_CHECK_SECONDS = 2.0  # how stale a running process's plugin set may be
+# Hooks whose work is done once, when the app starts: a plugin loaded later waits for a restart.
+START_UP_HOOKS = frozenset({"init_app", "register_api_routes", "register_console_pages",
+                            "background_services"})
+
 EXTENSION = "jomreskit"
 
 
@@ -45,16 +52,21 @@ class Kit:
             self.settings["JOMRESKIT_SECRET_KEY"], self.settings["JOMRESKIT_INSTANCE_PATH"]
         )
         self.secret_box = SecretBox(self.secret_key)
+        self._registry_check = threading.Lock()
         self.load_plugins()
+        self.started_with = frozenset(self.loaded.names)  # their pages and routes are mounted
 
     # -- plugins -------------------------------------------------------------------------
 
     def load_plugins(self) -> None:
         """(Re)build the plugin manager from the registry and collect what plugins register."""
+        self._registry_stamp = registry.stamp(self.engine)
+        self._next_registry_check = time.monotonic() + REGISTRY_CHECK_SECONDS
         self.pm = plugins.make_plugin_manager(trace=bool(self.settings["JOMRESKIT_TRACE_PLUGINS"]))
         self.hooks = Hooks(self.pm)
         self.warnings: list[str] = []
         records = self._registry_records()
+        self._registry_rows = records or []
         self.loaded = plugins.load(self.pm, records or [], only=config.plugin_filter(self.app))
         self.catalog = EventCatalog(self.guarded("register_events"))
         self.scopes: dict[str, Scope] = {s.name: s for s in self.guarded("register_scopes")}
@@ -63,6 +75,38 @@ class Kit:
         }
         for name, problem in self.loaded.problems.items():
             self.warnings.append(f"plugin {name}: {problem}")
+
+    def follow_registry(self) -> bool:
+        """Reload the plugins if the registry changed since they were loaded (another process
+        ran `plugins rebuild`, `enable` or `disable`), so a running site and its workers use
+        them without a restart. Looked at no more than every REGISTRY_CHECK_SECONDS, with one
+        small query; True when it reloaded."""
+        if time.monotonic() < self._next_registry_check:
+            return False
+        with self._registry_check:
+            if time.monotonic() < self._next_registry_check:
+                return False
+            self._next_registry_check = time.monotonic() + REGISTRY_CHECK_SECONDS
+            if registry.stamp(self.engine) == self._registry_stamp:
+                return False
+            before = set(self.loaded.names)
+            self.load_plugins()
+        now = set(self.loaded.names)
+        log.warning("the plugin registry changed: plugins reloaded (%s)", ", ".join(
+            [f"+{n}" for n in sorted(now - before)] + [f"-{n}" for n in sorted(before - now)])
+            or "same plugins")
+        unmounted = self.needs_restart()
+        if unmounted:
+            log.warning("%s: their pages, API routes or services appear after a restart of "
+                        "this process", ", ".join(unmounted))
+        return True
+
+    def needs_restart(self) -> list[str]:
+        """Loaded plugins not loaded at start that mount something at start (pages, API routes,
+        request handlers, background services): those parts wait for a restart."""
+        records = {str(r["name"]): r for r in self._registry_rows}
+        return [name for name in self.loaded.names if name not in self.started_with
+                and set(records.get(name, {}).get("hooks") or ()) & START_UP_HOOKS]
 
     def guarded(self, hook: str, **kwargs: Any) -> Any:
         """Call a set-up hook through the facade; a plugin whose implementation raises is
@@ -228,7 +272,7 @@ class JomresKit:
         def _remove_session(_exc: BaseException | None) -> None:
             kit.session.remove()
 
-        _warn_on_first_request(app, kit)
+        _on_every_request(app, kit)
         kit.guarded("init_app", kit=kit, app=app)
         init_console(kit, app)
         cli: click.Group = make_cli(kit)
@@ -245,13 +289,15 @@ class JomresKit:
         return get_kit().fire(name, **ids)
 
 
-def _warn_on_first_request(app: Flask, kit: Kit) -> None:
-    """Log the start-up warnings when the app first serves, not when it is made: a command
-    such as `db upgrade` builds the app too, and should not be told to run itself."""
+def _on_every_request(app: Flask, kit: Kit) -> None:
+    """Before each request: follow the plugin registry (cheap; see ``Kit.follow_registry``),
+    and on the first one log the start-up warnings, there rather than when the app is made:
+    a command such as `db upgrade` builds the app too, and should not be told to run itself."""
     pending = [True]
 
     @app.before_request
-    def _warn_once() -> None:
+    def _follow_registry_and_warn_once() -> None:
+        kit.follow_registry()
         if pending:
             pending.clear()
             for message in kit.warnings:

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import plugins
-from .db import utcnow
+from .db import autocommit_options, utcnow
 from .domain.models import PluginRecord
 from .errors import PluginError
 
@@ -22,6 +23,21 @@ def as_dict(record: PluginRecord) -> dict[str, object]:
 
 def exists(engine: Engine) -> bool:
     return inspect(engine).has_table(PluginRecord.__tablename__)
+
+
+def stamp(engine: Engine) -> tuple[tuple[object, ...], ...] | None:
+    """A fingerprint of the registry, cheap to read often: it changes whenever a rebuild, an
+    enable or a disable writes the registry (None: there is no registry yet)."""
+    try:
+        with engine.connect().execution_options(**autocommit_options(engine)) as connection:
+            rows = connection.execute(_STAMP).all()
+    except SQLAlchemyError:
+        return None
+    return tuple(tuple(row) for row in rows)
+
+
+_STAMP = select(PluginRecord.name, PluginRecord.enabled, PluginRecord.error,
+                PluginRecord.checked_at).order_by(PluginRecord.name)
 
 
 def read(session: Session) -> list[dict[str, object]]:

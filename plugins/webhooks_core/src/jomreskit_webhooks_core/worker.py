@@ -226,6 +226,8 @@ class Worker:
 
     def claim(self, limit: int) -> tuple[list[Job], dict[int, Target]]:
         """Lease up to ``limit`` due deliveries, with the webhooks they go to."""
+        if self.kit.follow_registry():  # an auth method installed since start, say
+            self._cache.targets.clear()  # built with the plugins of before
         now = utcnow()
         token = secrets.token_hex(8)
         params = {"now": now, "limit": limit, "leased_until": now + self.lease, "token": token}
