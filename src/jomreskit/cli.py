@@ -167,7 +167,7 @@ def make_cli(kit: Kit) -> click.Group:
                    help="jomreskit: REST API and webhooks for a booking portal.")
     click.version_option(_version(), "--version", prog_name="jomreskit",
                          message="%(prog)s %(version)s")(cli)
-    for command in (db, plugins_group, users, events, demo, serve, responder):
+    for command in (db, plugins_group, users, events, demo, serve, responder, settings_command):
         cli.add_command(command)
     kit.hooks.register_commands(cli=cli)
     return cli
@@ -546,6 +546,24 @@ def serve(kit: Kit, host: str, port: int, no_worker: bool, threads: int) -> None
         server.close()
         for service in services:
             service.stop()
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+@click.command("settings")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_kit(before_setup=True)
+def settings_command(kit: Kit, as_json: bool) -> None:
+    """Every JOMRESKIT_* setting of the core and the loaded plugins, with its default
+    (docs/settings.md lists every installed plugin's)."""
+    rows = [{"key": s.key, "default": s.default, "description": s.description}
+            for s in kit.setting_catalog]
+    if as_json:
+        echo_json(rows)
+    else:
+        echo_table([{**r, "default": "(unset)" if r["default"] is None else
+                     json.dumps(r["default"])} for r in rows], ("key", "default", "description"))
 
 
 # -- responder -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from ..console.pages import ConsolePage
     from .authmethods import AuthMethod
+    from .config import SiteSetting
     from .events import Event, EventType
     from .kit import Kit
     from .scopes import Scope
@@ -41,6 +42,9 @@ class Hooks:
 
     def register_api_routes(self, api: Any) -> None:
         self.pm.hook.register_api_routes(api=api)
+
+    def register_settings(self) -> list[SiteSetting]:
+        return list(_flatten(self.pm.hook.register_settings()))
 
     def register_authmethods(self) -> list[AuthMethod]:
         return list(_flatten(self.pm.hook.register_authmethods()))

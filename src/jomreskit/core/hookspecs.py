@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from ..console.pages import ConsolePage
     from .authmethods import AuthMethod
+    from .config import SiteSetting
     from .events import Event, EventType
     from .kit import Kit
     from .scopes import Scope
@@ -59,6 +60,11 @@ def register_migrations() -> str | None:
 @hookspec
 def init_app(kit: Kit, app: Flask) -> None:
     """Set up this plugin on a Flask app: register blueprints, handlers, background threads."""
+
+
+@hookspec
+def register_settings() -> list[SiteSetting]:
+    """Return the JOMRESKIT_* settings this plugin reads, each with its default."""
 
 
 @hookspec(firstresult=True)

@@ -73,6 +73,11 @@ class Kit:
         self.authmethods: dict[str, AuthMethod] = {
             m.name: m for m in self.guarded("register_authmethods")
         }
+        # Every setting the site reads, with its default (the plugins' filled in like the
+        # core's, so a setting's documented default is the one in force).
+        self.setting_catalog = [*config.CORE_SETTINGS, *self.guarded("register_settings")]
+        for setting in self.setting_catalog:
+            self.settings.setdefault(setting.key, setting.default)
         for name, problem in self.loaded.problems.items():
             self.warnings.append(f"plugin {name}: {problem}")
 

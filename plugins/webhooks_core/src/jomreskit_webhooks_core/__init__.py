@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jomreskit import hookimpl
+from jomreskit import SiteSetting, hookimpl
 
-from . import models, outbox, wakeup
+from . import config, models, outbox, wakeup
 
 if TYPE_CHECKING:
     import click
@@ -27,6 +27,11 @@ __all__ = ["models"]
 @hookimpl
 def register_migrations() -> str:
     return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def register_settings() -> list[SiteSetting]:
+    return list(config.SETTINGS)
 
 
 @hookimpl
