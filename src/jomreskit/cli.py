@@ -523,6 +523,8 @@ def serve(kit: Kit, host: str, port: int, no_worker: bool, threads: int) -> None
     """
     import waitress.server
 
+    from .core import site_address
+
     if kit.not_ready:
         raise JomresKitError(f"cannot serve: {kit.not_ready}")
     try:  # bind before announcing anything, so a taken port is the one thing said
@@ -534,6 +536,7 @@ def serve(kit: Kit, host: str, port: int, no_worker: bool, threads: int) -> None
     port = getattr(server, "effective_port", port)  # the port chosen, for --port 0
     if not kit.settings.get("JOMRESKIT_BASE_URL"):
         kit.settings["JOMRESKIT_BASE_URL"] = f"http://{host}:{port}"
+    site_address.record(kit.engine, kit.settings["JOMRESKIT_BASE_URL"])  # for other processes
     for warning in kit.warnings:
         click.echo(as_invoked(f"warning: {warning}"), err=True)
     services = [] if no_worker else kit.hooks.background_services(kit=kit)

@@ -108,3 +108,30 @@ def _now():
     from jomreskit.core.db import utcnow
 
     return utcnow()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_worker_of_its_own_uses_the_address_serve_recorded(site, receiver):
+    site.cli("webhooks", "create", "--manager", "manager", "--url", receiver.url + "/in",
+             "--authmethod", "none")
+    env, port = _environment(site), _free_port()
+    served = subprocess.Popen([JOMRESKIT, "serve", "--port", str(port), "--no-worker"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while socket.socket().connect_ex(("127.0.0.1", port)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        fired = subprocess.run([JOMRESKIT, "events", "fire", "booking_modified",
+                                "property_uid=1", "contract_uid=41"], env=env,
+                               capture_output=True, text=True, timeout=60)
+        drained = subprocess.run([JOMRESKIT, "worker", "--drain"], env=env,
+                                 capture_output=True, text=True, timeout=60)
+    finally:
+        served.terminate()
+        served.communicate(timeout=30)
+
+    assert fired.returncode == 0 and drained.returncode == 0, fired.stderr + drained.stderr
+    delivered = receiver.wait_for(1, timeout=10)
+    assert delivered[0].json()["callback_url"] == (
+        f"http://127.0.0.1:{port}/api/webhooks/1/booking_modified/41")
+    assert "callback_url" not in drained.stderr

@@ -25,6 +25,7 @@ from .events import Event, EventCatalog
 from .hooks import Hooks
 from .scopes import Scope
 from .secrets import SecretBox, site_secret_key
+from .site_address import SiteAddressReader
 
 if TYPE_CHECKING:
     import click
@@ -53,6 +54,7 @@ class Kit:
         )
         self.secret_box = SecretBox(self.secret_key)
         self._registry_check = threading.Lock()
+        self._site_address = SiteAddressReader(self.engine)
         self.load_plugins()
         self.started_with = frozenset(self.loaded.names)  # their pages and routes are mounted
 
@@ -243,6 +245,11 @@ class Kit:
         event = Event(id=event_id, name=name, ids=dict(ids), timestamp=timestamp, type=event_type)
         event.outcomes.extend(self.hooks.event_fired(kit=self, event=event))
         return event
+
+    def site_address(self) -> str | None:
+        """The site's public address as this process knows it: JOMRESKIT_BASE_URL, else what
+        `jomreskit serve` recorded (None: neither)."""
+        return self._site_address(self.settings.get("JOMRESKIT_BASE_URL"))
 
     def callback_url(self, event: Event) -> str | None:
         """Where the remote service reads the record (None when no API plugin offers it)."""

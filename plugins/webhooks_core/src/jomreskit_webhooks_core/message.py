@@ -74,8 +74,8 @@ def with_site_address(payload: str, site_address: str | None) -> str:
 @functools.cache
 def _warn_no_site_address() -> None:
     # Once per process: every notification would repeat it.
-    log.warning("JOMRESKIT_BASE_URL is not set and this process serves no site: notifications "
-                "go out without a callback_url")
+    log.warning("JOMRESKIT_BASE_URL is not set and `jomreskit serve` has not recorded the "
+                "site's address: notifications go out without a callback_url")
 
 
 def sign(secret: str, msg_id: str, timestamp: int, payload: bytes) -> str:

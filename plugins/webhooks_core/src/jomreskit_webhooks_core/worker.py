@@ -233,7 +233,7 @@ class Worker:
         params = {"now": now, "limit": limit, "leased_until": now + self.lease, "token": token}
         with self._transaction(autocommit=True) as session:
             rows = session.execute(_CLAIM, params).all()
-            site_address = self.kit.settings.get("JOMRESKIT_BASE_URL")
+            site_address = self.kit.site_address()
             jobs = [Job(id=r.id, claim=token, webhook_id=r.webhook_id, msg_id=r.msg_id,
                         event_type=r.event_type, attempts=r.attempts,
                         payload=message.with_site_address(r.payload, site_address))

@@ -370,6 +370,18 @@ class EventRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class SiteAddress(Base):
+    """The address `jomreskit serve` last said the site is at (JOMRESKIT_BASE_URL, or where it
+    listens): for processes that know no address of their own, such as a worker on another
+    machine completing a notification's callback URL. One row."""
+
+    __tablename__ = "site_address"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PluginRecord(Base):
     """One row of the plugin registry: what `jomreskit plugins rebuild` found and decided."""
 
