@@ -124,3 +124,22 @@ def test_a_serving_site_delivers_with_an_auth_method_enabled_after_it_started(si
     assert len(service.received) == 1, err
     assert service.received[0]["Authorization"] == "Bearer t-1"
     assert "the plugin registry changed: plugins reloaded (+authmethod_oauth)" in err
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_registry_that_cannot_be_read_for_a_moment_unloads_nothing(site):
+    running = another_process(site)
+    database = Path(site.kit.settings["JOMRESKIT_DATABASE_URL"].removeprefix("sqlite:///"))
+    loaded = list(running.kit.loaded.names)
+    for kit in (site.kit, running.kit):
+        kit.session.remove()
+        kit.engine.dispose()
+    away = database.rename(database.with_suffix(".away"))  # the database is gone for a while
+
+    running.kit._next_registry_check = 0.0
+    reloaded = running.kit.follow_registry()
+    away.rename(database)
+
+    assert reloaded is False
+    assert running.kit.loaded.names == loaded
+    assert "oauth" in running.kit.authmethods

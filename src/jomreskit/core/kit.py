@@ -62,7 +62,10 @@ class Kit:
 
     def load_plugins(self) -> None:
         """(Re)build the plugin manager from the registry and collect what plugins register."""
-        self._registry_stamp = registry.stamp(self.engine)
+        try:
+            self._registry_stamp: Any = registry.stamp(self.engine)
+        except SQLAlchemyError:
+            self._registry_stamp = None  # not set up (or not reachable): any registry differs
         self._next_registry_check = time.monotonic() + REGISTRY_CHECK_SECONDS
         self.pm = plugins.make_plugin_manager(trace=bool(self.settings["JOMRESKIT_TRACE_PLUGINS"]))
         self.hooks = Hooks(self.pm)
@@ -94,10 +97,16 @@ class Kit:
             if time.monotonic() < self._next_registry_check:
                 return False
             self._next_registry_check = time.monotonic() + REGISTRY_CHECK_SECONDS
-            if registry.stamp(self.engine) == self._registry_stamp:
-                return False
-            before = set(self.loaded.names)
+            try:
+                if registry.stamp(self.engine) == self._registry_stamp:
+                    return False
+            except SQLAlchemyError:
+                return False  # the database is away for a moment: keep what is loaded
+            before, kept = set(self.loaded.names), dict(self.__dict__)
             self.load_plugins()
+            if self.not_ready and not kept.get("not_ready"):  # the registry read failed
+                self.__dict__.update(kept)
+                return False
         now = set(self.loaded.names)
         log.warning("the plugin registry changed: plugins reloaded (%s)", ", ".join(
             [f"+{n}" for n in sorted(now - before)] + [f"-{n}" for n in sorted(before - now)])

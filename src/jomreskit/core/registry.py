@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import plugins
@@ -25,14 +24,12 @@ def exists(engine: Engine) -> bool:
     return inspect(engine).has_table(PluginRecord.__tablename__)
 
 
-def stamp(engine: Engine) -> tuple[tuple[object, ...], ...] | None:
+def stamp(engine: Engine) -> tuple[tuple[object, ...], ...]:
     """A fingerprint of the registry, cheap to read often: it changes whenever a rebuild, an
-    enable or a disable writes the registry (None: there is no registry yet)."""
-    try:
-        with engine.connect().execution_options(**autocommit_options(engine)) as connection:
-            rows = connection.execute(_STAMP).all()
-    except SQLAlchemyError:
-        return None
+    enable or a disable writes the registry. SQLAlchemyError when it cannot be read (no
+    registry yet, or no database)."""
+    with engine.connect().execution_options(**autocommit_options(engine)) as connection:
+        rows = connection.execute(_STAMP).all()
     return tuple(tuple(row) for row in rows)
 
 
