@@ -299,7 +299,7 @@ def read_password(from_stdin: bool, prompt: bool, given: str | None = None) -> s
     if sum((from_stdin, prompt, given is not None)) > 1:
         raise ValidationError("give the password one way: --password, --password-stdin or a prompt")
     if from_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     elif prompt:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
