@@ -72,3 +72,23 @@ def test_api_calls_do_not_fire_it(site, serve_app, restarted):
     requests.get(url + "/api", timeout=10)
 
     assert recorded_events(app)[before:] == []
+
+
+def test_disabling_it_stops_a_running_site_firing_without_a_restart(site, serve_app, restarted):
+    plugins_dir = Path(site.kit.settings["JOMRESKIT_PLUGINS_DIR"])
+    plugins_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(EXAMPLE, plugins_dir)
+    site.cli("plugins", "rebuild")
+    app = restarted(site)
+    url = serve_app(app)
+    requests.get(url + "/", timeout=10)
+    before = len(recorded_events(app))
+
+    disabled = site.cli("plugins", "disable", "fake_webhook_calls")  # another process, say
+    get_kit(app)._next_registry_check = 0.0  # as two seconds later
+    requests.get(url + "/", timeout=10)
+    requests.get(url + "/any/page", timeout=10)
+
+    assert disabled.exit_code == 0, disabled.output
+    assert "running sites and workers pick the change up within seconds" in disabled.output
+    assert recorded_events(app)[before:] == []

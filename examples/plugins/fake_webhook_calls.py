@@ -13,7 +13,8 @@ To use it:
 3. Load any page of the site, e.g. ``curl http://127.0.0.1:8000/``: the event is recorded and
    webhooks_core delivers it to every matching webhook.
 
-Remove the file (and rebuild), or ``jomreskit plugins disable fake_webhook_calls``, to stop it.
+Remove the file (and rebuild), or ``jomreskit plugins disable fake_webhook_calls``, to stop it
+(a running site notices within seconds).
 To fire a single event by hand instead: ``jomreskit events fire booking_modified
 property_uid=1 contract_uid=41``.
 """
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 #   EVENT, IDS = "property_updated", {"property_uid": 1}
 #   EVENT, IDS = "tariffs_updated", {"property_uid": 2}
 EVENT, IDS = "booking_modified", {"property_uid": 1, "contract_uid": 41}
+PLUGIN_NAME = __name__.rpartition(".")[2]  # the file's name, as the registry knows it
 
 
 @hookimpl
@@ -55,6 +57,8 @@ def init_app(kit: Kit, app: Flask) -> None:
         # fire another notification, or each one would cause the next (as Jomres skipped
         # its AJAX calls).
         if (request.path + "/").startswith(api_prefix) or request.endpoint == "static":
+            return
+        if PLUGIN_NAME not in kit.loaded.names:  # disabled since the site started
             return
         try:
             # Its own transaction: the event and the deliveries it queues are committed

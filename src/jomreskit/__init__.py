@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from .core.app import create_app  # noqa: E402
 from .core.authmethods import AuthMethod, SettingField  # noqa: E402
+from .core.config import SiteSetting  # noqa: E402
 from .core.errors import JomresKitError  # noqa: E402
 from .core.events import Event, EventType  # noqa: E402
 from .core.kit import JomresKit, Kit, get_kit  # noqa: E402
@@ -19,6 +20,7 @@ __all__ = [
     "Kit",
     "Scope",
     "SettingField",
+    "SiteSetting",
     "__version__",
     "create_app",
     "get_kit",

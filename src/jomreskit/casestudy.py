@@ -218,19 +218,13 @@ def run(options: Options, echo: Callable[[str], Any] = print) -> bool:
 def set_up_site(config: dict[str, Any]) -> Any:
     """Upgrade the database (which builds the plugin registry), then start the site from it,
     as `jomreskit db upgrade` followed by `jomreskit serve` would."""
-    quiet = logging.getLogger("jomreskit")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # "the database is not set up": it is, just below
-    try:
-        first = create_app(config)
-        kit = get_kit(first)
-        with first.app_context():
-            kit.upgrade_database(report=lambda _message: None)
-        kit.session.remove()
-        kit.engine.dispose()
-        return create_app(config)
-    finally:
-        quiet.setLevel(level)
+    first = create_app(config)  # its start-up warnings are logged only if it serves: it does not
+    kit = get_kit(first)
+    with first.app_context():
+        kit.upgrade_database(report=lambda _message: None)
+    kit.session.remove()
+    kit.engine.dispose()
+    return create_app(config)
 
 
 def follow(record: dict[str, Any], outcome: Outcome, story: Narrator) -> None:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,9 @@ from flask.cli import ScriptInfo
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from .core.db import timestamp_text
 from .core.errors import JomresKitError, ValidationError
+from .core.events import MAX_ID
 from .core.kit import get_kit
 
 if TYPE_CHECKING:
@@ -26,26 +30,59 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jomreskit")
 
+# The type of every id a command takes: a whole number that can name a row (1 to MAX_ID).
+ID = click.IntRange(1, MAX_ID)
 
-def pass_kit(f: Callable[..., Any]) -> Callable[..., Any]:
+
+def pass_kit(f: Callable[..., Any] | None = None, *, before_setup: bool = False) -> Any:
     """Give a command the running Kit as its first argument.
 
     Under `jomreskit` the app context is already pushed; under `flask jomreskit` it is pushed
-    here from Flask's ScriptInfo, as ``flask.cli.with_appcontext`` does.
+    here from Flask's ScriptInfo, as ``flask.cli.with_appcontext`` does. A command refuses
+    to run, naming the command that sets the database up, until that is done
+    (``before_setup=True``: it works before, as `db upgrade` itself does).
     """
+    if f is None:
+        return functools.partial(pass_kit, before_setup=before_setup)
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not has_app_context():
             ctx = click.get_current_context()
             ctx.with_resource(ctx.ensure_object(ScriptInfo).load_app().app_context())
-        return f(get_kit(), *args, **kwargs)
+        kit = get_kit()
+        if kit.not_ready and not before_setup:
+            raise JomresKitError(kit.not_ready)
+        return f(kit, *args, **kwargs)
 
     return wrapper
 
 
+def as_invoked(message: str) -> str:
+    """``message`` with the commands it names written as this run was invoked: under
+    `flask --app portal jomreskit ...`, "`jomreskit db upgrade`" becomes
+    "`flask --app portal jomreskit db upgrade`"."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    if root is None or root.info_name != "flask":
+        return message
+    info = root.obj if isinstance(root.obj, ScriptInfo) else None
+    app_path = info.app_import_path if info is not None else None
+    prefix = f"flask --app {app_path} jomreskit" if app_path else "flask jomreskit"
+    return message.replace("`flask jomreskit ", f"`{prefix} ").replace(
+        "`jomreskit ", f"`{prefix} ")
+
+
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, default=str))
+    click.echo(json.dumps(value, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return timestamp_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def echo_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -54,6 +91,8 @@ def echo_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     def cell(value: Any) -> str:
         if isinstance(value, list | tuple):
             return ",".join(str(v) for v in value)
+        if isinstance(value, datetime):
+            return timestamp_text(value)
         return "" if value is None else str(value)
 
     table = [[c.upper() for c in columns]] + [[cell(r.get(c)) for c in columns] for r in rows]
@@ -69,18 +108,45 @@ def parse_pairs(pairs: Iterable[str], what: str = "argument") -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValidationError(f"{what} {pair!r} is not of the form key=value")
+        if key in result:
+            raise ValidationError(f"{what} {key} is given twice ({result[key]} and {value}); "
+                                  "give it once")
         result[key] = int(value) if value.lstrip("-").isdigit() else value
     return result
 
 
 class KitGroup(click.Group):
-    """The root group: turns known errors into one clear line."""
+    """The root group: turns known errors into one clear line, and says why plugin commands
+    are missing while the database is not set up."""
+
+    def __init__(self, kit: Kit, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.not_ready = kit.not_ready
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if self.not_ready and args and self.get_command(ctx, args[0]) is None:
+            raise click.UsageError(as_invoked(
+                f"no command {args[0]!r}: plugin commands (webhooks, keys, ...) are not "
+                f"loaded because {self.not_ready}"
+            ), ctx)
+        return super().resolve_command(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        if self.not_ready:
+            formatter.write_paragraph()
+            formatter.write_text(as_invoked(
+                f"Plugin commands (webhooks, keys, ...) are not loaded because "
+                f"{self.not_ready}."
+            ))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except JomresKitError as exc:
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(as_invoked(exc.message)) from None
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise click.ClickException(f"database error: {reason}") from None
@@ -97,11 +163,20 @@ class KitGroup(click.Group):
 
 def make_cli(kit: Kit) -> click.Group:
     """The `jomreskit` group with the core's commands and every loaded plugin's."""
-    cli = KitGroup(name="jomreskit", help="jomreskit: REST API and webhooks for a booking portal.")
-    for command in (db, plugins_group, users, events, demo, serve, responder):
+    cli = KitGroup(kit, name="jomreskit",
+                   help="jomreskit: REST API and webhooks for a booking portal.")
+    click.version_option(_version(), "--version", prog_name="jomreskit",
+                         message="%(prog)s %(version)s")(cli)
+    for command in (db, plugins_group, users, events, demo, serve, responder, settings_command):
         cli.add_command(command)
     kit.hooks.register_commands(cli=cli)
     return cli
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 # -- db ------------------------------------------------------------------------------------
@@ -113,7 +188,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@pass_kit
+@pass_kit(before_setup=True)
 def db_upgrade(kit: Kit) -> None:
     """Apply the core's and every enabled plugin's migrations; build the registry if new."""
     kit.upgrade_database(report=click.echo)
@@ -122,7 +197,7 @@ def db_upgrade(kit: Kit) -> None:
 @db.command("revision")
 @click.option("--plugin", "plugin_name", required=True, help="Whose migrations folder to write to.")
 @click.option("-m", "--message", required=True)
-@pass_kit
+@pass_kit(before_setup=True)
 def db_revision(kit: Kit, plugin_name: str, message: str) -> None:
     """Write a migration with what the models have that the database lacks (for plugin authors)."""
     from .core import migrate
@@ -143,6 +218,8 @@ def plugins_group() -> None:
 
 
 PLUGIN_COLUMNS = ("name", "version", "source", "enabled", "hooks", "error")
+FOLLOWED = ("running sites and workers pick the change up within seconds (pages, API routes "
+            "and request handlers of a newly loaded plugin appear after a restart)")
 
 
 @plugins_group.command("list")
@@ -165,12 +242,12 @@ def plugins_list(kit: Kit, as_json: bool) -> None:
     else:
         echo_table(rows, PLUGIN_COLUMNS)
         for warning in kit.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(as_invoked(f"warning: {warning}"), err=True)
 
 
 @plugins_group.command("rebuild")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_kit
+@pass_kit(before_setup=True)
 def plugins_rebuild(kit: Kit, as_json: bool) -> None:
     """Discover, validate and record every installed plugin, then apply their migrations."""
     from .core import registry
@@ -187,6 +264,7 @@ def plugins_rebuild(kit: Kit, as_json: bool) -> None:
         f"{len(rows)} plugins found, {len(broken)} with errors"
         + (f" ({', '.join(map(str, broken))})" if broken else "")
     )
+    click.echo(FOLLOWED[0].upper() + FOLLOWED[1:])
 
 
 @plugins_group.command("enable")
@@ -196,7 +274,7 @@ def plugins_enable(kit: Kit, name: str) -> None:
     """Enable a plugin (its requirements must be enabled)."""
     kit.set_plugin_enabled(name, True)
     kit.upgrade_database(report=click.echo)
-    click.echo(f"enabled {name}; restart the site to load it")
+    click.echo(f"enabled {name}; {FOLLOWED}")
 
 
 @plugins_group.command("disable")
@@ -205,7 +283,7 @@ def plugins_enable(kit: Kit, name: str) -> None:
 def plugins_disable(kit: Kit, name: str) -> None:
     """Disable a plugin without uninstalling it (refused while an enabled plugin requires it)."""
     kit.set_plugin_enabled(name, False)
-    click.echo(f"disabled {name}; restart the site to unload it")
+    click.echo(f"disabled {name}; {FOLLOWED}")
 
 
 # -- users ---------------------------------------------------------------------------------
@@ -216,6 +294,21 @@ def users() -> None:
     """Managers and super managers."""
 
 
+def read_password(from_stdin: bool, prompt: bool, given: str | None = None) -> str | None:
+    """A password from one line of stdin, from a hidden prompt (asked twice), or as given."""
+    if sum((from_stdin, prompt, given is not None)) > 1:
+        raise ValidationError("give the password one way: --password, --password-stdin or a prompt")
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif prompt:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        return given
+    if not password:
+        raise ValidationError("the password is empty")
+    return password
+
+
 @users.command("create")
 @click.argument("username")
 @click.option(
@@ -224,12 +317,17 @@ def users() -> None:
 @click.option(
     "--property",
     "property_uids",
-    type=int,
+    type=ID,
     multiple=True,
     help="A property the manager runs (repeat for more).",
 )
 @click.option("--email", default="")
-@click.option("--password", default=None, help="For the web console; prompted if --prompt.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the console password from the first line of stdin.")
+@click.option("--password-prompt", is_flag=True,
+              help="Ask for the console password (hidden, twice).")
+@click.option("--password", default=None,
+              help="The console password itself (stays in shell history: prefer the above).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_kit
 def users_create(
@@ -238,12 +336,19 @@ def users_create(
     role: str,
     property_uids: tuple[int, ...],
     email: str,
+    password_stdin: bool,
+    password_prompt: bool,
     password: str | None,
     as_json: bool,
 ) -> None:
-    """Create a manager (linked to --property UIDs) or a super manager."""
+    """Create a manager (linked to --property UIDs) or a super manager.
+
+    Without a password the user cannot sign in to the web console until
+    `jomreskit users set-password` gives them one.
+    """
     from .core.domain import services
 
+    password = read_password(password_stdin, password_prompt, password)
     with kit.transaction():
         user = services.create_user(
             kit, username, role=role, email=email, password=password, property_uids=property_uids
@@ -253,6 +358,26 @@ def users_create(
         echo_json(result)
     else:
         click.echo(f"created {role} {username} (manager_id {result['manager_id']})")
+
+
+@users.command("set-password")
+@click.argument("manager")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of stdin instead of asking.")
+@pass_kit
+def users_set_password(kit: Kit, manager: str, password_stdin: bool) -> None:
+    """Set MANAGER's console password (a username or id); their open sessions end.
+
+    Asks for it (hidden, twice) unless --password-stdin.
+    """
+    from .core.domain import services
+
+    password = read_password(password_stdin, not password_stdin)
+    with kit.transaction():
+        user = services.find_manager(kit, manager)
+        services.update_user(kit, user.manager_id, password=password)
+        username = user.username
+    click.echo(f"password set for {username}; their console sessions were ended")
 
 
 @users.command("list")
@@ -305,12 +430,14 @@ def events_fire(kit: Kit, event: str, ids: tuple[str, ...], as_json: bool) -> No
         "id": fired.id,
         "name": fired.name,
         "ids": dict(fired.ids),
-        "timestamp": fired.timestamp.isoformat(),
+        "timestamp": timestamp_text(fired.timestamp),
+        "outcomes": fired.outcomes,
     }
     if as_json:
         echo_json(result)
     else:
-        click.echo(f"fired {fired.name} {dict(fired.ids)} (event {fired.id})")
+        said = "".join(f"; {outcome}" for outcome in fired.outcomes)
+        click.echo(f"fired {fired.name} {dict(fired.ids)} (event {fired.id}){said}")
 
 
 # -- demo ----------------------------------------------------------------------------------
@@ -387,24 +514,59 @@ def demo_seed(kit: Kit, as_json: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-worker", is_flag=True, help="Leave deliveries to separate `jomreskit worker`s.")
 @click.option("--threads", default=8, show_default=True, type=int)
-@pass_kit
+@pass_kit(before_setup=True)
 def serve(kit: Kit, host: str, port: int, no_worker: bool, threads: int) -> None:
-    """Serve the site with waitress; background services (the webhook worker) run beside it."""
-    import waitress
+    """Serve the site with waitress; background services (the webhook worker) run beside it.
 
+    Refuses to start on a database that is not set up or cannot be reached: the site would
+    have no tables to answer from and no plugins loaded.
+    """
+    import waitress.server
+
+    from .core import site_address
+
+    if kit.not_ready:
+        raise JomresKitError(f"cannot serve: {kit.not_ready}")
+    try:  # bind before announcing anything, so a taken port is the one thing said
+        server = waitress.server.create_server(kit.app, host=host, port=port, threads=threads)
+    except OSError as exc:
+        reason = (f"port {port} is already in use" if exc.errno == errno.EADDRINUSE
+                  else exc.strerror or str(exc))
+        raise JomresKitError(f"cannot listen on {host}:{port}: {reason}") from None
+    port = getattr(server, "effective_port", port)  # the port chosen, for --port 0
     if not kit.settings.get("JOMRESKIT_BASE_URL"):
         kit.settings["JOMRESKIT_BASE_URL"] = f"http://{host}:{port}"
+    site_address.record(kit.engine, kit.settings["JOMRESKIT_BASE_URL"])  # for other processes
     for warning in kit.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(as_invoked(f"warning: {warning}"), err=True)
     services = [] if no_worker else kit.hooks.background_services(kit=kit)
     for service in services:
         service.start()
     click.echo(f"serving on http://{host}:{port} (Ctrl-C to stop)")
     try:
-        waitress.serve(kit.app, host=host, port=port, threads=threads, _quiet=True)
+        server.run()
     finally:
+        server.close()
         for service in services:
             service.stop()
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+@click.command("settings")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_kit(before_setup=True)
+def settings_command(kit: Kit, as_json: bool) -> None:
+    """Every JOMRESKIT_* setting of the core and the loaded plugins, with its default
+    (docs/settings.md lists every installed plugin's)."""
+    rows = [{"key": s.key, "default": s.default, "description": s.description}
+            for s in kit.setting_catalog]
+    if as_json:
+        echo_json(rows)
+    else:
+        echo_table([{**r, "default": "(unset)" if r["default"] is None else
+                     json.dumps(r["default"])} for r in rows], ("key", "default", "description"))
 
 
 # -- responder -----------------------------------------------------------------------------
@@ -450,7 +612,7 @@ def serve(kit: Kit, host: str, port: int, no_worker: bool, threads: int) -> None
     help="The JSON-lines log file [default: <instance>/responder.jsonl]",
 )
 @click.option("--syslog", help="Also log to this syslog server, RFC 5424 over UDP (HOST:PORT).")
-@pass_kit
+@pass_kit(before_setup=True)
 def responder(
     kit: Kit,
     api_url: str,

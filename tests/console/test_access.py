@@ -109,3 +109,20 @@ def test_the_stylesheet_and_script_the_layout_links_are_served(site):
     for asset in re.findall(r'(?:href|src)="(/console/static/[^"]+)"', page):
         assert site.client().get(asset).status_code == 200, asset
     assert len(re.findall(r"/console/static/", page)) == 2
+
+
+def test_every_page_of_the_menu_answers_with_and_without_a_trailing_slash(site):
+    for username in ("manager", "super"):
+        client = site.client()
+        sign_in(client, username)
+        links = re.findall(r'<nav aria-label="Account">.*?</nav>',
+                           client.get("/console/").text, re.S)[0]
+        paths = [p for p in re.findall(r'href="([^"]+)"', links) if p.startswith("/console/")]
+        if username == "manager":
+            paths.append("/console/webhooks/deliveries")  # reached from each webhook
+        assert len(paths) >= 2, (username, paths)
+        for path in paths:
+            bare = path.rstrip("/")
+            for form in (bare, bare + "/"):
+                answer = client.get(form, follow_redirects=True)
+                assert answer.status_code == 200, (username, form)

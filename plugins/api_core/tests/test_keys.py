@@ -67,7 +67,7 @@ def test_unknown_scopes_and_managers_are_clear_errors(make_api_site):
     _, unknown_key = keys_cli(site, "revoke", "jkc_nope")
 
     assert "unknown scope 'nope'" in unknown_scope and "things_get" in unknown_scope
-    assert "no user named 'basil'" in unknown_manager
+    assert "no manager 'basil'" in unknown_manager
     assert "no API key 'jkc_nope'" in unknown_key
     for output in (unknown_scope, unknown_manager, unknown_key):
         assert len(output.strip().splitlines()) == 1 and "Traceback" not in output

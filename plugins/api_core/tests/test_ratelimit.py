@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 from jomreskit_api_core.ratelimit import parse_limit
-from jomreskit_api_core.testing import auth, bearer_token, restart
+from jomreskit_api_core.testing import auth, bearer_token, create_key, restart
 
 THINGS_PLUGIN = Path(__file__).with_name("things_plugin.py")
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -96,3 +96,60 @@ def test_no_limit_when_switched_off(make_api_site):
 
     assert response.status_code == 200
     assert "X-RateLimit-Limit" not in response.headers
+
+
+def _from(site, address: str):
+    client = site.client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_one_client_id_asking_for_tokens_too_often_gets_429_from_any_address(make_api_site):
+    site = make_api_site(JOMRESKIT_API_TOKEN_RATE_LIMIT="3/minute")
+    client_id, secret = create_key(site)
+    form = {"grant_type": "client_credentials"}
+
+    answers = [_from(site, f"203.0.113.{n}").post("/api/oauth/token", data=form,
+                                                   auth=(client_id, "a guess"))
+               for n in range(3)]
+    over = _from(site, "203.0.113.9").post("/api/oauth/token", data=form,
+                                           auth=(client_id, secret))
+
+    assert [a.status_code for a in answers] == [401, 401, 401]
+    assert over.status_code == 429
+    assert over.get_json()["error"]["code"] == "rate_limited"
+    assert "this client id made more than 3 requests" in over.get_json()["error"]["message"]
+    assert 1 <= int(over.headers["Retry-After"]) <= 60
+    other_id, other_secret = create_key(site)
+    other = _from(site, "203.0.113.10").post("/api/oauth/token", data=form,
+                                             auth=(other_id, other_secret))
+    assert other.status_code == 200  # another client id counts alone
+
+
+def test_one_address_trying_many_client_ids_gets_429_at_the_jomres_token_endpoint(make_api_site):
+    site = make_api_site(JOMRESKIT_API_TOKEN_RATE_LIMIT="3/minute")
+    client_id, secret = create_key(site)
+    guesser = _from(site, "203.0.113.7")
+
+    statuses = [guesser.post("/api/", data={"client_id": f"guess{n}", "client_secret": "x"})
+                .status_code for n in range(3)]
+    over = guesser.post("/api/", data={"client_id": client_id, "client_secret": secret})
+
+    assert statuses == [400, 400, 400]  # invalid_client
+    assert over.status_code == 429
+    assert "this address made more than 3 requests" in over.get_json()["error"]["message"]
+    assert over.headers["Retry-After"]
+    elsewhere = _from(site, "198.51.100.1").post(
+        "/api/", data={"client_id": client_id, "client_secret": secret})
+    assert elsewhere.status_code == 200
+
+
+def test_the_token_endpoint_has_a_limit_by_default(make_api_site):
+    site = make_api_site()
+    client = _from(site, "203.0.113.7")
+
+    answer = client.post("/api/oauth/token", data={"grant_type": "client_credentials"},
+                         auth=("nobody", "x"))
+
+    assert answer.status_code == 401
+    assert answer.headers["X-RateLimit-Limit"] == "60"

@@ -130,7 +130,8 @@ def test_a_refused_form_says_why_and_does_not_echo_the_password(console_site):
 
     assert answer.status_code == 422
     assert flashes(answer) == [
-        "the webhook URL must be an absolute http(s) URL, not 'ftp://example.com/'"]
+        "the webhook URL 'ftp://example.com/' is not a usable http(s) URL: it must start "
+        "with http:// or https://"]
     assert 'value="ftp://example.com/"' in answer.text
     assert "s3cret-pass" not in answer.text
 

@@ -1,22 +1,24 @@
 """Who is signed in to the console: password check, the session record, and its expiry.
 
-The session (Flask's signed cookie) holds the user's id, when they signed in, and a short
-MAC of their password hash: changing the password ends every session of that user, as
-Django does. Nothing secret is stored in the cookie.
+A sign-in is a row in ``user_sessions``; Flask's signed cookie carries only the random token
+that names it. Signing out deletes the row, and a new password or role deletes every row of
+that user (``services.update_user``), so a cookie captured before no longer opens anything.
+Nothing secret is stored in the cookie.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import hmac
-import time
+import secrets
+from datetime import timedelta
 
 from flask import current_app, g, session
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..core.domain.models import ROLES, User
+from ..core.db import utcnow
+from ..core.domain.models import ROLES, User, UserSession
 from ..core.errors import PermissionDenied
 from ..core.kit import Kit, get_kit
 
@@ -46,45 +48,50 @@ def check_password(kit: Kit, username: str, password: str) -> User:
     return user
 
 
-def _password_mac(kit: Kit, user: User) -> str:
-    key = hashlib.sha256(b"jomreskit-console-session:" + kit.secret_key.encode()).digest()
-    return hmac.new(key, (user.password_hash or "").encode(), hashlib.sha256).hexdigest()[:32]
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def start(kit: Kit, user: User) -> None:
     """Sign ``user`` in: a fresh session record (and, by the caller, a fresh CSRF token)."""
-    session.pop(SESSION_KEY, None)
-    session[SESSION_KEY] = {
-        "manager_id": user.manager_id,
-        "at": int(time.time()),
-        "check": _password_mac(kit, user),
-    }
+    end(kit)
+    token = secrets.token_urlsafe(32)
+    lifetime = timedelta(seconds=current_app.config["JOMRESKIT_CONSOLE_SESSION_LIFETIME"])
+    with kit.transaction() as db_session:
+        db_session.execute(delete(UserSession).where(  # this user's expired sign-ins
+            UserSession.manager_id == user.manager_id,
+            UserSession.created_at < utcnow() - lifetime,
+        ))
+        db_session.add(UserSession(token_hash=_token_hash(token), manager_id=user.manager_id))
+    session[SESSION_KEY] = {"token": token}
     session.permanent = True
-    g.pop("console_user", None)
 
 
-def end() -> None:
-    session.pop(SESSION_KEY, None)
+def end(kit: Kit) -> None:
+    """Sign out: the session record is deleted, so the cookie is worthless even if kept."""
+    record = session.pop(SESSION_KEY, None)
     g.pop("console_user", None)
+    if isinstance(record, dict) and isinstance(record.get("token"), str):
+        with kit.transaction() as db_session:
+            db_session.execute(
+                delete(UserSession).where(UserSession.token_hash == _token_hash(record["token"]))
+            )
 
 
 def current_user() -> User | None:
-    """The signed-in console user of this request, or None (expired or changed sessions count
+    """The signed-in console user of this request, or None (expired or ended sessions count
     as signed out)."""
     if "console_user" in g:
         return g.console_user
     user = None
     record = session.get(SESSION_KEY)
-    if isinstance(record, dict):
+    if isinstance(record, dict) and isinstance(record.get("token"), str):
         kit = get_kit()
         lifetime = current_app.config["JOMRESKIT_CONSOLE_SESSION_LIFETIME"]
-        fresh = time.time() - int(record.get("at", 0)) < lifetime
-        candidate = kit.session().get(User, record.get("manager_id")) if fresh else None
-        if candidate is not None and hmac.compare_digest(
-            str(record.get("check", "")), _password_mac(kit, candidate)
-        ):
-            user = candidate
-        else:
+        held = kit.session().get(UserSession, _token_hash(record["token"]))
+        if held is not None and (utcnow() - held.created_at).total_seconds() < lifetime:
+            user = kit.session().get(User, held.manager_id)
+        if user is None:
             session.pop(SESSION_KEY, None)
     g.console_user = user
     return user

@@ -76,6 +76,10 @@ def _guard() -> Any:
     endpoint = request.endpoint or ""
     if endpoint.endswith(".static"):
         return None
+    kit = get_kit()
+    if kit.not_ready:  # an embedding app serves before `db upgrade`: say so, not a 500
+        return error_page(503, "Not set up yet", f"The site cannot serve this page: "
+                          f"{kit.not_ready}.")
     if not csrf.request_is_valid():
         return error_page(
             400, "Form refused",
@@ -85,7 +89,6 @@ def _guard() -> Any:
     if endpoint in PUBLIC_ENDPOINTS:
         return None
     console = console_of()
-    kit = get_kit()
     allowed = _roles_for(console, kit)
     if allowed is None:
         return error_page(404, "Not found", "This page is not available on this site.")
@@ -129,10 +132,10 @@ def _secure_headers(response: Response) -> BaseResponse:
 
 
 def _template_context() -> dict[str, Any]:
-    if not _in_console():
+    kit = get_kit()
+    if not _in_console() or kit.not_ready:
         return {}
     user = current_user()
-    kit = get_kit()
     return {
         "console_user": user,
         "console_menu": console_of().menu(kit, user.role) if user is not None else [],

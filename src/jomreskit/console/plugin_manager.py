@@ -16,7 +16,7 @@ from . import state
 bp = Blueprint("jomreskit_plugin_manager", __name__, url_prefix="/plugins")
 
 
-@bp.get("")
+@bp.get("", strict_slashes=False)  # /console/plugins/ too, as every console page
 def plugins() -> str:
     kit = get_kit()
     records = registry.read(kit.session())
@@ -70,7 +70,8 @@ def _set_enabled(name: str, enabled: bool) -> Response:
     elif name in state.console_of().started_with:
         flash(f"Enabled {name}.", "success")
     else:
-        flash(f"Enabled {name}; restart the site to add its pages and API routes.", "success")
+        flash(f"Enabled {name}; its pages and API routes, if it has any, appear after a "
+              "restart of the site.", "success")
     return redirect(url_for(".plugins"))
 
 

@@ -1,4 +1,16 @@
-"""Slowing down password guessing on the sign-in form."""
+"""Slowing down password guessing on the sign-in form, without handing anyone a way to lock
+the real user out.
+
+Failures are counted three ways within a window:
+
+- per address, across usernames: one address spraying many usernames is refused for a while
+  (the client's own address; behind a reverse proxy set JOMRESKIT_TRUSTED_PROXIES);
+- per username, across addresses: after a few failures the username is refused to every
+  browser it has not signed in from before, so a guesser rotating addresses gets nowhere;
+- per known browser: a browser that signed in as that user before (it holds a signed device
+  cookie, as OWASP suggests against lockout attacks) is not refused for others' failures,
+  only for its own.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +18,59 @@ import threading
 import time
 from collections import defaultdict, deque
 
+MAX_KEYS = 10_000  # beyond this many counters, those with no recent failure are forgotten
+
 
 class SignInThrottle:
-    """Slows down password guessing: after ``limit`` failures for one username from one
-    address within ``window`` seconds, that pair is refused until the window has passed."""
+    """Failure counters for sign-ins; ``wait`` says how long a sign-in must wait (0: now)."""
 
-    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
+    def __init__(self, limit: int = 5, address_limit: int = 20, window: float = 900.0) -> None:
         self.limit = limit
+        self.address_limit = address_limit
         self.window = window
-        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+    def _recent(self, key: str, now: float) -> deque[float]:
         failures = self._failures[key]
         while failures and failures[0] <= now - self.window:
             failures.popleft()
         return failures
 
-    def wait(self, key: tuple[str, str]) -> float:
-        """Seconds until ``key`` may try again (0: now)."""
+    def _wait(self, key: str, limit: int, now: float) -> float:
+        failures = self._recent(key, now)
+        if len(failures) < limit:
+            return 0.0
+        return failures[-limit] + self.window - now
+
+    def wait(self, address: str, username: str, device: str | None = None) -> float:
+        """Seconds until a sign-in as ``username`` from ``address`` may be tried; ``device``
+        is the known browser's id when it holds a device cookie for this username."""
         now = time.monotonic()
         with self._lock:
-            failures = self._recent(key, now)
-            if len(failures) < self.limit:
-                return 0.0
-            return failures[0] + self.window - now
+            by_address = self._wait(f"address:{address}", self.address_limit, now)
+            if device is not None:
+                return max(by_address, self._wait(f"device:{device}", self.limit, now))
+            return max(by_address, self._wait(f"user:{username}", self.limit, now))
 
-    def failed(self, key: tuple[str, str]) -> None:
+    def failed(self, address: str, username: str, device: str | None = None) -> None:
+        now = time.monotonic()
+        keys = [f"address:{address}", f"user:{username}"]
+        if device is not None:
+            keys.append(f"device:{device}")
         with self._lock:
-            self._recent(key, time.monotonic()).append(time.monotonic())
+            if len(self._failures) > MAX_KEYS:
+                self._forget(now)
+            for key in keys:
+                self._recent(key, now).append(now)
 
-    def succeeded(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+    def succeeded(self, device: str | None) -> None:
+        """A correct password: that browser's own failures are forgiven (not the address's or
+        the username's, which would let a guesser reset them with an account of their own)."""
+        if device is not None:
+            with self._lock:
+                self._failures.pop(f"device:{device}", None)
+
+    def _forget(self, now: float) -> None:
+        for key in [k for k in self._failures if not self._recent(k, now)]:
+            del self._failures[key]

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..core.kit import get_kit
-from . import auth, csrf
+from . import auth, csrf, devices
 from .state import console_of
 
 SIGN_IN = "jomreskit_console/sign_in.html"
@@ -47,9 +47,11 @@ def sign_in() -> str | Response | tuple[str, int]:
         return render_template(SIGN_IN, next=target, username="")
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    key = (username.lower(), request.remote_addr or "")
+    who = username.lower()
+    address = request.remote_addr or ""
+    device = devices.known_device(who)
     throttle = console_of().throttle
-    wait = throttle.wait(key)
+    wait = throttle.wait(address, who, device)
     if wait:
         flash(f"Too many failed sign-ins. Try again in {int(wait // 60) + 1} minutes.", "error")
         return render_template(SIGN_IN, next=target, username=username), 429
@@ -57,19 +59,21 @@ def sign_in() -> str | Response | tuple[str, int]:
     try:
         user = auth.check_password(kit, username, password)
     except auth.SignInFailed as exc:
-        throttle.failed(key)
+        throttle.failed(address, who, device)
         flash(exc.message, "error")
         return render_template(SIGN_IN, next=target, username=username), 401
-    throttle.succeeded(key)
+    throttle.succeeded(device)
     auth.start(kit, user)
     csrf.rotate()
     flash(f"Signed in as {user.username}.", "success")
-    return redirect(target)
+    answer = redirect(target)
+    devices.remember(answer, who)
+    return answer
 
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
-    auth.end()
+    auth.end(get_kit())
     csrf.rotate()
     flash("Signed out.", "success")
     return redirect(url_for(".sign_in"))

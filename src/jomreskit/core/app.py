@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from .config import STANDALONE_APP_NAME
 from .kit import JomresKit
 
 
@@ -20,7 +21,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     instance = str(Path(instance).resolve())
     config["JOMRESKIT_INSTANCE_PATH"] = instance
-    app = Flask("jomreskit", instance_path=instance)
+    app = Flask(STANDALONE_APP_NAME, instance_path=instance)
     app.config.update(config)
     JomresKit(app)
     return app

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import requests
 
 from .errors import JomresKitError, ValidationError
+from .urls import check_http_url
 
 FORMATS = ("text", "password", "boolean", "select")
 
@@ -32,7 +33,7 @@ class SettingField:
     key: str
     title: str
     description: str = ""
-    format: str = "text"
+    format: str = "text"  # text, password, boolean, select, or url (checked when saved)
     required: bool = False
     secret: bool = False
     choices: tuple[str, ...] = ()
@@ -70,6 +71,8 @@ class AuthMethod:
                         f"setting {key} must be one of {', '.join(spec.choices)}",
                         code="invalid_setting",
                     )
+                if spec.format == "url" and value:
+                    value = check_http_url(value, f"setting {key}", code="invalid_setting")
             if spec.required and value in (None, ""):
                 raise ValidationError(
                     f"auth method {self.name!r} needs the setting {key} ({spec.title})",

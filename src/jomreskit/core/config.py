@@ -7,27 +7,63 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 PREFIX = "JOMRESKIT_"
+STANDALONE_APP_NAME = "jomreskit"  # the name create_app gives its app; an embedding app has its own
 
-DEFAULTS: dict[str, Any] = {
-    "JOMRESKIT_INSTANCE_PATH": "instance",
-    "JOMRESKIT_DATABASE_URL": None,  # the SQLite file in the instance folder
-    "JOMRESKIT_PLUGINS_DIR": None,  # <instance>/plugins
-    "JOMRESKIT_LOAD_PLUGINS": None,  # None: all enabled plugins; a comma list: only those
-    "JOMRESKIT_TRACE_PLUGINS": False,
-    "JOMRESKIT_API_PREFIX": "/api",
-    "JOMRESKIT_BASE_URL": None,  # the site's public address, used in callback URLs
-    "JOMRESKIT_WEBHOOK_ALLOWED_NETWORKS": "",
-    "JOMRESKIT_SECRET_KEY": None,  # signs sessions and encrypts secrets at rest
-    "JOMRESKIT_CONSOLE_PREFIX": "/console",  # the web console's address; empty: no console
-    "JOMRESKIT_CONSOLE_SESSION_LIFETIME": 8 * 3600,  # seconds a console sign-in lasts
-    "JOMRESKIT_CONSOLE_SECURE_COOKIE": None,  # None: Secure when JOMRESKIT_BASE_URL is https
-}
+@dataclass(frozen=True)
+class SiteSetting:
+    """A JOMRESKIT_* key a site (or the app that embeds jomreskit) may set: its default and
+    what it does. The core declares its own here; each plugin declares its in
+    ``register_settings``, and `jomreskit settings` and docs/settings.md list them all."""
+
+    key: str
+    default: Any
+    description: str
+
+
+CORE_SETTINGS: tuple[SiteSetting, ...] = (
+    SiteSetting("JOMRESKIT_INSTANCE_PATH", "instance",
+                "The instance folder: the SQLite database, the secret key file, plugin files."),
+    SiteSetting("JOMRESKIT_DATABASE_URL", None,
+                "Any SQLAlchemy URL (`postgresql+psycopg://...`); unset: the SQLite file "
+                "`<instance>/jomreskit.db`."),
+    SiteSetting("JOMRESKIT_PLUGINS_DIR", None,
+                "The folder of single-file plugins; unset: `<instance>/plugins`."),
+    SiteSetting("JOMRESKIT_LOAD_PLUGINS", None,
+                "A comma list: load only these plugins (empty: none); unset: every enabled one."),
+    SiteSetting("JOMRESKIT_TRACE_PLUGINS", False, "Log every hook call, with its arguments."),
+    SiteSetting("JOMRESKIT_API_PREFIX", "/api", "Where the REST API is mounted."),
+    SiteSetting("JOMRESKIT_BASE_URL", None,
+                "The site's public address, which callback URLs start with; unset: the address "
+                "of the request being served, or the one `jomreskit serve` listens on."),
+    SiteSetting("JOMRESKIT_WEBHOOK_ALLOWED_NETWORKS", "",
+                "A comma list of CIDRs deliveries may go to although private or loopback "
+                "(the local demo opens 127.0.0.0/8)."),
+    SiteSetting("JOMRESKIT_SECRET_KEY", None,
+                "Encrypts webhook secrets at rest and signs the console's cookies where the app "
+                "has no SECRET_KEY of its own; unset: a random key made once and kept in "
+                "`<instance>/secret_key` (give every machine of one site the same key)."),
+    SiteSetting("JOMRESKIT_CONSOLE_PREFIX", "/console",
+                "The web console's address; empty: no console."),
+    SiteSetting("JOMRESKIT_CONSOLE_SESSION_LIFETIME", 8 * 3600,
+                "Seconds a console sign-in lasts."),
+    SiteSetting("JOMRESKIT_CONSOLE_SECURE_COOKIE", None,
+                "Send the session cookie over https only; unset: when JOMRESKIT_BASE_URL is "
+                "https."),
+    SiteSetting("JOMRESKIT_TRUSTED_PROXIES", 0,
+                "How many reverse proxies in front of the site to believe about the client's "
+                "address and scheme (X-Forwarded-For, X-Forwarded-Proto, through Werkzeug's "
+                "ProxyFix), for the sign-in throttle and rate limits; an app that applies "
+                "ProxyFix itself leaves it at 0."),
+)
+
+DEFAULTS: dict[str, Any] = {s.key: s.default for s in CORE_SETTINGS}
 
 
 def _parse(value: str) -> Any:

@@ -60,6 +60,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def timestamp_text(value: datetime) -> str:
+    """The one form of a timestamp in everything jomreskit writes as JSON (CLI, API, webhook
+    bodies): ISO 8601 in UTC with a "T", microseconds and the offset, as
+    ``2026-11-30T09:01:28.123456+00:00``; a fixed width, so the texts also sort as times."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):

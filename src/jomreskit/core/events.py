@@ -9,6 +9,8 @@ from typing import Any
 
 from .errors import EventError
 
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
+
 
 @dataclass(frozen=True)
 class EventType:
@@ -32,6 +34,8 @@ class Event:
     ids: Mapping[str, int]
     timestamp: datetime
     type: EventType = field(repr=False, compare=False)
+    # What plugins did about it, one line each ("queued 2 webhook deliveries").
+    outcomes: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def property_uid(self) -> int | None:
@@ -88,5 +92,9 @@ class EventCatalog:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise EventError(
                     f"{key} must be a positive whole number, not {value!r}", code="invalid_id_field"
+                )
+            if value > MAX_ID:
+                raise EventError(
+                    f"{key} {value} is too large: ids go up to {MAX_ID}", code="invalid_id_field"
                 )
         return event_type

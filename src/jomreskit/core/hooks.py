@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from ..console.pages import ConsolePage
     from .authmethods import AuthMethod
+    from .config import SiteSetting
     from .events import Event, EventType
     from .kit import Kit
     from .scopes import Scope
@@ -33,14 +34,17 @@ class Hooks:
     def register_events(self) -> list[EventType]:
         return list(_flatten(self.pm.hook.register_events()))
 
-    def event_fired(self, kit: Kit, event: Event) -> None:
-        self.pm.hook.event_fired(kit=kit, event=event)
+    def event_fired(self, kit: Kit, event: Event) -> list[str]:
+        return [note for note in self.pm.hook.event_fired(kit=kit, event=event) if note]
 
     def register_scopes(self) -> list[Scope]:
         return list(_flatten(self.pm.hook.register_scopes()))
 
     def register_api_routes(self, api: Any) -> None:
         self.pm.hook.register_api_routes(api=api)
+
+    def register_settings(self) -> list[SiteSetting]:
+        return list(_flatten(self.pm.hook.register_settings()))
 
     def register_authmethods(self) -> list[AuthMethod]:
         return list(_flatten(self.pm.hook.register_authmethods()))

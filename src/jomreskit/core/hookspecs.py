@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from ..console.pages import ConsolePage
     from .authmethods import AuthMethod
+    from .config import SiteSetting
     from .events import Event, EventType
     from .kit import Kit
     from .scopes import Scope
@@ -26,8 +27,9 @@ def register_events() -> list[EventType]:
 
 
 @hookspec
-def event_fired(kit: Kit, event: Event) -> None:
-    """React to a recorded event, inside the transaction that fired it."""
+def event_fired(kit: Kit, event: Event) -> str | None:
+    """React to a recorded event, inside the transaction that fired it; optionally return
+    one line saying what was done (shown by `jomreskit events fire`)."""
 
 
 @hookspec
@@ -60,9 +62,15 @@ def init_app(kit: Kit, app: Flask) -> None:
     """Set up this plugin on a Flask app: register blueprints, handlers, background threads."""
 
 
+@hookspec
+def register_settings() -> list[SiteSetting]:
+    """Return the JOMRESKIT_* settings this plugin reads, each with its default."""
+
+
 @hookspec(firstresult=True)
 def event_callback_url(kit: Kit, event: Event) -> str | None:
-    """Return the absolute API URL where a remote service reads the record ``event`` is about."""
+    """Return the API URL where a remote service reads the record ``event`` is about: absolute,
+    or the site-relative path when the site's address is not known where it was fired."""
 
 
 @hookspec

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +14,7 @@ from flask import Flask, current_app
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config, db, plugins, registry
 from .authmethods import AuthMethod
@@ -22,11 +25,17 @@ from .events import Event, EventCatalog
 from .hooks import Hooks
 from .scopes import Scope
 from .secrets import SecretBox, site_secret_key
+from .site_address import SiteAddressReader
 
 if TYPE_CHECKING:
     import click
 
 log = logging.getLogger("jomreskit")
+
+REGISTRY_CHECK_SECONDS = 2.0  # how stale a running process's plugin set may be
+# Hooks whose work is done once, when the app starts: a plugin loaded later waits for a restart.
+START_UP_HOOKS = frozenset({"init_app", "register_api_routes", "register_console_pages",
+                            "background_services"})
 
 EXTENSION = "jomreskit"
 
@@ -44,24 +53,76 @@ class Kit:
             self.settings["JOMRESKIT_SECRET_KEY"], self.settings["JOMRESKIT_INSTANCE_PATH"]
         )
         self.secret_box = SecretBox(self.secret_key)
+        self._registry_check = threading.Lock()
+        self._site_address = SiteAddressReader(self.engine)
         self.load_plugins()
+        self.started_with = frozenset(self.loaded.names)  # their pages and routes are mounted
 
     # -- plugins -------------------------------------------------------------------------
 
     def load_plugins(self) -> None:
         """(Re)build the plugin manager from the registry and collect what plugins register."""
+        try:
+            self._registry_stamp: Any = registry.stamp(self.engine)
+        except SQLAlchemyError:
+            self._registry_stamp = None  # not set up (or not reachable): any registry differs
+        self._next_registry_check = time.monotonic() + REGISTRY_CHECK_SECONDS
         self.pm = plugins.make_plugin_manager(trace=bool(self.settings["JOMRESKIT_TRACE_PLUGINS"]))
         self.hooks = Hooks(self.pm)
         self.warnings: list[str] = []
         records = self._registry_records()
+        self._registry_rows = records or []
         self.loaded = plugins.load(self.pm, records or [], only=config.plugin_filter(self.app))
         self.catalog = EventCatalog(self.guarded("register_events"))
         self.scopes: dict[str, Scope] = {s.name: s for s in self.guarded("register_scopes")}
         self.authmethods: dict[str, AuthMethod] = {
             m.name: m for m in self.guarded("register_authmethods")
         }
+        # Every setting the site reads, with its default (the plugins' filled in like the
+        # core's, so a setting's documented default is the one in force).
+        self.setting_catalog = [*config.CORE_SETTINGS, *self.guarded("register_settings")]
+        for setting in self.setting_catalog:
+            self.settings.setdefault(setting.key, setting.default)
         for name, problem in self.loaded.problems.items():
             self.warnings.append(f"plugin {name}: {problem}")
+
+    def follow_registry(self) -> bool:
+        """Reload the plugins if the registry changed since they were loaded (another process
+        ran `plugins rebuild`, `enable` or `disable`), so a running site and its workers use
+        them without a restart. Looked at no more than every REGISTRY_CHECK_SECONDS, with one
+        small query; True when it reloaded."""
+        if time.monotonic() < self._next_registry_check:
+            return False
+        with self._registry_check:
+            if time.monotonic() < self._next_registry_check:
+                return False
+            self._next_registry_check = time.monotonic() + REGISTRY_CHECK_SECONDS
+            try:
+                if registry.stamp(self.engine) == self._registry_stamp:
+                    return False
+            except SQLAlchemyError:
+                return False  # the database is away for a moment: keep what is loaded
+            before, kept = set(self.loaded.names), dict(self.__dict__)
+            self.load_plugins()
+            if self.not_ready and not kept.get("not_ready"):  # the registry read failed
+                self.__dict__.update(kept)
+                return False
+        now = set(self.loaded.names)
+        log.warning("the plugin registry changed: plugins reloaded (%s)", ", ".join(
+            [f"+{n}" for n in sorted(now - before)] + [f"-{n}" for n in sorted(before - now)])
+            or "same plugins")
+        unmounted = self.needs_restart()
+        if unmounted:
+            log.warning("%s: their pages, API routes or services appear after a restart of "
+                        "this process", ", ".join(unmounted))
+        return True
+
+    def needs_restart(self) -> list[str]:
+        """Loaded plugins not loaded at start that mount something at start (pages, API routes,
+        request handlers, background services): those parts wait for a restart."""
+        records = {str(r["name"]): r for r in self._registry_rows}
+        return [name for name in self.loaded.names if name not in self.started_with
+                and set(records.get(name, {}).get("hooks") or ()) & START_UP_HOOKS]
 
     def guarded(self, hook: str, **kwargs: Any) -> Any:
         """Call a set-up hook through the facade; a plugin whose implementation raises is
@@ -81,17 +142,25 @@ class Kit:
                     self.loaded.problems[name] = f"not loaded: {hook} failed: {exc}"
             return getattr(self.hooks, hook)(**kwargs)
 
+    def command(self, words: str) -> str:
+        """A jomreskit command as this site's operator types it, quoted for a message."""
+        standalone = self.app.name == config.STANDALONE_APP_NAME
+        return f"`{'' if standalone else 'flask '}jomreskit {words}`"
+
     def _registry_records(self) -> list[dict[str, Any]] | None:
+        self.not_ready: str | None = None  # why the site cannot serve yet, if it cannot
         try:
             if not registry.exists(self.engine):
-                self.warnings.append(
-                    "the database is not set up: run `jomreskit db upgrade` (no plugins loaded)"
+                self.not_ready = (
+                    f"the database is not set up: run {self.command('db upgrade')}"
                 )
+                self.warnings.append(f"{self.not_ready} (no plugins loaded)")
                 return None
             with self.session() as session:
                 records = registry.read(session)
             self.session.remove()
         except SQLAlchemyError as exc:
+            self.not_ready = f"cannot read the database: {_short(exc)}"
             self.warnings.append(
                 f"cannot read the plugin registry ({_short(exc)}); no plugins loaded"
             )
@@ -103,7 +172,7 @@ class Kit:
             self.warnings.append(
                 "installed plugins differ from the registry ("
                 + "; ".join(changes)
-                + "): run `jomreskit plugins rebuild`"
+                + f"): run {self.command('plugins rebuild')}"
             )
         return records
 
@@ -141,7 +210,7 @@ class Kit:
 
     def set_plugin_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
         if not registry.exists(self.engine):
-            raise PluginError("the database is not set up: run `jomreskit db upgrade` first")
+            raise PluginError(f"the database is not set up: run {self.command('db upgrade')} first")
         with self.transaction() as session:
             record = registry.set_enabled(session, name, enabled)
         self.load_plugins()
@@ -183,8 +252,13 @@ class Kit:
             _RECORD_EVENT, {"name": name, "ids": dict(ids), "created_at": timestamp}
         )
         event = Event(id=event_id, name=name, ids=dict(ids), timestamp=timestamp, type=event_type)
-        self.hooks.event_fired(kit=self, event=event)
+        event.outcomes.extend(self.hooks.event_fired(kit=self, event=event))
         return event
+
+    def site_address(self) -> str | None:
+        """The site's public address as this process knows it: JOMRESKIT_BASE_URL, else what
+        `jomreskit serve` recorded (None: neither)."""
+        return self._site_address(self.settings.get("JOMRESKIT_BASE_URL"))
 
     def callback_url(self, event: Event) -> str | None:
         """Where the remote service reads the record (None when no API plugin offers it)."""
@@ -207,6 +281,9 @@ class JomresKit:
         from ..console import init_console
 
         config.load(app)
+        proxies = int(app.config["JOMRESKIT_TRUSTED_PROXIES"] or 0)
+        if proxies > 0:  # the sign-in throttle and the rate limits count real client addresses
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
         kit = Kit(app)
         app.extensions[EXTENSION] = kit
         if not app.config.get("SECRET_KEY"):
@@ -216,8 +293,7 @@ class JomresKit:
         def _remove_session(_exc: BaseException | None) -> None:
             kit.session.remove()
 
-        for message in kit.warnings:
-            log.warning(message)
+        _on_every_request(app, kit)
         kit.guarded("init_app", kit=kit, app=app)
         init_console(kit, app)
         cli: click.Group = make_cli(kit)
@@ -232,6 +308,21 @@ class JomresKit:
     def fire(self, name: str, **ids: int) -> Event:
         """Fire an event on the current app; see ``Kit.fire``."""
         return get_kit().fire(name, **ids)
+
+
+def _on_every_request(app: Flask, kit: Kit) -> None:
+    """Before each request: follow the plugin registry (cheap; see ``Kit.follow_registry``),
+    and on the first one log the start-up warnings, there rather than when the app is made:
+    a command such as `db upgrade` builds the app too, and should not be told to run itself."""
+    pending = [True]
+
+    @app.before_request
+    def _follow_registry_and_warn_once() -> None:
+        kit.follow_registry()
+        if pending:
+            pending.clear()
+            for message in kit.warnings:
+                log.warning(message)
 
 
 def get_kit(app: Flask | None = None) -> Kit:

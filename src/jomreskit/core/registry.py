@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from . import plugins
-from .db import utcnow
+from .db import autocommit_options, utcnow
 from .domain.models import PluginRecord
 from .errors import PluginError
 
@@ -22,6 +22,19 @@ def as_dict(record: PluginRecord) -> dict[str, object]:
 
 def exists(engine: Engine) -> bool:
     return inspect(engine).has_table(PluginRecord.__tablename__)
+
+
+def stamp(engine: Engine) -> tuple[tuple[object, ...], ...]:
+    """A fingerprint of the registry, cheap to read often: it changes whenever a rebuild, an
+    enable or a disable writes the registry. SQLAlchemyError when it cannot be read (no
+    registry yet, or no database)."""
+    with engine.connect().execution_options(**autocommit_options(engine)) as connection:
+        rows = connection.execute(_STAMP).all()
+    return tuple(tuple(row) for row in rows)
+
+
+_STAMP = select(PluginRecord.name, PluginRecord.enabled, PluginRecord.error,
+                PluginRecord.checked_at).order_by(PluginRecord.name)
 
 
 def read(session: Session) -> list[dict[str, object]]:

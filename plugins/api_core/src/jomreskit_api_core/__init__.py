@@ -47,7 +47,7 @@ __all__ = [
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Any  # noqa: E402
 
-from jomreskit import hookimpl  # noqa: E402
+from jomreskit import SiteSetting, hookimpl  # noqa: E402
 
 if TYPE_CHECKING:
     import click
@@ -59,13 +59,33 @@ __version__ = "0.1.0"
 
 
 @hookimpl
+def register_settings() -> list[SiteSetting]:
+    from .ratelimit import DEFAULT_LIMIT, DEFAULT_TOKEN_LIMIT
+
+    return [
+        SiteSetting("JOMRESKIT_API_TOKEN_LIFETIME", 3600, "Seconds an access token lives."),
+        SiteSetting("JOMRESKIT_API_REQUIRE_HTTPS", True,
+                    "Token endpoints refuse plain http except on loopback (Authlib's rule); "
+                    "false when TLS ends in front of the site and JOMRESKIT_TRUSTED_PROXIES is "
+                    "not set."),
+        SiteSetting("JOMRESKIT_API_RATE_LIMIT", DEFAULT_LIMIT,
+                    "Requests per API key: N/second, N/minute, N/hour, N/day, N/30s, or off."),
+        SiteSetting("JOMRESKIT_API_TOKEN_RATE_LIMIT", DEFAULT_TOKEN_LIMIT,
+                    "Requests with client credentials (token, the Jomres-style POST to the API "
+                    "root, revoke, introspect), per client id and per client address."),
+        SiteSetting("JOMRESKIT_API_RATE_LIMIT_STORAGE", "memory",
+                    "Where rate limit counters live: memory (per process), database (shared "
+                    "through the site's database) or a redis:// URL."),
+    ]
+
+
+@hookimpl
 def init_app(kit: Kit, app: Flask) -> None:
     """Mount the REST API at JOMRESKIT_API_PREFIX with every plugin's routes."""
     from . import routes
     from .oauth import OAuth
     from .ratelimit import RateLimiter
 
-    app.config.setdefault("JOMRESKIT_API_TOKEN_LIFETIME", 3600)
     api = Api(kit, app.config["JOMRESKIT_API_PREFIX"])
     api.oauth = OAuth(kit, app)
     api.limiter = RateLimiter(kit)

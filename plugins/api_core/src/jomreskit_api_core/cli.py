@@ -22,7 +22,7 @@ def keys_group() -> None:
 
 
 @keys_group.command("create")
-@click.option("--manager", "manager", required=True, help="Username of the key's manager.")
+@click.option("--manager", "manager", required=True, help="The key's manager (username or id).")
 @click.option("--scope", "scopes", multiple=True, required=True,
               help="A scope the key holds (repeat for more).")
 @click.option("--name", default="", help="What the key is for, e.g. 'channel manager'.")
@@ -43,7 +43,7 @@ def keys_create(kit: Kit, manager: str, scopes: tuple[str, ...], name: str, as_j
 
 
 @keys_group.command("list")
-@click.option("--manager", default=None, help="Only this manager's keys.")
+@click.option("--manager", default=None, help="Only this manager's keys (username or id).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_kit
 def keys_list(kit: Kit, manager: str | None, as_json: bool) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, select
 
-from jomreskit.core.db import utcnow
+from jomreskit.core.db import timestamp_text, utcnow
 from jomreskit.core.domain import services
 from jomreskit.core.domain.models import User
 from jomreskit.core.errors import NotFound, PermissionDenied, ValidationError
@@ -35,8 +35,8 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-def _manager(kit: Kit, manager: User | str) -> User:
-    return manager if isinstance(manager, User) else services.user_by_name(kit, manager)
+def _manager(kit: Kit, manager: User | int | str) -> User:
+    return services.find_manager(kit, manager)
 
 
 def grantable_scopes(kit: Kit, role: str) -> list[Scope]:
@@ -154,9 +154,9 @@ def key_json(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
         "manager_id": key.manager_id,
         "scopes": list(key.scopes),
         "active": key.active,
-        "created_at": key.created_at.isoformat(),
-        "rotated_at": key.rotated_at.isoformat() if key.rotated_at else None,
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "created_at": timestamp_text(key.created_at),
+        "rotated_at": timestamp_text(key.rotated_at) if key.rotated_at else None,
+        "revoked_at": timestamp_text(key.revoked_at) if key.revoked_at else None,
     }
     if secret is not None:
         shown["client_secret"] = secret

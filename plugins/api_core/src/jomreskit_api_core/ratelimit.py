@@ -1,7 +1,9 @@
-"""Rate limiting per API key: a fixed window counter per process, in the database or in Redis.
+"""Rate limiting: a fixed window counter per process, in the database or in Redis.
 
-``JOMRESKIT_API_RATE_LIMIT`` is ``"<count>/<period>"`` (period: second, minute, hour, day, or a
-number of seconds like ``30s``), or empty/``0``/``off`` for no limit. The counters live where
+``JOMRESKIT_API_RATE_LIMIT`` (per API key) and ``JOMRESKIT_API_TOKEN_RATE_LIMIT`` (requests
+with client credentials, per client id and per address) are each ``"<count>/<period>"``
+(period: second, minute, hour, day, or a number of seconds like ``30s``), or
+empty/``0``/``off`` for no limit. The counters live where
 ``JOMRESKIT_API_RATE_LIMIT_STORAGE`` says: ``memory`` (default; each process counts alone),
 ``database`` (shared by every process on the site's database) or a ``redis://`` URL (shared;
 needs the ``redis`` extra: ``pip install 'jomreskit-api-core[redis]'``).
@@ -17,7 +19,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flask import g
+from flask import g, request
 from sqlalchemy import case
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("jomreskit.api")
 
 DEFAULT_LIMIT = "600/minute"
+DEFAULT_TOKEN_LIMIT = "60/minute"  # per client id and per address, on the credentials endpoints
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 LIMIT_PATTERN = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(?:(\d+)\s*s|(second|minute|hour|day)s?)\s*$")
 
@@ -136,25 +139,43 @@ def make_store(kit: Kit, storage: str | None) -> Store:
 
 
 class RateLimiter:
-    """Counts each API key's requests and refuses (429) those over the limit."""
+    """Counts each API key's requests, and token requests per client id and per address, and
+    refuses (429) those over the limit."""
 
     def __init__(self, kit: Kit) -> None:
         self.limit = parse_limit(kit.settings.get("JOMRESKIT_API_RATE_LIMIT", DEFAULT_LIMIT))
+        self.token_limit = parse_limit(
+            kit.settings.get("JOMRESKIT_API_TOKEN_RATE_LIMIT", DEFAULT_TOKEN_LIMIT)
+        )
         self.store: Store | None = None
-        if self.limit:
+        if self.limit or self.token_limit:
             self.store = make_store(kit, kit.settings.get("JOMRESKIT_API_RATE_LIMIT_STORAGE"))
 
     def hit(self, api_key_id: int) -> None:
         """Count a request of API key ``api_key_id``: rate headers for the response, or ApiError
         429."""
-        if self.limit is None or self.store is None:
+        self._count(f"key{api_key_id}", self.limit, "this API key made")
+
+    def token_request(self) -> None:
+        """Count a request that presents client credentials (token, revoke, introspect) once
+        for its client id and once for its address, before the secret is checked: guessing a
+        secret, or hammering the endpoint, gets 429 like any other API call."""
+        client_id = _client_id()
+        if client_id:
+            self._count(f"token-client:{client_id}", self.token_limit, "this client id made")
+        # Digested: the bucket column is short and an IPv6 address with a zone is long.
+        address = hashlib.sha256((request.remote_addr or "").encode()).hexdigest()[:32]
+        self._count(f"token-address:{address}", self.token_limit, "this address made")
+
+    def _count(self, bucket: str, limit: tuple[int, int] | None, who: str) -> None:
+        if limit is None or self.store is None:
             return
-        allowed, period = self.limit
+        allowed, period = limit
         now = time.time()
         window = int(now // period)
         reset = max(1, math.ceil((window + 1) * period - now))
         try:
-            count = self.store.incr(f"key{api_key_id}", window, period)
+            count = self.store.incr(bucket, window, period)
         except Exception:  # the counter store is down: serve rather than refuse everyone
             log.warning("rate limit counters unavailable; request let through", exc_info=True)
             return
@@ -166,6 +187,17 @@ class RateLimiter:
         g.jomreskit_rate_headers = headers
         if count > allowed:
             raise ApiError(429, "rate_limited",
-                           f"this API key made more than {allowed} requests in {period} seconds; "
+                           f"{who} more than {allowed} requests in {period} seconds; "
                            f"try again in {reset} seconds",
                            {**headers, "Retry-After": str(reset)})
+
+
+def _client_id() -> str | None:
+    """The client id a credentials request names, by HTTP Basic or in its form (digested to
+    fit the counters' key, whatever its length)."""
+    credentials = request.authorization
+    given = (credentials.username if credentials is not None and credentials.type == "basic"
+             else request.form.get("client_id"))
+    if not given:
+        return None
+    return hashlib.sha256(given.encode()).hexdigest()[:32]

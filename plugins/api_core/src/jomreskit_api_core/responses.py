@@ -14,11 +14,15 @@ from uuid import UUID
 
 from flask import Response
 
+from jomreskit.core.db import timestamp_text
+
 JSON_MIMETYPE = "application/json"
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return timestamp_text(value)
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)  # money keeps its exact digits

@@ -56,6 +56,11 @@ OAUTH_ERROR: dict[str, Any] = {
         "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
     }}},
 }
+RATE_LIMITED: dict[str, Any] = {
+    "description": "Too many requests with this client id or from this address "
+                   "(JOMRESKIT_API_TOKEN_RATE_LIMIT; see Retry-After).",
+    "content": {"application/json": {"schema": {"type": "object", "required": ["error"]}}},
+}
 TOKEN_RESPONSES: dict[int, dict[str, Any]] = {
     200: {
         "description": "An access token.",
@@ -72,6 +77,7 @@ TOKEN_RESPONSES: dict[int, dict[str, Any]] = {
     },
     400: OAUTH_ERROR,
     401: OAUTH_ERROR,
+    429: RATE_LIMITED,
 }
 CLIENT_AUTH = [{"clientBasic": []}, {}]
 
@@ -94,6 +100,7 @@ def register(api: Api, version: str) -> None:
                            "POST /oauth/token does.",
                request_body=TOKEN_REQUEST_JOMRES, responses=TOKEN_RESPONSES, security=CLIENT_AUTH)
     def jomres_token() -> Response:
+        api.limiter.token_request()
         return oauth.token_response(jomres_root=True)
 
     @api.route("/oauth/token", methods=("POST",), public=True, tags=("oauth",),
@@ -102,6 +109,7 @@ def register(api: Api, version: str) -> None:
                            "client_secret_post (client_id and client_secret in the form).",
                request_body=TOKEN_REQUEST, responses=TOKEN_RESPONSES, security=CLIENT_AUTH)
     def oauth_token() -> Response:
+        api.limiter.token_request()
         return oauth.token_response()
 
     @api.route("/oauth/revoke", methods=("POST",), public=True, tags=("oauth",),
@@ -109,8 +117,9 @@ def register(api: Api, version: str) -> None:
                request_body=TOKEN_PARAMETERS, security=CLIENT_AUTH,
                responses={200: {"description": "Revoked (or not a token of this key).",
                                 "content": {"application/json": {"schema": {"type": "object"}}}},
-                          400: OAUTH_ERROR, 401: OAUTH_ERROR})
+                          400: OAUTH_ERROR, 401: OAUTH_ERROR, 429: RATE_LIMITED})
     def oauth_revoke() -> Response:
+        api.limiter.token_request()
         return oauth.endpoint_response("revocation")
 
     @api.route("/oauth/introspect", methods=("POST",), public=True, tags=("oauth",),
@@ -120,8 +129,9 @@ def register(api: Api, version: str) -> None:
                                 "content": {"application/json": {"schema": {
                                     "type": "object", "required": ["active"],
                                     "properties": {"active": {"type": "boolean"}}}}}},
-                          400: OAUTH_ERROR, 401: OAUTH_ERROR})
+                          400: OAUTH_ERROR, 401: OAUTH_ERROR, 429: RATE_LIMITED})
     def oauth_introspect() -> Response:
+        api.limiter.token_request()
         return oauth.endpoint_response("introspection")
 
     cached: dict[str, Any] = {}

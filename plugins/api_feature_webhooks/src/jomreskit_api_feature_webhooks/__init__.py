@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from jomreskit_api_core import Api
 
-from jomreskit import Event, Kit, Scope, hookimpl
+from jomreskit import Event, Kit, Scope, SiteSetting, hookimpl
 
 from . import callbacks, routes, urls
 from .callbacks import ALIASES, Reader, tombstone
@@ -28,6 +28,14 @@ SCOPE = "webhooks_get"
 @hookimpl
 def register_scopes() -> list[Scope]:
     return [Scope(SCOPE, "Get data as part of a webhook communication", granted_by="manager")]
+
+
+@hookimpl
+def register_settings() -> list[SiteSetting]:
+    return [SiteSetting(callbacks.GUEST_FIELDS_SETTING, None,
+                        "The guest fields callbacks carry, a comma list of "
+                        f"{', '.join(callbacks.records.GUEST_FIELDS)}; empty: guest_uid only; "
+                        "unset: all.")]
 
 
 @hookimpl

@@ -9,8 +9,6 @@ carry only ``property_uid`` (property and tariff events) have no ``<id>``. Event
 
 from __future__ import annotations
 
-import functools
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +17,6 @@ from flask import has_request_context, request
 from jomreskit.core.events import EventType
 
 from .callbacks import callback_id_field
-
-log = logging.getLogger(__name__)
 
 NO_PROPERTY = 0
 
@@ -39,20 +35,14 @@ def base_url(settings: Mapping[str, Any]) -> str | None:
         return str(configured).rstrip("/")
     if has_request_context():
         return request.url_root.rstrip("/")
-    _warn_no_base_url()
     return None
 
 
-@functools.cache
-def _warn_no_base_url() -> None:
-    # Once per process: every event fired outside a request would otherwise repeat it.
-    log.warning("JOMRESKIT_BASE_URL is not set: notifications carry no callback_url")
-
-
 def callback_url(settings: Mapping[str, Any], event_type: EventType,
-                 ids: Mapping[str, int]) -> str | None:
-    """The absolute callback URL, or None when the site's address is unknown."""
+                 ids: Mapping[str, int]) -> str:
+    """The absolute callback URL, or its site-relative path when the site's address is not
+    known here (an event fired by a command or script): webhooks_core completes it with the
+    address the sending worker knows."""
+    path = callback_path(settings.get("JOMRESKIT_API_PREFIX") or "/api", event_type, ids)
     base = base_url(settings)
-    if base is None:
-        return None
-    return base + callback_path(settings.get("JOMRESKIT_API_PREFIX") or "/api", event_type, ids)
+    return path if base is None else base + path

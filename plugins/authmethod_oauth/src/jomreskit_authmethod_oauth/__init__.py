@@ -13,13 +13,11 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from jomreskit import AuthMethod, SettingField, hookimpl
 from jomreskit.core.authmethods import AuthMethodError
-from jomreskit.core.errors import ValidationError
 
 CLIENT_AUTH = ("client_secret_basic", "client_secret_post")
 # A token is renewed this long before it says it expires, so it does not lapse in flight.
@@ -38,7 +36,8 @@ class OAuthClientCredentials(AuthMethod):
                      "Issued by the receiving service; stored encrypted, never shown in full.",
                      format="password", required=True, secret=True),
         SettingField("token_url", "Token URL",
-                     "The receiving service's OAuth 2.0 token endpoint.", required=True),
+                     "The receiving service's OAuth 2.0 token endpoint.", format="url",
+                     required=True),
         SettingField("scope", "Scope", "Space-separated scopes to ask for (optional)."),
         SettingField("client_auth", "Client authentication",
                      "How the client id and secret are sent to the token URL "
@@ -49,14 +48,6 @@ class OAuthClientCredentials(AuthMethod):
         self._tokens: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-
-    def clean_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        cleaned = super().clean_settings(settings)
-        url = urlsplit(cleaned["token_url"])
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValidationError("token_url must be an absolute http(s) URL",
-                                  code="invalid_setting")
-        return cleaned
 
     def authenticate(self, request: requests.PreparedRequest, settings: Mapping[str, Any],
                      http: requests.Session) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jomreskit import hookimpl
+from jomreskit import SiteSetting, hookimpl
 
-from . import models, outbox, wakeup
+from . import config, models, outbox, wakeup
 
 if TYPE_CHECKING:
     import click
@@ -30,13 +30,19 @@ def register_migrations() -> str:
 
 
 @hookimpl
+def register_settings() -> list[SiteSetting]:
+    return list(config.SETTINGS)
+
+
+@hookimpl
 def init_app(kit: Kit, app: Flask) -> None:
     wakeup.waker(kit)
 
 
 @hookimpl
-def event_fired(kit: Kit, event: Event) -> None:
-    outbox.queue(kit, event)
+def event_fired(kit: Kit, event: Event) -> str:
+    queued = outbox.queue(kit, event)
+    return f"queued {queued} webhook deliver{'y' if queued == 1 else 'ies'}"
 
 
 @hookimpl

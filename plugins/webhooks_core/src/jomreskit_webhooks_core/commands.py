@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from jomreskit.cli import echo_json, echo_table, parse_pairs, pass_kit
-from jomreskit.core.db import utcnow
+from jomreskit.cli import ID, echo_json, echo_table, parse_pairs, pass_kit
+from jomreskit.core.db import timestamp_text, utcnow
 from jomreskit.core.errors import JomresKitError, ValidationError
 
 from . import config, services
@@ -45,21 +45,29 @@ WEBHOOK_COLUMNS = ("id", "manager_id", "url", "authmethod", "enabled", "events",
 @webhooks.command("create")
 @click.option("--manager", required=True, help="The manager (username or id) it belongs to.")
 @click.option("--url", required=True, help="Where events are POSTed.")
-@click.option("--authmethod", default="none", show_default=True,
-              help="How to sign in there (`none`, `basic`, `oauth`, or a plugin's).")
+@click.option("--authmethod", default=None,
+              help="How to sign in there (`none`, `basic`, `oauth`, or a plugin's) "
+                   "[default: none, when installed]")
 @click.option("--setting", "settings_", multiple=True, metavar="KEY=VALUE",
               help="An auth method setting (repeat for more).")
 @click.option("--event", "events", multiple=True,
               help="Send only this event (repeat; default all).")
-@click.option("--property", "property_uids", type=int, multiple=True,
+@click.option("--property", "property_uids", type=ID, multiple=True,
               help="Send only events of this property (repeat; default all the manager's).")
 @click.option("--disabled", is_flag=True, help="Create it disabled.")
 @JSON
 @pass_kit
-def webhooks_create(kit: Kit, manager: str, url: str, authmethod: str, settings_: tuple[str, ...],
-                    events: tuple[str, ...], property_uids: tuple[int, ...], disabled: bool,
-                    as_json: bool) -> None:
+def webhooks_create(kit: Kit, manager: str, url: str, authmethod: str | None,
+                    settings_: tuple[str, ...], events: tuple[str, ...],
+                    property_uids: tuple[int, ...], disabled: bool, as_json: bool) -> None:
     """Create a webhook; prints its id and signing secret (shown only now)."""
+    if authmethod is None:
+        if "none" not in kit.authmethods:
+            installed = ", ".join(sorted(kit.authmethods)) or "none installed"
+            raise ValidationError(
+                f"say how to sign in there with --authmethod (installed: {installed}); the "
+                "default, none, comes with the jomreskit-authmethod-none plugin")
+        authmethod = "none"
     with kit.transaction():
         webhook, secret = services.create_webhook(
             kit, manager, url, authmethod, _settings(settings_), events, property_uids,
@@ -86,14 +94,14 @@ def webhooks_list(kit: Kit, manager: str | None, as_json: bool) -> None:
 
 
 @webhooks.command("update")
-@click.argument("webhook_id", type=int)
+@click.argument("webhook_id", type=ID)
 @click.option("--url", default=None)
 @click.option("--authmethod", default=None, help="A new auth method (its settings start afresh).")
 @click.option("--setting", "settings_", multiple=True, metavar="KEY=VALUE",
               help="Set an auth method setting (KEY= clears it; others are kept).")
 @click.option("--event", "events", multiple=True, help="Replace the event filter (repeat).")
 @click.option("--all-events", is_flag=True, help="Clear the event filter.")
-@click.option("--property", "property_uids", type=int, multiple=True,
+@click.option("--property", "property_uids", type=ID, multiple=True,
               help="Replace the property filter (repeat).")
 @click.option("--all-properties", is_flag=True, help="Clear the property filter.")
 @click.option("--enable/--disable", "enabled", default=None)
@@ -119,7 +127,7 @@ def webhooks_update(kit: Kit, webhook_id: int, url: str | None, authmethod: str 
 
 
 @webhooks.command("delete")
-@click.argument("webhook_id", type=int)
+@click.argument("webhook_id", type=ID)
 @pass_kit
 def webhooks_delete(kit: Kit, webhook_id: int) -> None:
     """Delete a webhook with its deliveries."""
@@ -129,7 +137,7 @@ def webhooks_delete(kit: Kit, webhook_id: int) -> None:
 
 
 @webhooks.command("rotate-secret")
-@click.argument("webhook_id", type=int)
+@click.argument("webhook_id", type=ID)
 @JSON
 @pass_kit
 def webhooks_rotate_secret(kit: Kit, webhook_id: int, as_json: bool) -> None:
@@ -143,7 +151,7 @@ def webhooks_rotate_secret(kit: Kit, webhook_id: int, as_json: bool) -> None:
 
 
 @webhooks.command("test")
-@click.argument("webhook_id", type=int)
+@click.argument("webhook_id", type=ID)
 @JSON
 @pass_kit
 def webhooks_test(kit: Kit, webhook_id: int, as_json: bool) -> None:
@@ -177,7 +185,7 @@ DELIVERY_COLUMNS = ("id", "webhook_id", "event_type", "status", "attempts", "las
 
 
 @deliveries.command("list")
-@click.option("--webhook", "webhook_id", type=int, default=None)
+@click.option("--webhook", "webhook_id", type=ID, default=None)
 @click.option("--status", type=click.Choice(["pending", "succeeded", "failed"]), default=None)
 @click.option("--limit", type=int, default=50, show_default=True)
 @JSON
@@ -192,7 +200,7 @@ def deliveries_list(kit: Kit, webhook_id: int | None, status: str | None, limit:
 
 
 @deliveries.command("show")
-@click.argument("delivery_id", type=int)
+@click.argument("delivery_id", type=ID)
 @JSON
 @pass_kit
 def deliveries_show(kit: Kit, delivery_id: int, as_json: bool) -> None:
@@ -204,10 +212,12 @@ def deliveries_show(kit: Kit, delivery_id: int, as_json: bool) -> None:
         return
     for key in ("id", "webhook_id", "event_type", "msg_id", "status", "attempts",
                 "next_attempt_at", "delivered_at", "created_at", "payload"):
-        click.echo(f"{key}: {'' if result[key] is None else result[key]}")
-    click.echo("attempts:")
+        value = result[key]
+        shown = timestamp_text(value) if isinstance(value, datetime) else value
+        click.echo(f"{key}: {'' if value is None else shown}")
+    click.echo("attempt log:")
     for a in result["attempt_log"]:
-        line = f"  {a['attempted_at']:%Y-%m-%d %H:%M:%S}  {a['duration_ms']:>5} ms  "
+        line = f"  {timestamp_text(a['attempted_at'])}  {a['duration_ms']:>5} ms  "
         line += f"HTTP {a['status_code']}" if a["status_code"] else "no answer"
         if a["error"]:
             line += f"  {a['error']}"
@@ -215,7 +225,7 @@ def deliveries_show(kit: Kit, delivery_id: int, as_json: bool) -> None:
 
 
 @deliveries.command("redeliver")
-@click.argument("delivery_id", type=int)
+@click.argument("delivery_id", type=ID)
 @pass_kit
 def deliveries_redeliver(kit: Kit, delivery_id: int) -> None:
     """Queue a delivery again now (same webhook-id, fresh retries)."""
@@ -227,7 +237,7 @@ def deliveries_redeliver(kit: Kit, delivery_id: int) -> None:
 @deliveries.command("recover")
 @click.option("--since", required=True,
               help="An ISO 8601 time (UTC unless it says) or an age such as 90m, 12h, 3d.")
-@click.option("--webhook", "webhook_id", type=int, default=None)
+@click.option("--webhook", "webhook_id", type=ID, default=None)
 @pass_kit
 def deliveries_recover(kit: Kit, since: str, webhook_id: int | None) -> None:
     """Queue again every failed delivery created since a time."""

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from jomreskit import SiteSetting
+
 from . import guard
 
 if TYPE_CHECKING:
     from jomreskit.core.kit import Kit
 
-DEFAULTS: dict[str, Any] = {
-    "JOMRESKIT_WEBHOOK_CONCURRENCY": 8,  # attempts a worker makes at once
-    "JOMRESKIT_WEBHOOK_ENDPOINT_CONCURRENCY": 4,  # of which at most this many to one webhook
-    "JOMRESKIT_WEBHOOK_CONNECT_TIMEOUT": 5.0,  # seconds to connect
-    "JOMRESKIT_WEBHOOK_TIMEOUT": 15.0,  # seconds for a whole attempt, however slow the answer
-    "JOMRESKIT_WEBHOOK_LEASE_SECONDS": 300,  # how long a claim holds before others may retry
-    "JOMRESKIT_WEBHOOK_DISABLE_AFTER_DAYS": 5,  # a webhook failing this long is disabled
-    "JOMRESKIT_WEBHOOK_RETENTION_DAYS": 30,  # finished deliveries and attempt logs kept this long
-}
+SETTINGS = (
+    SiteSetting("JOMRESKIT_WEBHOOK_CONCURRENCY", 8, "Attempts a worker makes at once."),
+    SiteSetting("JOMRESKIT_WEBHOOK_ENDPOINT_CONCURRENCY", 4,
+                "Of those, at most this many to one webhook."),
+    SiteSetting("JOMRESKIT_WEBHOOK_CONNECT_TIMEOUT", 5.0, "Seconds to connect to a receiver."),
+    SiteSetting("JOMRESKIT_WEBHOOK_TIMEOUT", 15.0,
+                "Seconds for a whole delivery attempt, however slowly the receiver answers."),
+    SiteSetting("JOMRESKIT_WEBHOOK_LEASE_SECONDS", 300,
+                "How long a worker's claim on a delivery holds before another may take it."),
+    SiteSetting("JOMRESKIT_WEBHOOK_DISABLE_AFTER_DAYS", 5,
+                "A webhook failing this many days is disabled."),
+    SiteSetting("JOMRESKIT_WEBHOOK_RETENTION_DAYS", 30,
+                "Days finished deliveries and their attempt logs are kept."),
+)
+DEFAULTS: dict[str, Any] = {s.key: s.default for s in SETTINGS}
 
 
 def get(kit: Kit, key: str) -> Any:

@@ -248,7 +248,7 @@ def send_test(webhook_id: int) -> Response:
 # -- deliveries ----------------------------------------------------------------------------
 
 
-@bp.get("/deliveries", endpoint="deliveries")
+@bp.get("/deliveries", endpoint="deliveries", strict_slashes=False)
 def deliveries_page() -> tuple[str, int] | Response:
     kit = get_kit()
     user = _manager()

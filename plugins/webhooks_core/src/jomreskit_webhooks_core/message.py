@@ -8,17 +8,23 @@ Webhooks v1: HMAC-SHA256 over ``id.timestamp.body``) because its timestamp is ne
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
 
 import requests
 
+from jomreskit.core.db import timestamp_text
+
 SECRET_PREFIX = "whsec_"
 USER_AGENT = "jomreskit-webhooks/0.1"
+
+log = logging.getLogger("jomreskit.webhooks")
 
 
 def new_signing_secret() -> str:
@@ -40,11 +46,36 @@ def body(event_type: str, timestamp: datetime, ids: Mapping[str, int], manager_i
     """
     envelope = {
         "type": event_type,
-        "timestamp": timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": timestamp_text(timestamp),
         "data": {**ids, "manager_id": manager_id, "task": event_type},
         "callback_url": callback_url,
     }
     return json.dumps(envelope, separators=(",", ":"))
+
+
+RELATIVE_CALLBACK = '"callback_url":"/'  # as ``body`` writes a site-relative callback path
+
+
+def with_site_address(payload: str, site_address: str | None) -> str:
+    """``payload`` as it is sent: a site-relative ``callback_url`` (the event was fired where
+    the site's address was not known) made absolute with ``site_address``, the address the
+    sending process knows; null, with a warning, when that is unknown too."""
+    if RELATIVE_CALLBACK not in payload:  # absolute or null already: nearly every payload
+        return payload
+    if site_address:
+        address = json.dumps(site_address.rstrip("/"))[1:-1]
+        return payload.replace(RELATIVE_CALLBACK, f'"callback_url":"{address}/', 1)
+    _warn_no_site_address()
+    envelope = json.loads(payload)
+    envelope["callback_url"] = None
+    return json.dumps(envelope, separators=(",", ":"))
+
+
+@functools.cache
+def _warn_no_site_address() -> None:
+    # Once per process: every notification would repeat it.
+    log.warning("JOMRESKIT_BASE_URL is not set and `jomreskit serve` has not recorded the "
+                "site's address: notifications go out without a callback_url")
 
 
 def sign(secret: str, msg_id: str, timestamp: int, payload: bytes) -> str:

@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from jomreskit.core.db import utcnow
+from jomreskit.core.domain import services as domain_services
 from jomreskit.core.domain.models import ManagerProperty, User
 from jomreskit.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from jomreskit.core.events import MAX_ID
+from jomreskit.core.urls import check_http_url
 
 from . import message, settings, wakeup
 from .models import DELIVERY_STATUSES, FAILED, PENDING, Delivery, DeliveryAttempt, Webhook
@@ -47,7 +49,8 @@ def webhook_json(kit: Kit, webhook: Webhook) -> dict[str, Any]:
 
 def get_webhook(kit: Kit, webhook_id: int, manager_id: int | None = None) -> Webhook:
     """The webhook ``webhook_id`` (of ``manager_id``, when given), or NotFound."""
-    webhook = kit.session().get(Webhook, webhook_id, populate_existing=True)
+    webhook = (kit.session().get(Webhook, webhook_id, populate_existing=True)
+               if 0 < webhook_id <= MAX_ID else None)
     if webhook is None or (manager_id is not None and webhook.manager_id != manager_id):
         raise NotFound(f"no webhook {webhook_id}", code="invalid_webhook_id")
     return webhook
@@ -182,28 +185,11 @@ def send_test(kit: Kit, webhook_id: int, manager_id: int | None = None) -> dict[
 
 
 def _manager(kit: Kit, manager: int | str) -> User:
-    session = kit.session()
-    if isinstance(manager, int) or str(manager).isdigit():
-        user = session.get(User, int(manager))
-    else:
-        user = session.scalar(select(User).where(User.username == manager))
-    if user is None:
-        raise NotFound(f"no manager {manager!r}", code="invalid_manager")
-    return user
+    return domain_services.find_manager(kit, manager)
 
 
 def _url(url: str) -> str:
-    url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(f"the webhook URL must be an absolute http(s) URL, not {url!r}",
-                              code="invalid_url")
-    if parts.username or parts.password:
-        raise ValidationError("put credentials in the auth method's settings, not in the URL",
-                              code="invalid_url")
-    if len(url) > 2000:
-        raise ValidationError("the webhook URL is longer than 2000 characters", code="invalid_url")
-    return url
+    return check_http_url(url, "the webhook URL")
 
 
 def _events(kit: Kit, events: Iterable[str]) -> list[str]:
@@ -262,7 +248,8 @@ def _attempts(delivery: Delivery) -> list[DeliveryAttempt]:
 
 def get_delivery(kit: Kit, delivery_id: int, manager_id: int | None = None) -> Delivery:
     """The delivery ``delivery_id`` (to one of ``manager_id``'s webhooks, when given)."""
-    delivery = kit.session().get(Delivery, delivery_id, populate_existing=True)
+    delivery = (kit.session().get(Delivery, delivery_id, populate_existing=True)
+                if 0 < delivery_id <= MAX_ID else None)
     if delivery is None or (manager_id is not None
                             and get_webhook(kit, delivery.webhook_id).manager_id != manager_id):
         raise NotFound(f"no delivery {delivery_id}", code="invalid_delivery_id")

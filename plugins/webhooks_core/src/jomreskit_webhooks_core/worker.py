@@ -41,7 +41,7 @@ from sqlalchemy.orm import scoped_session
 from jomreskit.core import db
 from jomreskit.core.db import make_engine, make_session, utcnow
 
-from . import batch, config, settings, wakeup
+from . import batch, config, message, settings, wakeup
 from .models import FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
 from .sender import Job, Outcome, Sender, Target
 from .wakeup import first_line
@@ -544,14 +544,18 @@ class Worker:
     def claim(self, limit: int, skip: Iterable[int] = ()) -> tuple[list[Job], dict[int, Target]]:
         """Lease up to ``limit`` due deliveries, at most ``share`` to any one webhook and none
         to the webhooks in ``skip``, with the webhooks they go to."""
+        if self.kit.follow_registry():  # an auth method installed since start, say
+            self._cache.targets.clear()  # built with the plugins of before
         now = utcnow()
         token = secrets.token_hex(8)
         params = {"now": now, "limit": limit, "leased_until": now + self.lease, "token": token,
                   "share": self.share, "skip": list(skip)}
         with self._transaction(autocommit=True) as session:
             rows = session.execute(_CLAIM, params).all()
+            site_address = self.kit.site_address()
             jobs = [Job(id=r.id, claim=token, webhook_id=r.webhook_id, msg_id=r.msg_id,
-                        event_type=r.event_type, payload=r.payload, attempts=r.attempts)
+                        event_type=r.event_type, attempts=r.attempts,
+                        payload=message.with_site_address(r.payload, site_address))
                     for r in rows]
             targets = self.targets(session, [WebhookVersion(
                 r.webhook_id, r.webhook_updated_at, r.webhook_enabled, r.webhook_failing_since)

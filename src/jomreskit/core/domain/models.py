@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base, utcnow
+from ..db import Base, timestamp_text, utcnow
 
 Money = Numeric(12, 2)
 
@@ -55,9 +55,23 @@ class User(Base):
             "email": self.email,
             "role": self.role,
             "property_uids": [p.property_uid for p in self.properties],
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
+            "created_at": timestamp_text(self.created_at),
+            "updated_at": timestamp_text(self.updated_at),
         }
+
+
+class UserSession(Base):
+    """A console sign-in, held server-side: the browser's cookie names it by a random token
+    (stored hashed here). Signing out deletes it; a new password or role deletes every one
+    of the user's, so a cookie captured earlier no longer opens anything."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    manager_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ManagerProperty(Base):
@@ -354,6 +368,18 @@ class EventRecord(Base):
     name: Mapped[str] = mapped_column(String(100), index=True)
     ids: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class SiteAddress(Base):
+    """The address `jomreskit serve` last said the site is at (JOMRESKIT_BASE_URL, or where it
+    listens): for processes that know no address of their own, such as a worker on another
+    machine completing a notification's callback URL. One row."""
+
+    __tablename__ = "site_address"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PluginRecord(Base):

@@ -11,10 +11,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from werkzeug.security import generate_password_hash
 
 from ..errors import Conflict, NotFound, ValidationError
+from ..events import MAX_ID
 from .models import (
     CONTRACT_STATUSES,
     ROLES,
@@ -33,6 +34,7 @@ from .models import (
     RoomBooking,
     Tariff,
     User,
+    UserSession,
 )
 
 if TYPE_CHECKING:
@@ -43,7 +45,7 @@ M = TypeVar("M")
 
 def get(kit: Kit, model: type[M], uid: int, what: str | None = None) -> M:
     """The row of ``model`` with primary key ``uid``, or NotFound naming it."""
-    row = kit.session().get(model, uid)
+    row = kit.session().get(model, uid) if 0 < uid <= MAX_ID else None
     if row is None:
         what = what or model.__name__.lower()
         raise NotFound(f"no {what} {uid}", code=f"invalid_{what}_uid")
@@ -74,6 +76,22 @@ def user_by_name(kit: Kit, username: str) -> User:
     return user
 
 
+def find_manager(kit: Kit, manager: User | int | str) -> User:
+    """The one rule for naming a manager, everywhere: by id (a whole number) or by username
+    (which is never a whole number, so the two cannot be mistaken for each other)."""
+    if isinstance(manager, User):
+        return manager
+    text = str(manager).strip()
+    if text.isdigit():
+        user = kit.session().get(User, int(text)) if 0 < int(text) <= MAX_ID else None
+    else:
+        user = kit.session().scalar(select(User).where(User.username == text))
+    if user is None:
+        raise NotFound(f"no manager {text!r} (name one by username or by id)",
+                       code="invalid_manager")
+    return user
+
+
 def create_user(
     kit: Kit,
     username: str,
@@ -88,6 +106,10 @@ def create_user(
     username = username.strip()
     if not username:
         raise ValidationError("a username is needed")
+    if username.isdigit():
+        raise ValidationError(
+            f"a username cannot be a whole number ({username!r}): numbers name managers by id"
+        )
     session = kit.session()
     if session.scalar(select(User.manager_id).where(User.username == username)) is not None:
         raise Conflict(f"a user named {username!r} already exists", code="duplicate_user")
@@ -104,12 +126,16 @@ def create_user(
 
 
 def update_user(kit: Kit, manager_id: int, password: str | None = None, **fields: Any) -> User:
+    """Change a user; a new password or role ends every console session they have."""
     user = get(kit, User, manager_id, "manager")
     if "role" in fields and fields["role"] not in ROLES:
         raise ValidationError(f"role must be one of {', '.join(ROLES)}")
+    role_changes = "role" in fields and fields["role"] != user.role
     _set(user, fields)
     if password:
         user.password_hash = generate_password_hash(password)
+    if password or role_changes:
+        kit.session().execute(delete(UserSession).where(UserSession.manager_id == manager_id))
     kit.session().flush()
     kit.fire("manager_updated", manager_id=manager_id)
     return user

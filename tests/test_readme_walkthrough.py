@@ -1,0 +1,116 @@
+"""The README's "case study, step by step", run as written: each terminal a shell of its own
+that shares nothing with the others but the files the walkthrough writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# What step 1 installs: the other plugins of this checkout are left unloaded.
+STEP_1_PLUGINS = "api_core,api_feature_webhooks,webhooks_core,authmethod_basic"
+
+
+def walkthrough_steps() -> dict[int, list[str]]:
+    """The code lines of each numbered step of the walkthrough, by step number."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## The case study, step by step", 1)[1].split("\n## ", 1)[0]
+    steps: dict[int, list[str]] = {}
+    for number, body in re.findall(r"\*\*(\d+)\. (.*?)(?=\n\*\*\d+\. |\Z)", section, re.S):
+        steps[int(number)] = [line[4:] for line in body.splitlines()
+                              if line.startswith("    ")]
+    return steps
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"exited early: {process.communicate()}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+@pytest.fixture
+def terminal(tmp_path):
+    """Run walkthrough lines the way a fresh terminal would: a home of its own, no JOMRESKIT_*
+    variables but those the walkthrough itself sets, ports 8000/8001 swapped for free ones."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "jomreskit-env").symlink_to(Path(sys.prefix))  # step 1's venv: this one
+    ports = {"8000": str(free_port()), "8001": str(free_port())}
+    env = {"HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "JOMRESKIT_LOAD_PLUGINS": STEP_1_PLUGINS}
+    started: list[subprocess.Popen] = []
+
+    def script(lines: list[str]) -> str:
+        text = "\n".join(lines)
+        for old, new in ports.items():
+            text = text.replace(old, new)
+        return text
+
+    def run(lines: list[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-e", "-c", script(lines)], cwd=ROOT, env=env,
+                              input=stdin, capture_output=True, text=True, timeout=300)
+
+    def start(lines: list[str], port: str) -> subprocess.Popen:
+        process = subprocess.Popen(["bash", "-e", "-c", script(lines)], cwd=ROOT,
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, start_new_session=True)
+        started.append(process)
+        wait_for_port(int(ports[port]), process)
+        return process
+
+    run.home = home  # type: ignore[attr-defined]
+    run.start = start  # type: ignore[attr-defined]
+    yield run
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=30)
+
+
+def test_the_step_by_step_walkthrough_works_across_three_terminals(terminal):
+    steps = walkthrough_steps()
+    activate = [line.split("&& ", 1)[1] for line in steps[1] if "activate" in line]
+    assert activate == [". ~/jomreskit-env/bin/activate"]
+
+    first = terminal(activate + steps[2] + steps[3] + steps[4] + steps[5],
+                     stdin="fawlty-towers-1975\nfawlty-towers-1975\n")
+    assert first.returncode == 0, first.stderr
+    terminal.start(steps[6], "8000")  # second terminal
+    terminal.start(steps[7], "8001")  # third terminal
+    fired = terminal(activate + [". ~/jomreskit-site/env", steps[8][0]])
+    assert fired.returncode == 0, fired.stderr
+    assert "queued 1 webhook delivery" in fired.stdout
+
+    log = terminal.home / "jomreskit-site" / "responder.jsonl"
+    deadline = time.monotonic() + 30
+    records: list[dict] = []
+    while time.monotonic() < deadline and not any(r["step"] == "callback" for r in records):
+        time.sleep(0.2)
+        records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() \
+            else []
+    assert [(r["step"], r["ok"]) for r in records] == [
+        ("received", True), ("credentials", True), ("signature", True), ("token", True),
+        ("callback", True)]
+    shown = terminal(activate + [". ~/jomreskit-site/env", "jomreskit deliveries show 1 --json"])
+    assert json.loads(shown.stdout)["status"] == "succeeded"
