@@ -38,8 +38,8 @@ BENCH_PLUGIN = '''
 from sqlalchemy import bindparam, select
 
 from jomreskit import Scope, hookimpl
-from jomreskit.core.domain.models import Property
-from jomreskit.core.errors import NotFound
+from jomreskit.domain import Property
+from jomreskit import NotFound
 from jomreskit_api_core import require_property
 
 requires = ["api_core"]

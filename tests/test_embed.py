@@ -6,7 +6,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import select
 
 from jomreskit import JomresKit, get_kit
-from jomreskit.core.domain.models import EventRecord
+from jomreskit.domain import EventRecord
 
 
 @pytest.fixture

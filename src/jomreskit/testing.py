@@ -27,8 +27,8 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from werkzeug.serving import make_server
 
-from .core.app import create_app
 from .core.kit import Kit, get_kit
+from .site import create_app
 
 POSTGRES_ENV = "JOMRESKIT_TEST_POSTGRES_URL"
 

@@ -10,8 +10,7 @@ import requests
 from jomreskit_authmethod_oauth import OAuthClientCredentials
 from werkzeug.wrappers import Request, Response
 
-from jomreskit.core.authmethods import AuthMethodError
-from jomreskit.core.errors import ValidationError
+from jomreskit import AuthMethodError, ValidationError
 
 
 class TokenEndpoint:

@@ -13,10 +13,10 @@ if TYPE_CHECKING:
     import click
     from flask import Flask
 
-    from ..console.pages import ConsolePage
     from .authmethods import AuthMethod
     from .events import Event, EventType
     from .kit import Kit
+    from .pages import ConsolePage
     from .scopes import Scope
 
 

@@ -1,4 +1,4 @@
-"""The Flask extension and the per-app runtime it keeps in ``app.extensions["jomreskit"]``."""
+"""The per-app runtime the Flask extension keeps in ``app.extensions["jomreskit"]``."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ EXTENSION = "jomreskit"
 
 class Kit:
     """jomreskit in one Flask app: settings, database, loaded plugins and what they register."""
+
+    cli: click.Group | None = None  # the `jomreskit` command group, once the site mounts it
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -195,43 +197,26 @@ class Kit:
 _RECORD_EVENT = insert(EventRecord.__table__).returning(EventRecord.__table__.c.id)
 
 
-class JomresKit:
-    """The Flask extension: ``JomresKit(app)`` or ``kit = JomresKit(); kit.init_app(app)``."""
+def start_kit(app: Flask) -> Kit:
+    """Set jomreskit's runtime up on ``app``: settings, database, plugins and their ``init_app``.
 
-    def __init__(self, app: Flask | None = None) -> None:
-        if app is not None:
-            self.init_app(app)
+    The core's half of ``JomresKit.init_app``; the site assembly then mounts the console and
+    the CLI, which live outside the core.
+    """
+    config.load(app)
+    kit = Kit(app)
+    app.extensions[EXTENSION] = kit
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = kit.secret_key
 
-    def init_app(self, app: Flask) -> None:
-        from ..cli import make_cli
-        from ..console import init_console
+    @app.teardown_appcontext
+    def _remove_session(_exc: BaseException | None) -> None:
+        kit.session.remove()
 
-        config.load(app)
-        kit = Kit(app)
-        app.extensions[EXTENSION] = kit
-        if not app.config.get("SECRET_KEY"):
-            app.config["SECRET_KEY"] = kit.secret_key
-
-        @app.teardown_appcontext
-        def _remove_session(_exc: BaseException | None) -> None:
-            kit.session.remove()
-
-        for message in kit.warnings:
-            log.warning(message)
-        kit.guarded("init_app", kit=kit, app=app)
-        init_console(kit, app)
-        cli: click.Group = make_cli(kit)
-        app.cli.add_command(cli, "jomreskit")
-        kit.cli = cli
-
-    @property
-    def kit(self) -> Kit:
-        """The runtime of the current app."""
-        return get_kit()
-
-    def fire(self, name: str, **ids: int) -> Event:
-        """Fire an event on the current app; see ``Kit.fire``."""
-        return get_kit().fire(name, **ids)
+    for message in kit.warnings:
+        log.warning(message)
+    kit.guarded("init_app", kit=kit, app=app)
+    return kit
 
 
 def get_kit(app: Flask | None = None) -> Kit:

@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
+from . import db
 from .db import Base
 
 
@@ -83,7 +84,17 @@ def pending_changes(engine: Engine) -> str:
             },
         )
         ops = produce_migrations(context, Base.metadata)
-    return "" if ops.upgrade_ops.is_empty() else render_python_code(ops.upgrade_ops)
+    if ops.upgrade_ops.is_empty():
+        return ""
+    return render_python_code(ops.upgrade_ops, render_item=_render_public_type)
+
+
+def _render_public_type(type_: str, obj: object, _context: object) -> str | bool:
+    """Write the core's column types by their public name (``jomreskit.db``), so a plugin's
+    migration imports only the public surface; anything else renders as Alembic would."""
+    if type_ == "type" and type(obj).__module__ == db.__name__:
+        return f"jomreskit.db.{obj!r}"
+    return False
 
 
 REVISION_TEMPLATE = '''"""{message}
@@ -96,7 +107,7 @@ Create Date: {date}
 import sqlalchemy as sa
 from alembic import op
 
-import jomreskit.core.db
+import jomreskit.db
 
 revision = {revision!r}
 down_revision = {down_revision!r}

@@ -38,15 +38,15 @@ from flask import Flask, Response, g
 from flask import request as flask_request
 from sqlalchemy import bindparam, delete, select
 
-from jomreskit.core.db import utcnow
-from jomreskit.core.domain.models import ManagerProperty, User
+from jomreskit.db import utcnow
+from jomreskit.domain import ManagerProperty, User
 
 from .api import ApiError
 from .keys import purge_expired_tokens
 from .models import TOKEN_ENDPOINT_AUTH_METHODS, AccessToken, ApiKey, TokenGrant, digest
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 log = logging.getLogger("jomreskit.api")
 

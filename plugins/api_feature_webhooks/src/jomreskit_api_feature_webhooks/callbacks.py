@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 
-from jomreskit.core.domain.models import (
+from jomreskit import EventType, NotFound
+from jomreskit.domain import (
     Contract,
     ContractNote,
     Coupon,
@@ -28,13 +29,11 @@ from jomreskit.core.domain.models import (
     Tariff,
     User,
 )
-from jomreskit.core.errors import NotFound
-from jomreskit.core.events import EventType
 
 from . import records
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 Record = dict[str, Any]
 Reader = Callable[["Kit", int, "int | None"], "Record | None"]

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
-from jomreskit.core.domain.models import (
+from jomreskit.domain import (
     Contract,
     ContractNote,
     Coupon,

@@ -17,9 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from jomreskit import AuthMethod, SettingField, hookimpl
-from jomreskit.core.authmethods import AuthMethodError
-from jomreskit.core.errors import ValidationError
+from jomreskit import AuthMethod, AuthMethodError, SettingField, ValidationError, hookimpl
 
 CLIENT_AUTH = ("client_secret_basic", "client_secret_post")
 # A token is renewed this long before it says it expires, so it does not lapse in flight.

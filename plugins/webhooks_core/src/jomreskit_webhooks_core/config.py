@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from . import guard
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 DEFAULTS: dict[str, Any] = {
     "JOMRESKIT_WEBHOOK_CONCURRENCY": 8,  # sending threads per worker

@@ -34,14 +34,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from jomreskit.core.domain.models import ManagerProperty
+from jomreskit.domain import ManagerProperty
 
 from . import message, wakeup
 from .models import PENDING, Delivery, Webhook
 
 if TYPE_CHECKING:
-    from jomreskit.core.events import Event
-    from jomreskit.core.kit import Kit
+    from jomreskit import Event, Kit
 
 
 WEBHOOKS = Webhook.__table__

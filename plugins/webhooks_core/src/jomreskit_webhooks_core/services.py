@@ -17,15 +17,15 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from jomreskit.core.db import utcnow
-from jomreskit.core.domain.models import ManagerProperty, User
-from jomreskit.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from jomreskit import Conflict, NotFound, PermissionDenied, ValidationError
+from jomreskit.db import utcnow
+from jomreskit.domain import ManagerProperty, User
 
 from . import message, settings, wakeup
 from .models import DELIVERY_STATUSES, FAILED, PENDING, Delivery, DeliveryAttempt, Webhook
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 PING = "ping"
 

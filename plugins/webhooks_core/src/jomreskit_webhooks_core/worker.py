@@ -26,15 +26,15 @@ from sqlalchemy import bindparam, delete, event, func, literal_column, select, u
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import scoped_session
 
-from jomreskit.core import db
-from jomreskit.core.db import make_engine, make_session, utcnow
+from jomreskit import db
+from jomreskit.db import make_engine, make_session, utcnow
 
 from . import batch, config, settings, wakeup
 from .models import FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
 from .sender import Job, Outcome, Sender, Target
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 log = logging.getLogger("jomreskit.webhooks")
 
