@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.orm import scoped_session
 
 from .cli import make_cli
 from .console.mount import init_console
@@ -20,14 +21,22 @@ from .core.kit import Kit, get_kit, start_kit
 
 
 class JomresKit:
-    """The Flask extension: ``JomresKit(app)`` or ``kit = JomresKit(); kit.init_app(app)``."""
+    """The Flask extension: ``JomresKit(app)`` or ``kit = JomresKit(); kit.init_app(app)``.
 
-    def __init__(self, app: Flask | None = None) -> None:
+    ``session``: the host app's scoped session, e.g. ``JomresKit(app, session=db.session)``
+    with Flask-SQLAlchemy. jomreskit then works in the host's transaction on the host's
+    database: the host's commit covers its own change, the events it fired and the webhook
+    deliveries they queued, and a rollback removes them all. Without it jomreskit keeps its
+    own engine and sessions on ``JOMRESKIT_DATABASE_URL``.
+    """
+
+    def __init__(self, app: Flask | None = None, *, session: scoped_session | None = None) -> None:
+        self._host_session = session
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask) -> None:
-        kit = start_kit(app)
+    def init_app(self, app: Flask, *, session: scoped_session | None = None) -> None:
+        kit = start_kit(app, session if session is not None else self._host_session)
         init_console(kit, app)
         kit.cli = make_cli(kit)
         app.cli.add_command(kit.cli, "jomreskit")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from . import config, db, plugins, registry
 from .authmethods import AuthMethod
@@ -36,17 +36,32 @@ class Kit:
 
     cli: click.Group | None = None  # the `jomreskit` command group, once the site mounts it
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, session: scoped_session | None = None) -> None:
+        """``session``: the host app's scoped session (Flask-SQLAlchemy's ``db.session``, say)
+        for jomreskit to work in, so that one commit covers the host's change, the event and
+        what plugins wrote about it, and one rollback removes them all. Without it jomreskit
+        opens its own engine on ``JOMRESKIT_DATABASE_URL``."""
         self.app = app
         self.settings = app.config
         Path(self.settings["JOMRESKIT_INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(self.settings["JOMRESKIT_DATABASE_URL"])
-        self.session = make_session(self.engine)
+        self.owns_session = session is None
+        if session is None:
+            self.engine = make_engine(self.settings["JOMRESKIT_DATABASE_URL"])
+            self.session = make_session(self.engine)
+        else:
+            self.session = session
+            with app.app_context():  # Flask-SQLAlchemy finds an app's engine through it
+                self.engine = session.get_bind()
+            # The CLI's workers and the settings page then name the database the host uses.
+            self.settings["JOMRESKIT_DATABASE_URL"] = self.engine.url.render_as_string(
+                hide_password=False
+            )
         self.secret_key = site_secret_key(
             self.settings["JOMRESKIT_SECRET_KEY"], self.settings["JOMRESKIT_INSTANCE_PATH"]
         )
         self.secret_box = SecretBox(self.secret_key)
-        self.load_plugins()
+        with app.app_context():  # a host's session may only work inside one
+            self.load_plugins()
 
     # -- plugins -------------------------------------------------------------------------
 
@@ -197,21 +212,24 @@ class Kit:
 _RECORD_EVENT = insert(EventRecord.__table__).returning(EventRecord.__table__.c.id)
 
 
-def start_kit(app: Flask) -> Kit:
+def start_kit(app: Flask, session: scoped_session | None = None) -> Kit:
     """Set jomreskit's runtime up on ``app``: settings, database, plugins and their ``init_app``.
+    ``session`` is the host's scoped session, if jomreskit is to share it (see ``Kit``).
 
     The core's half of ``JomresKit.init_app``; the site assembly then mounts the console and
     the CLI, which live outside the core.
     """
     config.load(app)
-    kit = Kit(app)
+    kit = Kit(app, session)
     app.extensions[EXTENSION] = kit
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = kit.secret_key
 
-    @app.teardown_appcontext
-    def _remove_session(_exc: BaseException | None) -> None:
-        kit.session.remove()
+    if kit.owns_session:  # a host's session is the host's to end (Flask-SQLAlchemy does)
+
+        @app.teardown_appcontext
+        def _remove_session(_exc: BaseException | None) -> None:
+            kit.session.remove()
 
     for message in kit.warnings:
         log.warning(message)
