@@ -68,35 +68,33 @@ class Kit:
     def load_plugins(self) -> None:
         """(Re)build the plugin manager from the registry and collect what plugins register."""
         self.pm = plugins.make_plugin_manager(trace=bool(self.settings["JOMRESKIT_TRACE_PLUGINS"]))
-        self.hooks = Hooks(self.pm)
+        self.hooks = Hooks(self.pm, unload=self._unload)
         self.warnings: list[str] = []
         records = self._registry_records()
         self.loaded = plugins.load(self.pm, records or [], only=config.plugin_filter(self.app))
-        self.catalog = EventCatalog(self.guarded("register_events"))
-        self.scopes: dict[str, Scope] = {s.name: s for s in self.guarded("register_scopes")}
-        self.authmethods: dict[str, AuthMethod] = {
-            m.name: m for m in self.guarded("register_authmethods")
-        }
         for name, problem in self.loaded.problems.items():
             self.warnings.append(f"plugin {name}: {problem}")
+        self.collect_registrations()
 
-    def guarded(self, hook: str, **kwargs: Any) -> Any:
-        """Call a set-up hook through the facade; a plugin whose implementation raises is
-        unloaded and reported instead of taking the site down."""
-        try:
-            return getattr(self.hooks, hook)(**kwargs)
-        except Exception:
-            for impl in getattr(self.pm.hook, hook).get_hookimpls():
-                try:
-                    impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-                except Exception as exc:
-                    name = self.pm.get_name(impl.plugin)
-                    if name == plugins.CORE_PLUGIN:
-                        raise
-                    self.pm.unregister(impl.plugin)
-                    self.loaded.names.remove(name)
-                    self.loaded.problems[name] = f"not loaded: {hook} failed: {exc}"
-            return getattr(self.hooks, hook)(**kwargs)
+    def collect_registrations(self) -> None:
+        """Ask the loaded plugins for their events, scopes and auth methods (again, after one
+        was unloaded: what it registered goes with it)."""
+        self.catalog = EventCatalog(self.hooks.register_events())
+        self.scopes: dict[str, Scope] = {s.name: s for s in self.hooks.register_scopes()}
+        self.authmethods: dict[str, AuthMethod] = {
+            m.name: m for m in self.hooks.register_authmethods()
+        }
+
+    def _unload(self, plugin: object, hook: str, exc: Exception) -> None:
+        """A plugin's start-up hook raised: unload the plugin and report it, so the site starts
+        without it (the core's own failures are bugs, and raise)."""
+        name = self.pm.get_name(plugin)
+        if name == plugins.CORE_PLUGIN or name not in self.loaded.names:
+            raise exc
+        self.pm.unregister(plugin)
+        self.loaded.names.remove(name)
+        self.loaded.problems[name] = f"not loaded: {hook} failed: {type(exc).__name__}: {exc}"
+        self.warnings.append(f"plugin {name}: {self.loaded.problems[name]}")
 
     def _registry_records(self) -> list[dict[str, Any]] | None:
         try:
@@ -231,9 +229,12 @@ def start_kit(app: Flask, session: scoped_session | None = None) -> Kit:
         def _remove_session(_exc: BaseException | None) -> None:
             kit.session.remove()
 
+    loaded = list(kit.loaded.names)
+    kit.hooks.init_app(kit=kit, app=app)
+    if kit.loaded.names != loaded:
+        kit.collect_registrations()
     for message in kit.warnings:
         log.warning(message)
-    kit.guarded("init_app", kit=kit, app=app)
     return kit
 
 
