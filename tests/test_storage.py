@@ -2,6 +2,7 @@
 and PostgreSQL."""
 
 import os
+import shutil
 import time
 import warnings
 
@@ -102,3 +103,15 @@ def test_a_written_migration_names_column_types_through_the_public_surface(tmp_p
     assert "jomreskit.db.UTCDateTime(timezone=True)" in code
     assert "jomreskit.core" not in code
     assert "import jomreskit.db\n" in migrate.REVISION_TEMPLATE
+
+
+def test_a_revision_folder_whose_path_has_a_space_upgrades(tmp_path):
+    core = migrate.ENVIRONMENT.parent / "migrations"
+    folder = tmp_path / "site plugins" / "core migrations"
+    folder.parent.mkdir()
+    shutil.copytree(core, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    engine = create_engine(f"sqlite:///{tmp_path / 'spaced.db'}")
+
+    assert migrate.upgrade(engine, "core", str(folder)) == (None, "0001")
+    assert migrate.upgrade(engine, "core", str(folder)) == ("0001", "0001")
+    engine.dispose()
