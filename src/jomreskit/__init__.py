@@ -6,7 +6,12 @@ and plugins import (docs/plugin_hooks.md lists it). Everything else may change f
 """
 
 from .core import __version__
-from .core.authmethods import AuthMethod, AuthMethodError, SettingField
+from .core.authmethods import (
+    AuthMethod,
+    AuthMethodError,
+    SettingField,
+    client_credentials_token,
+)
 from .core.errors import (
     Conflict,
     EventError,
@@ -39,6 +44,7 @@ __all__ = [
     "SettingField",
     "ValidationError",
     "__version__",
+    "client_credentials_token",
     "create_app",
     "get_kit",
     "hookimpl",

@@ -7,8 +7,8 @@ client-credentials token from the site's API (cached until it expires), calls th
 notification's ``callback_url`` and logs every step as one structured line: to the console, to
 a JSON-lines file and, when asked, to syslog (RFC 5424 over UDP).
 
-Nothing here imports the rest of jomreskit: it talks to the site over HTTP only, exactly as a
-service written for Jomres would.
+It talks to the site over HTTP only, exactly as a service written for Jomres would; of
+jomreskit it uses only the core's errors and its OAuth 2.0 client (Authlib's).
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import requests
 from flask import Flask, Response, jsonify, request
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from .core.authmethods import AuthMethodError, client_credentials_token
 from .core.errors import ValidationError
 
 SECRET_PREFIX = "whsec_"
@@ -240,22 +241,17 @@ class TokenClient:
             now = time.monotonic()
             if self._token and now < self._expires_at:
                 return self._token, False, int(self._expires_at - now)
-            # client_secret_basic: both parts form-urlencoded first (RFC 6749, section 2.3.1).
-            auth = (quote(self.client_id, safe=""), quote(self.client_secret, safe=""))
             try:
-                response = self.http.post(self.token_url, data={"grant_type": "client_credentials"},
-                                          auth=auth, timeout=TIMEOUT, allow_redirects=False)
+                token, lifetime = client_credentials_token(
+                    self.http, self.token_url, self.client_id, self.client_secret,
+                    timeout=TIMEOUT)
             except requests.RequestException as exc:
                 raise TokenError(f"cannot reach {self.token_url}: {exc}") from None
-            answer = _json_or_none(response)
-            token = answer.get("access_token") if isinstance(answer, dict) else None
-            if response.status_code != 200 or not token:
-                raise TokenError(f"{self.token_url} answered {response.status_code}: "
-                                 f"{_excerpt(response)}", status=response.status_code)
-            lifetime = int(answer.get("expires_in") or ISSUED_TOKEN_LIFETIME)
-            self._token = str(token)
+            except AuthMethodError as exc:
+                raise TokenError(exc.message) from None
+            self._token = token
             self._expires_at = now + max(lifetime - min(TOKEN_MARGIN, lifetime // 2), 1)
-            return self._token, True, lifetime
+            return self._token, True, int(lifetime)
 
     def forget(self) -> None:
         """Drop the cached token (the API refused it)."""
@@ -264,9 +260,7 @@ class TokenClient:
 
 
 class TokenError(Exception):
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+    """No token: the API could not be reached, or refused the key."""
 
 
 class IssuedTokens:
