@@ -29,8 +29,10 @@ chromium:
 test: setup chromium lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# ruff, then the import rules of .importlinter (layers, the public surface, plugins apart).
 lint: setup
 	$(BIN)/ruff check src plugins tests bench scripts examples
+	$(BIN)/lint-imports --no-logo
 
 # The case study in a fresh site under instance/demo: API, worker and responder on loopback.
 demo: setup

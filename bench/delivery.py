@@ -164,8 +164,7 @@ def start_stalled() -> tuple[str, Any]:
 
 
 def make_site(database: str, workdir: Path, webhooks_core: bool = True) -> Any:
-    from jomreskit.core.app import create_app
-    from jomreskit.core.kit import get_kit
+    from jomreskit import create_app, get_kit
 
     config = {
         "JOMRESKIT_INSTANCE_PATH": str(workdir / "instance"),
@@ -187,8 +186,8 @@ def make_site(database: str, workdir: Path, webhooks_core: bool = True) -> Any:
 
 def bench_route(app: Any) -> None:
     """A request that does what a booking portal does: change a booking, firing its event."""
-    from jomreskit.core.domain import services as domain
-    from jomreskit.core.kit import get_kit
+    from jomreskit import get_kit
+    from jomreskit.domain import services as domain
 
     @app.post("/bench/note")
     def save_note() -> Any:

@@ -39,7 +39,7 @@ from jomreskit_api_feature_search import criteria, query, sample
 from sqlalchemy.orm import Session
 
 from jomreskit import Kit, create_app, get_kit
-from jomreskit.core.domain.models import Property, Room, RoomBooking
+from jomreskit.domain import Property, Room, RoomBooking
 from jomreskit.testing import scratch_database
 
 PROPERTIES = 10_000

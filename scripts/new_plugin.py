@@ -1,37 +1,48 @@
-"""Create a plugin distribution under plugins/ from plugins/_template.
+"""Create a plugin distribution from plugins/_template, here or anywhere.
 
-    python scripts/new_plugin.py NAME "One-line description"
+    python scripts/new_plugin.py NAME "One-line description" [--dest FOLDER]
 
-NAME is the plugin's name (api_core); the distribution becomes jomreskit-api-core and the
-import package jomreskit_api_core.
+NAME is the plugin's name (channel_sync); the distribution becomes jomreskit-channel-sync and
+the import package jomreskit_channel_sync. Without --dest the folder is plugins/NAME of this
+project. The plugin starts with one hook (an event it registers) and a test that fires it on
+a real site: `pip install -e FOLDER`, then `pytest FOLDER`.
 """
 
+import argparse
 import re
 import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "plugins" / "_template"
 
 
-def main() -> None:
-    if len(sys.argv) != 3 or not re.fullmatch(r"[a-z][a-z0-9_]*", sys.argv[1]):
-        sys.exit("usage: python scripts/new_plugin.py NAME 'description' (NAME like api_core)")
-    name, description = sys.argv[1], sys.argv[2]
-    target = ROOT / "plugins" / name
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Create a jomreskit plugin distribution.")
+    parser.add_argument("name", help="the plugin's name, like channel_sync")
+    parser.add_argument("description", help="one line: what the plugin does")
+    parser.add_argument("--dest", type=Path, help="the new folder [default: plugins/NAME]")
+    args = parser.parse_args(argv)
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", args.name):
+        parser.exit(2, f"error: NAME must be lower case letters, digits and _ (like "
+                       f"channel_sync), not {args.name!r}\n")
+    target = (args.dest or ROOT / "plugins" / args.name).resolve()
     if target.exists():
-        sys.exit(f"{target} exists already")
-    shutil.copytree(ROOT / "plugins" / "_template", target)
+        parser.exit(1, f"error: {target} exists already\n")
+    shutil.copytree(TEMPLATE, target)
     for path in sorted(target.rglob("*"), reverse=True):  # children before their folders
         if path.is_file():
             text = path.read_text()
-            text = text.replace("__dist__", name.replace("_", "-"))
-            text = text.replace("__description__", description).replace("__name__", name)
-            path.write_text(text)
+            text = text.replace("__dist__", args.name.replace("_", "-"))
+            text = text.replace("__description__", args.description)
+            path.write_text(text.replace("__name__", args.name))
         if "__name__" in path.name:
-            path.rename(path.with_name(path.name.replace("__name__", name)))
-    print(f"created {target.relative_to(ROOT)}; add it to PLUGINS in the Makefile")
+            path.rename(path.with_name(path.name.replace("__name__", args.name)))
+    print(f"created {target}")
+    if target.parent == ROOT / "plugins":
+        print("add it to PLUGINS in the Makefile to install it with the others")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

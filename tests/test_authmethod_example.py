@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from jomreskit import create_app, get_kit
-from jomreskit.core.errors import ValidationError
+from jomreskit import ValidationError, create_app, get_kit
 from jomreskit.testing import Site
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "plugins" / "authmethod_homeaway.py"

@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from jomreskit import Conflict, NotFound, ValidationError
 from jomreskit.core.catalog import JOMRES_EVENTS
-from jomreskit.core.domain import services as s
-from jomreskit.core.domain.models import Contract, EventRecord, RoomBooking
-from jomreskit.core.errors import Conflict, NotFound, ValidationError
+from jomreskit.domain import Contract, EventRecord, RoomBooking
+from jomreskit.domain import services as s
 
 
 def fired_since(site, after_id):

@@ -1,12 +1,15 @@
 """A site that has its own Flask app and its own SQLAlchemy set-up embeds jomreskit."""
 
+import json
+from types import SimpleNamespace
+
 import pytest
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from jomreskit import JomresKit, get_kit
-from jomreskit.core.domain.models import EventRecord
+from jomreskit.domain import EventRecord
 
 
 @pytest.fixture
@@ -68,3 +71,99 @@ def test_the_portal_gains_jomreskit_state_cli_and_events(portal):
             "booking_modified",
             {"property_uid": 1, "contract_uid": 41},
         )
+
+
+# -- a portal that gives jomreskit its own Flask-SQLAlchemy session ---------------------------
+
+
+class Receiver:
+    """The remote service: records the notifications it is sent."""
+
+    def __init__(self):
+        self.bodies = []
+
+    def __call__(self, environ, start_response):
+        self.bodies.append(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        start_response("204 No Content", [])
+        return [b""]
+
+
+@pytest.fixture
+def shared(make_site, serve_app, tmp_path):
+    """A set-up jomreskit database with the demo data and a webhook of the manager's, and a
+    portal on the same database that hands jomreskit its Flask-SQLAlchemy session."""
+    site = make_site()
+    assert site.cli("demo", "seed").exit_code == 0
+    receiver = Receiver()
+    created = site.cli("webhooks", "create", "--manager", "manager", "--url",
+                       serve_app(receiver) + "/hook", "--authmethod", "none", "--json")
+    assert created.exit_code == 0, created.output
+
+    app = Flask("portal")
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=site.kit.settings["JOMRESKIT_DATABASE_URL"],
+        SECRET_KEY="the portal's own key",
+        JOMRESKIT_INSTANCE_PATH=str(tmp_path / "portal"),
+        JOMRESKIT_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
+    )
+    db = SQLAlchemy(app)
+
+    class Stay(db.Model):
+        __tablename__ = "portal_stays"
+        id = db.Column(db.Integer, primary_key=True)
+        guest = db.Column(db.String(100))
+
+    @app.post("/stays/<int:stay_id>/guest")
+    def rename(stay_id):
+        stay = db.session.get(Stay, stay_id)
+        stay.guest = request.json["guest"]
+        get_kit().fire("booking_modified", property_uid=1, contract_uid=41)
+        if request.json.get("card_declined"):
+            raise RuntimeError("the card was declined")  # after the event: all must go
+        db.session.commit()
+        return jsonify(guest=stay.guest)
+
+    with app.app_context():
+        db.create_all()
+        db.session.add(Stay(id=7, guest="Mrs Richards"))
+        db.session.commit()
+    JomresKit(app, session=db.session)
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # a failing view answers 500, as in production
+    return SimpleNamespace(site=site, app=app, db=db, Stay=Stay, receiver=receiver)
+
+
+def _guest_and_rows(shared):
+    """What another connection sees: the stay's guest, events, deliveries (committed only)."""
+    with shared.site.kit.engine.connect() as other:
+        return (
+            other.scalar(text("SELECT guest FROM portal_stays WHERE id = 7")),
+            other.scalar(text("SELECT count(*) FROM events")),
+            other.scalar(text("SELECT count(*) FROM webhook_deliveries")),
+        )
+
+
+@pytest.mark.postgres
+def test_the_hosts_change_its_event_and_the_delivery_commit_together(shared):
+    kit = get_kit(shared.app)
+    assert kit.session is shared.db.session
+    _guest, events_before, _deliveries = _guest_and_rows(shared)
+
+    response = shared.app.test_client().post("/stays/7/guest", json={"guest": "Mr Richards"})
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert _guest_and_rows(shared) == ("Mr Richards", events_before + 1, 1)
+    assert shared.site.cli("worker", "--drain").exit_code == 0
+    assert [json.loads(b)["data"]["contract_uid"] for b in shared.receiver.bodies] == [41]
+
+
+@pytest.mark.postgres
+def test_one_rollback_removes_the_hosts_change_its_event_and_the_delivery(shared):
+    before = _guest_and_rows(shared)
+
+    response = shared.app.test_client().post(
+        "/stays/7/guest", json={"guest": "Mr Richards", "card_declined": True})
+
+    assert response.status_code == 500
+    assert _guest_and_rows(shared) == before == ("Mrs Richards", before[1], 0)
+    assert shared.site.cli("worker", "--drain").exit_code == 0
+    assert shared.receiver.bodies == []

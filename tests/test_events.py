@@ -3,15 +3,15 @@
 import pytest
 from sqlalchemy import select
 
-from jomreskit.core.domain.models import EventRecord
-from jomreskit.core.errors import EventError
+from jomreskit import EventError
+from jomreskit.domain import EventRecord
 
 from .test_plugins import drop_plugin, restart
 
 # A plugin that writes its own row whenever an event is fired, in the same session.
 WITNESS = """
 from jomreskit import hookimpl
-from jomreskit.core.domain.models import EventRecord
+from jomreskit.domain import EventRecord
 
 @hookimpl
 def event_fired(kit, event):

@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import select
 
 from jomreskit import create_app, get_kit
-from jomreskit.core.domain.models import EventRecord
+from jomreskit.domain import EventRecord
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "plugins" / "fake_webhook_calls.py"
 

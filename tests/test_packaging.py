@@ -5,7 +5,9 @@ Builds real wheels into a fresh virtual environment, so it takes a little while.
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 import venv
 from pathlib import Path
 
@@ -84,3 +86,53 @@ def test_a_webhooks_only_site_then_an_api_only_site(clean_venv, tmp_path):
     assert rows["api_feature_webhooks"]["requires"] == ["api_core"]
     assert all(row["error"] is None for row in rows.values())
     assert not importable(clean_venv, "jomreskit_webhooks_core")
+
+
+def run_tests_in(venv_dir, folder):
+    """Run a distribution's own tests with the environment's pytest, from its own folder, as
+    its author would: jomreskit's fixtures must come from the installed entry point."""
+    result = run(venv_dir, str(venv_dir / "bin" / "python"), "-m", "pytest", "-q",
+                 "-p", "no:cacheprovider", str(folder), check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_the_homeaway_example_is_a_distribution_whose_own_tests_pass(clean_venv, tmp_path):
+    example = shutil.copytree(ROOT / "examples/authmethod_homeaway", tmp_path / "homeaway")
+    pip(clean_venv, "install", str(ROOT), str(ROOT / "plugins/webhooks_core"))
+    pip(clean_venv, "install", f"{example}[test]")
+
+    rows = plugin_names(clean_venv, tmp_path / "site")
+    output = run_tests_in(clean_venv, example)
+
+    assert rows["authmethod_homeaway"]["hooks"] == ["register_authmethods"]
+    assert rows["authmethod_homeaway"]["error"] is None
+    assert "3 passed" in output
+    pip(clean_venv, "uninstall", "--yes", "jomreskit-authmethod-homeaway",
+        "jomreskit-webhooks-core")
+
+
+def test_a_new_plugin_made_anywhere_installs_and_its_test_fires_its_hook(clean_venv, tmp_path):
+    folder = tmp_path / "elsewhere" / "channel_sync"
+    made = subprocess.run([sys.executable, str(ROOT / "scripts/new_plugin.py"), "channel_sync",
+                           "Syncs a channel manager", "--dest", str(folder)],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    pip(clean_venv, "install", str(ROOT), "pytest", str(folder))
+
+    output = run_tests_in(clean_venv, folder)
+
+    assert "1 passed" in output
+    pip(clean_venv, "uninstall", "--yes", "jomreskit-channel-sync")
+
+
+def test_new_plugin_refuses_a_bad_name_or_an_existing_folder(tmp_path):
+    script = [sys.executable, str(ROOT / "scripts/new_plugin.py")]
+    bad = subprocess.run([*script, "Channel-Sync", "x", "--dest", str(tmp_path / "a")],
+                         capture_output=True, text=True)
+    taken = subprocess.run([*script, "channel_sync", "x", "--dest", str(tmp_path)],
+                           capture_output=True, text=True)
+
+    assert bad.returncode == 2 and "NAME must be lower case" in bad.stderr
+    assert taken.returncode == 1 and "exists already" in taken.stderr
+    assert not (tmp_path / "a").exists()

@@ -223,4 +223,4 @@ def test_a_plugin_whose_hook_raises_at_start_up_is_skipped_and_reported(make_sit
     assert "flaky" not in restarted.kit.loaded.names
     assert "booking_modified" in restarted.kit.catalog
     row = registry(restarted)["flaky"]
-    assert "register_events failed: 'channel_manager_url'" in row["error"]
+    assert "register_events failed: KeyError: 'channel_manager_url'" in row["error"]

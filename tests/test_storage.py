@@ -2,6 +2,7 @@
 and PostgreSQL."""
 
 import os
+import shutil
 import time
 import warnings
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, select, text, update
 
 from jomreskit.core import db, migrate
-from jomreskit.core.domain.models import Property
+from jomreskit.domain import Property
 from jomreskit.testing import POSTGRES_ENV, scratch_database
 
 
@@ -92,3 +93,25 @@ def test_a_pooled_connection_lost_while_resting_is_replaced_unnoticed(tmp_path, 
                 assert connection.scalar(text("SELECT pg_backend_pid()")) != pid
         finally:
             engine.dispose()
+
+
+def test_a_written_migration_names_column_types_through_the_public_surface(tmp_path):
+    # An empty database lacks every table, so the code covers every model's columns.
+    engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    code = migrate.pending_changes(engine)
+    engine.dispose()
+    assert "jomreskit.db.UTCDateTime(timezone=True)" in code
+    assert "jomreskit.core" not in code
+    assert "import jomreskit.db\n" in migrate.REVISION_TEMPLATE
+
+
+def test_a_revision_folder_whose_path_has_a_space_upgrades(tmp_path):
+    core = migrate.ENVIRONMENT.parent / "migrations"
+    folder = tmp_path / "site plugins" / "core migrations"
+    folder.parent.mkdir()
+    shutil.copytree(core, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    engine = create_engine(f"sqlite:///{tmp_path / 'spaced.db'}")
+
+    assert migrate.upgrade(engine, "core", str(folder)) == (None, "0001")
+    assert migrate.upgrade(engine, "core", str(folder)) == ("0001", "0001")
+    engine.dispose()

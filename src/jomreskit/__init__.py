@@ -1,27 +1,55 @@
-"""jomreskit: a REST API with OAuth2 API keys and signed webhooks for booking portals."""
+"""jomreskit: a REST API with OAuth2 API keys and signed webhooks for booking portals.
 
-__version__ = "0.1.0"
+This module, with ``jomreskit.db``, ``jomreskit.domain``, ``jomreskit.cli``,
+``jomreskit.console`` and ``jomreskit.testing``, is the public surface: what embedding sites
+and plugins import (docs/plugin_hooks.md lists it). Everything else may change freely.
+"""
 
-from .core.app import create_app  # noqa: E402
-from .core.authmethods import AuthMethod, SettingField  # noqa: E402
-from .core.config import SiteSetting  # noqa: E402
-from .core.errors import JomresKitError  # noqa: E402
-from .core.events import Event, EventType  # noqa: E402
-from .core.kit import JomresKit, Kit, get_kit  # noqa: E402
-from .core.markers import hookimpl  # noqa: E402
-from .core.scopes import Scope  # noqa: E402
+from .core import __version__
+from .core.authmethods import (
+    AuthMethod,
+    AuthMethodError,
+    SettingField,
+    client_credentials_token,
+)
+from .core.config import SiteSetting
+from .core.errors import (
+    Conflict,
+    EventError,
+    JomresKitError,
+    NotFound,
+    PermissionDenied,
+    PluginError,
+    ValidationError,
+)
+from .core.events import MAX_ID, Event, EventType
+from .core.kit import Kit, get_kit
+from .core.markers import hookimpl
+from .core.scopes import Scope
+from .core.urls import check_http_url
+from .site import JomresKit, create_app
 
 __all__ = [
     "AuthMethod",
+    "AuthMethodError",
+    "Conflict",
     "Event",
+    "EventError",
     "EventType",
     "JomresKit",
     "JomresKitError",
+    "MAX_ID",
     "Kit",
+    "NotFound",
+    "PermissionDenied",
+    "PluginError",
     "Scope",
     "SettingField",
     "SiteSetting",
+    "ValidationError",
     "__version__",
+    "check_http_url",
+    "client_credentials_token",
     "create_app",
     "get_kit",
     "hookimpl",

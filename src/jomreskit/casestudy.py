@@ -33,10 +33,11 @@ import click
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import responder as remote
-from .core.app import create_app
 from .core.domain import demo as demo_data
 from .core.errors import JomresKitError
 from .core.kit import Kit, get_kit
+
+SiteFactory = Callable[[dict[str, Any]], Any]  # jomreskit.create_app
 
 MARKER = ".jomreskit-demo"
 NEEDED_PLUGINS = {
@@ -103,9 +104,15 @@ class LateApp:
         return self.app(environ, start_response)
 
 
-def run(options: Options, echo: Callable[[str], Any] = print) -> bool:
-    """Tell the case study. With ``options.once``, stop after the first round trip and return
-    whether every step worked; otherwise serve until interrupted."""
+def run(
+    options: Options, create_app: SiteFactory, echo: Callable[[str], Any] = print
+) -> bool:
+    """Tell the case study on sites ``create_app`` builds. With ``options.once``, stop after the
+    first round trip and return whether every step worked; otherwise serve until interrupted.
+
+    The factory is handed in rather than imported: the case-study tools sit beside the site
+    assembly, which offers them as commands, and import only the core.
+    """
     started = time.monotonic()
     story = Narrator(echo)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the story says what happened
@@ -113,7 +120,7 @@ def run(options: Options, echo: Callable[[str], Any] = print) -> bool:
          "hears of it and reads the booking back.\n")
     folder = fresh_folder(options.folder)
     database_url = options.database_url or f"sqlite:///{folder / 'jomreskit.db'}"
-    app = set_up_site({
+    app = set_up_site(create_app, {
         "JOMRESKIT_INSTANCE_PATH": str(folder),
         "JOMRESKIT_DATABASE_URL": database_url,
         "JOMRESKIT_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",  # the responder is on loopback
@@ -215,7 +222,7 @@ def run(options: Options, echo: Callable[[str], Any] = print) -> bool:
     return outcome.ok
 
 
-def set_up_site(config: dict[str, Any]) -> Any:
+def set_up_site(create_app: SiteFactory, config: dict[str, Any]) -> Any:
     """Upgrade the database (which builds the plugin registry), then start the site from it,
     as `jomreskit db upgrade` followed by `jomreskit serve` would."""
     first = create_app(config)  # its start-up warnings are logged only if it serves: it does not

@@ -473,6 +473,7 @@ def demo(ctx: click.Context, once: bool, port: int, folder: str | None, syslog: 
     if ctx.invoked_subcommand is not None:
         return
     from . import casestudy
+    from .site import create_app
 
     kit = get_kit()
     instance = kit.settings["JOMRESKIT_INSTANCE_PATH"]
@@ -486,7 +487,7 @@ def demo(ctx: click.Context, once: bool, port: int, folder: str | None, syslog: 
         once=once,
         syslog=casestudy.parse_syslog(syslog),
     )
-    if not casestudy.run(options, echo=click.echo):
+    if not casestudy.run(options, create_app, echo=click.echo):
         ctx.exit(1)
 
 
@@ -649,7 +650,7 @@ def responder(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `jomreskit` script."""
-    from .core.app import create_app
+    from .site import create_app
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Start-up warnings are for a serving site; commands that care print kit.warnings.

@@ -7,15 +7,14 @@ client-credentials token from the site's API (cached until it expires), calls th
 notification's ``callback_url`` and logs every step as one structured line: to the console, to
 a JSON-lines file and, when asked, to syslog (RFC 5424 over UDP).
 
-Nothing here imports the rest of jomreskit: it talks to the site over HTTP only, exactly as a
-service written for Jomres would.
+It talks to the site over HTTP only, exactly as a service written for Jomres would; of
+jomreskit it uses only the core's errors and its OAuth 2.0 client (Authlib's).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import logging
@@ -31,15 +30,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import requests
 from flask import Flask, Response, jsonify, request
+from standardwebhooks import Webhook, WebhookVerificationError
 
+from .core.authmethods import AuthMethodError, client_credentials_token
 from .core.errors import ValidationError
 
 SECRET_PREFIX = "whsec_"
-# Standard Webhooks: refuse a timestamp further than five minutes from now (replays, stale copies).
+# Standard Webhooks: refuse a timestamp further than five minutes from now (replays, stale
+# copies); the reference library that checks the signature holds the same limit.
 TIMESTAMP_TOLERANCE = 300
 APP_NAME = "jomreskit-responder"
 USER_AGENT = "jomreskit-responder"
@@ -63,7 +65,6 @@ class ResponderConfig:
     signing_secret: str
     username: str | None = None
     password: str | None = None
-    tolerance: int = TIMESTAMP_TOLERANCE
 
     def __post_init__(self) -> None:
         signing_key(self.signing_secret)  # refuse a malformed secret at start-up
@@ -90,24 +91,13 @@ def signing_key(secret: str) -> bytes:
     return key
 
 
-def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` value (``v1,<base64 HMAC-SHA256>``) of a message."""
-    signed = f"{webhook_id}.{timestamp}.".encode() + body
-    digest = hmac.new(signing_key(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def verify_signature(
-    secret: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    now: float | None = None,
-    tolerance: int = TIMESTAMP_TOLERANCE,
-) -> str:
+def verify_signature(secret: str, headers: Mapping[str, str], body: bytes) -> str:
     """Check a notification as the Standard Webhooks spec says; return its ``webhook-id``.
 
-    Raises SignatureError naming what is wrong: a missing header, a timestamp outside
-    ``tolerance`` seconds of ``now``, or no ``v1`` signature that matches.
+    The signature is checked by the spec's reference library; the headers and the timestamp
+    are looked at first only to say what is wrong: raises SignatureError naming a missing
+    header, a timestamp more than ``TIMESTAMP_TOLERANCE`` seconds from now, or no ``v1``
+    signature that matches.
     """
     webhook_id = headers.get("webhook-id")
     stamp = headers.get("webhook-timestamp")
@@ -122,17 +112,19 @@ def verify_signature(
         timestamp = int(stamp)
     except ValueError:
         raise SignatureError(f"webhook-timestamp {stamp!r} is not a Unix time") from None
-    now = time.time() if now is None else now
-    if abs(now - timestamp) > tolerance:
+    away = int(time.time() - timestamp)
+    if abs(away) > TIMESTAMP_TOLERANCE:
         raise SignatureError(
-            f"webhook-timestamp is {int(now - timestamp)} s away from now (allowed: {tolerance} s)"
+            f"webhook-timestamp is {away} s away from now (allowed: {TIMESTAMP_TOLERANCE} s)"
         )
-    expected = sign(secret, webhook_id, timestamp, body).encode()
-    # The header may list several space-separated signatures (during a secret rotation).
-    for candidate in signatures.split():
-        if candidate.startswith("v1,") and hmac.compare_digest(candidate.encode(), expected):
-            return webhook_id
-    raise SignatureError("no v1 signature matches the body (wrong secret, or altered in transit)")
+    try:
+        # The header may list several space-separated signatures (during a secret rotation).
+        Webhook(secret).verify(body, dict(headers), json_parse=False)
+    except (WebhookVerificationError, ValueError):
+        raise SignatureError(
+            "no v1 signature matches the body (wrong secret, or altered in transit)"
+        ) from None
+    return webhook_id
 
 
 # -- the log ---------------------------------------------------------------------------------
@@ -249,22 +241,17 @@ class TokenClient:
             now = time.monotonic()
             if self._token and now < self._expires_at:
                 return self._token, False, int(self._expires_at - now)
-            # client_secret_basic: both parts form-urlencoded first (RFC 6749, section 2.3.1).
-            auth = (quote(self.client_id, safe=""), quote(self.client_secret, safe=""))
             try:
-                response = self.http.post(self.token_url, data={"grant_type": "client_credentials"},
-                                          auth=auth, timeout=TIMEOUT, allow_redirects=False)
+                token, lifetime = client_credentials_token(
+                    self.http, self.token_url, self.client_id, self.client_secret,
+                    timeout=TIMEOUT)
             except requests.RequestException as exc:
                 raise TokenError(f"cannot reach {self.token_url}: {exc}") from None
-            answer = _json_or_none(response)
-            token = answer.get("access_token") if isinstance(answer, dict) else None
-            if response.status_code != 200 or not token:
-                raise TokenError(f"{self.token_url} answered {response.status_code}: "
-                                 f"{_excerpt(response)}", status=response.status_code)
-            lifetime = int(answer.get("expires_in") or ISSUED_TOKEN_LIFETIME)
-            self._token = str(token)
+            except AuthMethodError as exc:
+                raise TokenError(exc.message) from None
+            self._token = token
             self._expires_at = now + max(lifetime - min(TOKEN_MARGIN, lifetime // 2), 1)
-            return self._token, True, lifetime
+            return self._token, True, int(lifetime)
 
     def forget(self) -> None:
         """Drop the cached token (the API refused it)."""
@@ -273,9 +260,7 @@ class TokenClient:
 
 
 class TokenError(Exception):
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+    """No token: the API could not be reached, or refused the key."""
 
 
 class IssuedTokens:
@@ -382,8 +367,7 @@ def make_app(config: ResponderConfig, log: StepLog) -> Flask:
             log.step("credentials", True, f"{how} accepted", webhook_id=webhook_id)
 
         try:
-            verify_signature(config.signing_secret, request.headers, body,
-                             tolerance=config.tolerance)
+            verify_signature(config.signing_secret, request.headers, body)
         except SignatureError as exc:
             log.step("signature", False, f"rejected: {exc}", webhook_id=webhook_id)
             return error(401, "invalid_signature", str(exc))

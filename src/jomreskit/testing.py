@@ -1,7 +1,7 @@
 """Pytest fixtures for jomreskit and its plugins: real databases, real sites, real servers.
 
-Enabled for this repository by the root conftest.py; a plugin author's own repository can
-add ``pytest_plugins = ["jomreskit.testing"]``.
+Loaded by pytest by itself wherever jomreskit is installed (its ``pytest11`` entry point), so a
+plugin's tests use these fixtures without a conftest.py.
 
 - ``database_url``: each test runs once on SQLite and once on PostgreSQL (the latter when
   JOMRESKIT_TEST_POSTGRES_URL is set; it gets a schema of its own, dropped afterwards).
@@ -27,8 +27,8 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from werkzeug.serving import make_server
 
-from .core.app import create_app
 from .core.kit import Kit, get_kit
+from .site import create_app
 
 POSTGRES_ENV = "JOMRESKIT_TEST_POSTGRES_URL"
 

@@ -4,7 +4,7 @@ cookie, signing out, and where a sign-in leads."""
 from __future__ import annotations
 
 from jomreskit.console.testing import flashes, sign_in, token_in
-from jomreskit.core.domain import services
+from jomreskit.domain import services
 
 
 def test_a_manager_signs_in_with_their_password_and_lands_where_they_were_going(site):

@@ -1,8 +1,13 @@
-"""The __name__ plugin installs and is found as a plugin."""
+"""The __name__ plugin on a real site (jomreskit's fixtures: `site` is set up and seeded)."""
 
-from jomreskit.core import plugins
+import json
 
 
-def test___name___is_discovered_as_a_plugin():
-    names = {candidate.name for candidate in plugins.discover(None)}
-    assert "__name__" in names
+def test_its_event_is_registered_and_fires(site):
+    assert "__name__" in site.kit.loaded.names
+    assert "__name___checked" in site.kit.catalog
+
+    result = site.cli("events", "fire", "__name___checked", "property_uid=1", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ids"] == {"property_uid": 1}

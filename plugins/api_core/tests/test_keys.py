@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jomreskit.core.domain import services
+from jomreskit.domain import services
 
 THINGS_PLUGIN = Path(__file__).with_name("things_plugin.py")
 

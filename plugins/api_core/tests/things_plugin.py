@@ -2,9 +2,8 @@
 
 from jomreskit_api_core import Api, Param, current_manager, current_params, require_property
 
-from jomreskit import Scope, hookimpl
-from jomreskit.core.domain.models import Property
-from jomreskit.core.errors import NotFound
+from jomreskit import NotFound, Scope, hookimpl
+from jomreskit.domain import Property
 
 requires = ["api_core"]
 

@@ -22,8 +22,7 @@ import requests
 from jomreskit_api_core.testing import bearer_token, create_key
 from sqlalchemy import update
 
-from jomreskit.core.domain import services
-from jomreskit.core.domain.models import Contract, Property
+from jomreskit.domain import Contract, Property, services
 from jomreskit.testing import Site
 
 FAWLTY, BEST, GLEN, PORT, CLOSED = (

@@ -18,7 +18,7 @@ from jomreskit_api_feature_search import criteria, query, sample
 from jomreskit_api_feature_search.features import normalise
 from sqlalchemy import select
 
-from jomreskit.core.domain.models import Property, Room, RoomBooking
+from jomreskit.domain import Property, Room, RoomBooking
 
 
 def plain_reading(properties, rooms, booked, search: criteria.PropertySearch) -> list[int]:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import requests
 from jomreskit_api_feature_webhooks.callbacks import ALIASES
 
-from jomreskit.core.domain import services
-from jomreskit.core.domain.models import User
+from jomreskit.domain import User, services
 
 
 def manager_id(site, username: str) -> int:

@@ -12,9 +12,9 @@ from decimal import Decimal
 from jomreskit_api_feature_webhooks.callbacks import callback_id_field
 from sqlalchemy import func, select
 
-from jomreskit.core.domain import services as s
-from jomreskit.core.domain.models import EventRecord
-from jomreskit.core.events import Event
+from jomreskit import Event
+from jomreskit.domain import EventRecord
+from jomreskit.domain import services as s
 
 CHANNEL_PLUGIN = '''
 from jomreskit import EventType, hookimpl

@@ -6,7 +6,7 @@ import pytest
 import requests
 from jomreskit_authmethod_basic import BasicAuth
 
-from jomreskit.core.errors import ValidationError
+from jomreskit import ValidationError
 
 
 def test_the_username_and_password_go_in_an_authorization_header():

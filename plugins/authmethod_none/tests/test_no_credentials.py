@@ -4,7 +4,7 @@ import pytest
 import requests
 from jomreskit_authmethod_none import NoAuth
 
-from jomreskit.core.errors import ValidationError
+from jomreskit import ValidationError
 
 
 def test_nothing_is_added_to_the_request():

@@ -10,8 +10,7 @@ import requests
 from jomreskit_authmethod_oauth import OAuthClientCredentials
 from werkzeug.wrappers import Request, Response
 
-from jomreskit.core.authmethods import AuthMethodError
-from jomreskit.core.errors import ValidationError
+from jomreskit import AuthMethodError, ValidationError
 
 
 class TokenEndpoint:
@@ -92,3 +91,33 @@ def test_settings_are_checked(endpoint):
         method.clean_settings({"client_id": "x", "client_secret": "y", "token_url": endpoint.url,
                                "client_auth": "private_key_jwt"})
     assert [f.key for f in method.fields if f.secret] == ["client_secret"]
+
+
+def test_client_secret_post_sends_the_credentials_in_the_form(endpoint):
+    method, values = settings(endpoint, client_auth="client_secret_post")
+    request = signed_request()
+    method.authenticate(request, values, requests.Session())
+
+    [asked] = endpoint.requests
+    assert (asked["client_id"], asked["client_secret"], asked["auth"]) == ("remote", "s3cret", "")
+    assert request.headers["Authorization"] == "Bearer token-1"
+
+
+def test_a_redirecting_token_url_is_not_followed(serve_app):
+    moved = Response(status=302, headers={"Location": "http://127.0.0.1:9/token"})
+    url = serve_app(moved) + "/token"
+    method = OAuthClientCredentials()
+    values = method.clean_settings({"client_id": "remote", "client_secret": "s3cret",
+                                    "token_url": url})
+    with pytest.raises(AuthMethodError, match="answered HTTP 302"):
+        method.authenticate(signed_request(), values, requests.Session())
+
+
+def test_an_answer_without_a_token_fails_the_attempt(serve_app):
+    empty = Response(json.dumps({"token_type": "Bearer"}), content_type="application/json")
+    url = serve_app(empty) + "/token"
+    method = OAuthClientCredentials()
+    values = method.clean_settings({"client_id": "remote", "client_secret": "s3cret",
+                                    "token_url": url})
+    with pytest.raises(AuthMethodError, match="gave no access_token"):
+        method.authenticate(signed_request(), values, requests.Session())

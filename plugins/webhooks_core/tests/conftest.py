@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from jomreskit.core.app import create_app
-from jomreskit.core.kit import get_kit
+from jomreskit import create_app, get_kit
 from jomreskit.testing import Site
 
 

@@ -10,9 +10,9 @@ from jomreskit_webhooks_core.models import Delivery, Webhook
 from sqlalchemy import func, select, update
 from standardwebhooks import Webhook as StandardWebhook
 
-from jomreskit.core.db import utcnow
-from jomreskit.core.domain import services as domain
-from jomreskit.core.domain.models import ManagerProperty, User
+from jomreskit.db import utcnow
+from jomreskit.domain import ManagerProperty, User
+from jomreskit.domain import services as domain
 
 
 def create(site, url, *args):

@@ -11,7 +11,7 @@ from jomreskit_webhooks_core import schedule
 from jomreskit_webhooks_core.models import Delivery, Webhook
 from sqlalchemy import update
 
-from jomreskit.core.db import utcnow
+from jomreskit.db import utcnow
 
 from .test_delivery import _now_due, create, deliveries, drain, fire
 

@@ -12,7 +12,6 @@ template that extends ``jomreskit_console/layout.html``.
 from __future__ import annotations
 
 from .auth import current_user
-from .mount import init_console
 from .pages import ConsolePage
 
-__all__ = ["ConsolePage", "current_user", "init_console"]
+__all__ = ["ConsolePage", "current_user"]

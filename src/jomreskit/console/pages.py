@@ -1,32 +1,7 @@
-"""What a plugin hands the console: a page, its menu entry, and who may see it."""
+"""The console's name for ``ConsolePage``, declared in the core beside the hook that returns it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..core.pages import ConsolePage
 
-from flask import Blueprint
-
-from ..core.domain.models import ROLES
-
-
-@dataclass(frozen=True)
-class ConsolePage:
-    """A page of the web console, listed in the Account menu for ``roles``.
-
-    ``blueprint`` serves it (the console mounts it under its own prefix and guards every view
-    of it); ``endpoint`` is the view the menu links to, e.g. ``"api_core_console.keys"``.
-    """
-
-    title: str
-    endpoint: str
-    blueprint: Blueprint | None = None
-    roles: tuple[str, ...] = ROLES
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        unknown = set(self.roles) - set(ROLES)
-        if unknown:
-            raise ValueError(f"console page {self.title!r}: unknown roles {sorted(unknown)}")
-
-    def visible_to(self, role: str) -> bool:
-        return role in self.roles
+__all__ = ["ConsolePage"]

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import requests
+from authlib.integrations.requests_client import OAuthError
+from authlib.integrations.requests_client.oauth2_session import OAuth2ClientAuth
+from authlib.oauth2.client import OAuth2Client
 
 from .errors import JomresKitError, ValidationError
 from .urls import check_http_url
@@ -94,6 +97,61 @@ class AuthMethod:
     def unauthorized(self, settings: Mapping[str, Any]) -> bool:
         """The endpoint answered 401. Drop cached credentials; return True to retry once now."""
         return False
+
+
+def client_credentials_token(
+    http: requests.Session,
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    scope: str | None = None,
+    client_auth: str = "client_secret_basic",
+    timeout: float | tuple[float, float] | None = None,
+) -> tuple[str, float]:
+    """An OAuth 2.0 client-credentials access token from ``token_url``, and its lifetime in
+    seconds, taken by Authlib's client over ``http`` (so a delivery session's SSRF guard and
+    timeouts apply). ``client_auth`` is client_secret_basic or client_secret_post.
+
+    Raises AuthMethodError naming the status and the OAuth error, never the secret; a failed
+    connection raises requests' own exception. Redirects are not followed.
+    """
+    client = _TokenClient(http, client_id=client_id, client_secret=client_secret,
+                          token_endpoint_auth_method=client_auth, scope=scope or None)
+
+    def refused(response: requests.Response) -> requests.Response:
+        if response.status_code != 200:
+            try:
+                error = response.json().get("error")
+            except (ValueError, AttributeError):
+                error = None
+            raise AuthMethodError(f"the token URL {token_url} answered HTTP "
+                                  f"{response.status_code}"
+                                  + (f" ({error})" if isinstance(error, str) else ""))
+        return response
+
+    client.register_compliance_hook("access_token_response", refused)
+    try:
+        answer = client.fetch_token(token_url, grant_type="client_credentials",
+                                    timeout=timeout, allow_redirects=False)
+    except (OAuthError, ValueError):  # a 200 that is an OAuth error, or not a JSON object
+        answer = {}
+    token = answer.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise AuthMethodError(f"the token URL {token_url} gave no access_token")
+    try:
+        lifetime = float(answer.get("expires_in") or 3600)
+    except (TypeError, ValueError):
+        lifetime = 3600.0
+    return token, lifetime
+
+
+class _TokenClient(OAuth2Client):
+    """Authlib's OAuth 2.0 client over the caller's requests session (Authlib's own
+    OAuth2Session is a session of its own, which would bypass the delivery guard)."""
+
+    client_auth_class = OAuth2ClientAuth
+    oauth_error_class = OAuthError
+    SESSION_REQUEST_PARAMS = ("allow_redirects", "timeout")
 
 
 def _as_bool(key: str, value: Any) -> bool:

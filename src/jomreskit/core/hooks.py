@@ -1,8 +1,14 @@
-"""A typed facade over ``pm.hook``: core code calls methods with signatures, not strings."""
+"""A typed facade over ``pm.hook``: core code calls methods with signatures, not strings.
+
+The hooks that run while a site starts (registrations, ``init_app``, commands, console pages,
+API routes, background services) call each plugin's implementation once, on its own: one
+that raises is handed to ``unload`` and the others still run, so a broken plugin is reported
+and skipped instead of taking the site down. Hooks that run per event or request raise.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -11,11 +17,11 @@ if TYPE_CHECKING:
     import click
     from flask import Flask
 
-    from ..console.pages import ConsolePage
     from .authmethods import AuthMethod
     from .config import SiteSetting
     from .events import Event, EventType
     from .kit import Kit
+    from .pages import ConsolePage
     from .scopes import Scope
 
 
@@ -28,29 +34,49 @@ def _flatten(results: list[Any]) -> Iterator[Any]:
 class Hooks:
     """Calls into every loaded plugin's implementation of each hook."""
 
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        unload: Callable[[object, str, Exception], None] | None = None,
+    ) -> None:
         self.pm = pm
+        self.unload = unload
+
+    def _each(self, hook: str, **kwargs: Any) -> list[Any]:
+        """Call every implementation of a start-up hook once, in pluggy's order, through pluggy
+        (so tracing still shows each call); collect the results that are not None."""
+        results = []
+        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
+            others = [i.plugin for i in getattr(self.pm.hook, hook).get_hookimpls()
+                      if i.plugin is not impl.plugin]
+            try:
+                results.extend(self.pm.subset_hook_caller(hook, others)(**kwargs))
+            except Exception as exc:
+                if self.unload is None:
+                    raise
+                self.unload(impl.plugin, hook, exc)
+        return results
 
     def register_events(self) -> list[EventType]:
-        return list(_flatten(self.pm.hook.register_events()))
+        return list(_flatten(self._each("register_events")))
 
     def event_fired(self, kit: Kit, event: Event) -> list[str]:
         return [note for note in self.pm.hook.event_fired(kit=kit, event=event) if note]
 
     def register_scopes(self) -> list[Scope]:
-        return list(_flatten(self.pm.hook.register_scopes()))
+        return list(_flatten(self._each("register_scopes")))
 
     def register_api_routes(self, api: Any) -> None:
-        self.pm.hook.register_api_routes(api=api)
+        self._each("register_api_routes", api=api)
 
     def register_settings(self) -> list[SiteSetting]:
-        return list(_flatten(self.pm.hook.register_settings()))
+        return list(_flatten(self._each("register_settings")))
 
     def register_authmethods(self) -> list[AuthMethod]:
-        return list(_flatten(self.pm.hook.register_authmethods()))
+        return list(_flatten(self._each("register_authmethods")))
 
     def register_commands(self, cli: click.Group) -> None:
-        self.pm.hook.register_commands(cli=cli)
+        self._each("register_commands", cli=cli)
 
     def register_migrations(self) -> list[tuple[str, str]]:
         """(plugin name, revisions folder) for each plugin that ships migrations."""
@@ -62,7 +88,7 @@ class Hooks:
         return found
 
     def init_app(self, kit: Kit, app: Flask) -> None:
-        self.pm.hook.init_app(kit=kit, app=app)
+        self._each("init_app", kit=kit, app=app)
 
     def event_callback_url(self, kit: Kit, event: Event) -> str | None:
         return self.pm.hook.event_callback_url(kit=kit, event=event)
@@ -76,7 +102,7 @@ class Hooks:
         return readers
 
     def background_services(self, kit: Kit) -> list[Any]:
-        return list(_flatten(self.pm.hook.background_services(kit=kit)))
+        return list(_flatten(self._each("background_services", kit=kit)))
 
     def register_console_pages(self) -> list[ConsolePage]:
-        return list(_flatten(self.pm.hook.register_console_pages()))
+        return list(_flatten(self._each("register_console_pages")))

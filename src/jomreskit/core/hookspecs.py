@@ -13,11 +13,11 @@ if TYPE_CHECKING:
     import click
     from flask import Flask
 
-    from ..console.pages import ConsolePage
     from .authmethods import AuthMethod
     from .config import SiteSetting
     from .events import Event, EventType
     from .kit import Kit
+    from .pages import ConsolePage
     from .scopes import Scope
 
 

@@ -1,4 +1,4 @@
-"""The Flask extension and the per-app runtime it keeps in ``app.extensions["jomreskit"]``."""
+"""The per-app runtime the Flask extension keeps in ``app.extensions["jomreskit"]``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config, db, plugins, registry
@@ -43,19 +43,36 @@ EXTENSION = "jomreskit"
 class Kit:
     """jomreskit in one Flask app: settings, database, loaded plugins and what they register."""
 
-    def __init__(self, app: Flask) -> None:
+    cli: click.Group | None = None  # the `jomreskit` command group, once the site mounts it
+
+    def __init__(self, app: Flask, session: scoped_session | None = None) -> None:
+        """``session``: the host app's scoped session (Flask-SQLAlchemy's ``db.session``, say)
+        for jomreskit to work in, so that one commit covers the host's change, the event and
+        what plugins wrote about it, and one rollback removes them all. Without it jomreskit
+        opens its own engine on ``JOMRESKIT_DATABASE_URL``."""
         self.app = app
         self.settings = app.config
         Path(self.settings["JOMRESKIT_INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(self.settings["JOMRESKIT_DATABASE_URL"])
-        self.session = make_session(self.engine)
+        self.owns_session = session is None
+        if session is None:
+            self.engine = make_engine(self.settings["JOMRESKIT_DATABASE_URL"])
+            self.session = make_session(self.engine)
+        else:
+            self.session = session
+            with app.app_context():  # Flask-SQLAlchemy finds an app's engine through it
+                self.engine = session.get_bind()
+            # The CLI's workers and the settings page then name the database the host uses.
+            self.settings["JOMRESKIT_DATABASE_URL"] = self.engine.url.render_as_string(
+                hide_password=False
+            )
         self.secret_key = site_secret_key(
             self.settings["JOMRESKIT_SECRET_KEY"], self.settings["JOMRESKIT_INSTANCE_PATH"]
         )
         self.secret_box = SecretBox(self.secret_key)
         self._registry_check = threading.Lock()
         self._site_address = SiteAddressReader(self.engine)
-        self.load_plugins()
+        with app.app_context():  # a host's session may only work inside one
+            self.load_plugins()
         self.started_with = frozenset(self.loaded.names)  # their pages and routes are mounted
 
     # -- plugins -------------------------------------------------------------------------
@@ -68,23 +85,39 @@ class Kit:
             self._registry_stamp = None  # not set up (or not reachable): any registry differs
         self._next_registry_check = time.monotonic() + REGISTRY_CHECK_SECONDS
         self.pm = plugins.make_plugin_manager(trace=bool(self.settings["JOMRESKIT_TRACE_PLUGINS"]))
-        self.hooks = Hooks(self.pm)
+        self.hooks = Hooks(self.pm, unload=self._unload)
         self.warnings: list[str] = []
         records = self._registry_records()
         self._registry_rows = records or []
         self.loaded = plugins.load(self.pm, records or [], only=config.plugin_filter(self.app))
-        self.catalog = EventCatalog(self.guarded("register_events"))
-        self.scopes: dict[str, Scope] = {s.name: s for s in self.guarded("register_scopes")}
+        for name, problem in self.loaded.problems.items():
+            self.warnings.append(f"plugin {name}: {problem}")
+        self.collect_registrations()
+
+    def collect_registrations(self) -> None:
+        """Ask the loaded plugins for their events, scopes and auth methods (again, after one
+        was unloaded: what it registered goes with it)."""
+        self.catalog = EventCatalog(self.hooks.register_events())
+        self.scopes: dict[str, Scope] = {s.name: s for s in self.hooks.register_scopes()}
         self.authmethods: dict[str, AuthMethod] = {
-            m.name: m for m in self.guarded("register_authmethods")
+            m.name: m for m in self.hooks.register_authmethods()
         }
         # Every setting the site reads, with its default (the plugins' filled in like the
         # core's, so a setting's documented default is the one in force).
-        self.setting_catalog = [*config.CORE_SETTINGS, *self.guarded("register_settings")]
+        self.setting_catalog = [*config.CORE_SETTINGS, *self.hooks.register_settings()]
         for setting in self.setting_catalog:
             self.settings.setdefault(setting.key, setting.default)
-        for name, problem in self.loaded.problems.items():
-            self.warnings.append(f"plugin {name}: {problem}")
+
+    def _unload(self, plugin: object, hook: str, exc: Exception) -> None:
+        """A plugin's start-up hook raised: unload the plugin and report it, so the site starts
+        without it (the core's own failures are bugs, and raise)."""
+        name = self.pm.get_name(plugin)
+        if name == plugins.CORE_PLUGIN or name not in self.loaded.names:
+            raise exc
+        self.pm.unregister(plugin)
+        self.loaded.names.remove(name)
+        self.loaded.problems[name] = f"not loaded: {hook} failed: {type(exc).__name__}: {exc}"
+        self.warnings.append(f"plugin {name}: {self.loaded.problems[name]}")
 
     def follow_registry(self) -> bool:
         """Reload the plugins if the registry changed since they were loaded (another process
@@ -123,24 +156,6 @@ class Kit:
         records = {str(r["name"]): r for r in self._registry_rows}
         return [name for name in self.loaded.names if name not in self.started_with
                 and set(records.get(name, {}).get("hooks") or ()) & START_UP_HOOKS]
-
-    def guarded(self, hook: str, **kwargs: Any) -> Any:
-        """Call a set-up hook through the facade; a plugin whose implementation raises is
-        unloaded and reported instead of taking the site down."""
-        try:
-            return getattr(self.hooks, hook)(**kwargs)
-        except Exception:
-            for impl in getattr(self.pm.hook, hook).get_hookimpls():
-                try:
-                    impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-                except Exception as exc:
-                    name = self.pm.get_name(impl.plugin)
-                    if name == plugins.CORE_PLUGIN:
-                        raise
-                    self.pm.unregister(impl.plugin)
-                    self.loaded.names.remove(name)
-                    self.loaded.problems[name] = f"not loaded: {hook} failed: {exc}"
-            return getattr(self.hooks, hook)(**kwargs)
 
     def command(self, words: str) -> str:
         """A jomreskit command as this site's operator types it, quoted for a message."""
@@ -269,45 +284,35 @@ class Kit:
 _RECORD_EVENT = insert(EventRecord.__table__).returning(EventRecord.__table__.c.id)
 
 
-class JomresKit:
-    """The Flask extension: ``JomresKit(app)`` or ``kit = JomresKit(); kit.init_app(app)``."""
+def start_kit(app: Flask, session: scoped_session | None = None) -> Kit:
+    """Set jomreskit's runtime up on ``app``: settings, database, plugins and their ``init_app``.
+    ``session`` is the host's scoped session, if jomreskit is to share it (see ``Kit``).
 
-    def __init__(self, app: Flask | None = None) -> None:
-        if app is not None:
-            self.init_app(app)
+    The core's half of ``JomresKit.init_app``; the site assembly then mounts the console and
+    the CLI, which live outside the core.
+    """
+    config.load(app)
+    kit = Kit(app, session)
+    app.extensions[EXTENSION] = kit
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = kit.secret_key
 
-    def init_app(self, app: Flask) -> None:
-        from ..cli import make_cli
-        from ..console import init_console
+    proxies = int(app.config["JOMRESKIT_TRUSTED_PROXIES"] or 0)
+    if proxies > 0:  # the sign-in throttle and the rate limits count real client addresses
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
-        config.load(app)
-        proxies = int(app.config["JOMRESKIT_TRUSTED_PROXIES"] or 0)
-        if proxies > 0:  # the sign-in throttle and the rate limits count real client addresses
-            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
-        kit = Kit(app)
-        app.extensions[EXTENSION] = kit
-        if not app.config.get("SECRET_KEY"):
-            app.config["SECRET_KEY"] = kit.secret_key
+    if kit.owns_session:  # a host's session is the host's to end (Flask-SQLAlchemy does)
 
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
             kit.session.remove()
 
-        _on_every_request(app, kit)
-        kit.guarded("init_app", kit=kit, app=app)
-        init_console(kit, app)
-        cli: click.Group = make_cli(kit)
-        app.cli.add_command(cli, "jomreskit")
-        kit.cli = cli
-
-    @property
-    def kit(self) -> Kit:
-        """The runtime of the current app."""
-        return get_kit()
-
-    def fire(self, name: str, **ids: int) -> Event:
-        """Fire an event on the current app; see ``Kit.fire``."""
-        return get_kit().fire(name, **ids)
+    _on_every_request(app, kit)
+    loaded = list(kit.loaded.names)
+    kit.hooks.init_app(kit=kit, app=app)
+    if kit.loaded.names != loaded:
+        kit.collect_registrations()
+    return kit
 
 
 def _on_every_request(app: Flask, kit: Kit) -> None:

@@ -6,16 +6,19 @@ A plugin ships a folder of Alembic revision files (no env.py needed) and returns
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import produce_migrations, render_python_code
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
+from . import db
 from .db import Base
+
+ENVIRONMENT = Path(__file__).with_name("alembic_env")  # the env.py every folder runs in
 
 
 def version_table(plugin: str) -> str:
@@ -35,36 +38,17 @@ def current(engine: Engine, plugin: str) -> str | None:
 
 
 def upgrade(engine: Engine, plugin: str, folder: str) -> tuple[str | None, str | None]:
-    """Apply ``folder``'s revisions up to head; return the revision before and after."""
-    script = _script(folder)
+    """Apply ``folder``'s revisions up to head, as `alembic upgrade heads` would, in one
+    transaction; return the revision before and after."""
     before = current(engine, plugin)
-
-    def to_head(revision: object, _context: object) -> object:
-        return script._upgrade_revs("heads", revision)  # what `alembic upgrade heads` runs
-
     cfg = Config()
-    cfg.set_main_option("script_location", folder)
+    cfg.set_main_option("script_location", str(ENVIRONMENT))
+    cfg.set_main_option("path_separator", "os")  # folders may have spaces in them
+    cfg.set_main_option("version_locations", folder.replace("%", "%%"))
     with engine.begin() as connection:
-        _run(cfg, script, connection, to_head, plugin)
+        cfg.attributes.update(connection=connection, version_table=version_table(plugin))
+        command.upgrade(cfg, "heads")
     return before, current(engine, plugin)
-
-
-def _run(
-    cfg: Config,
-    script: ScriptDirectory,
-    connection: Connection,
-    fn: Callable[..., object],
-    plugin: str,
-) -> None:
-    with EnvironmentContext(cfg, script, fn=fn, destination_rev="heads") as env:
-        env.configure(
-            connection=connection,
-            target_metadata=Base.metadata,
-            version_table=version_table(plugin),
-            render_as_batch=True,  # SQLite alters tables by copying them
-        )
-        with env.begin_transaction():
-            env.run_migrations()
 
 
 def _not_a_version_table(name: str | None, type_: str, _parent: object) -> bool:
@@ -83,7 +67,17 @@ def pending_changes(engine: Engine) -> str:
             },
         )
         ops = produce_migrations(context, Base.metadata)
-    return "" if ops.upgrade_ops.is_empty() else render_python_code(ops.upgrade_ops)
+    if ops.upgrade_ops.is_empty():
+        return ""
+    return render_python_code(ops.upgrade_ops, render_item=_render_public_type)
+
+
+def _render_public_type(type_: str, obj: object, _context: object) -> str | bool:
+    """Write the core's column types by their public name (``jomreskit.db``), so a plugin's
+    migration imports only the public surface; anything else renders as Alembic would."""
+    if type_ == "type" and type(obj).__module__ == db.__name__:
+        return f"jomreskit.db.{obj!r}"
+    return False
 
 
 REVISION_TEMPLATE = '''"""{message}
@@ -96,7 +90,7 @@ Create Date: {date}
 import sqlalchemy as sa
 from alembic import op
 
-import jomreskit.core.db
+import jomreskit.db
 
 revision = {revision!r}
 down_revision = {down_revision!r}
@@ -117,7 +111,6 @@ def write_revision(engine: Engine, folder: str, message: str) -> str | None:
     """
     import re
     from datetime import UTC, datetime
-    from pathlib import Path
 
     code = pending_changes(engine)
     if not code:

@@ -54,7 +54,7 @@ class Checked:
 
 
 def core_version() -> str:
-    from .. import __version__
+    from . import __version__
 
     return __version__
 

@@ -1,3 +1,9 @@
 """__description__"""
 
-from jomreskit import hookimpl  # noqa: F401  (hook implementations go below)
+from jomreskit import EventType, hookimpl
+
+
+@hookimpl
+def register_events() -> list[EventType]:
+    """The events this plugin fires (replace or add hooks: see jomreskit's docs/plugin_hooks.md)."""
+    return [EventType("__name___checked", ("property_uid",), "__description__")]

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     import click
     from flask import Flask
 
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 __version__ = "0.1.0"
 

@@ -20,21 +20,20 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter, Rule
 
-from jomreskit.core.domain import services
-from jomreskit.core.domain.models import User
-from jomreskit.core.errors import (
+from jomreskit import (
     Conflict,
     JomresKitError,
     NotFound,
     PermissionDenied,
     ValidationError,
 )
+from jomreskit.domain import User, services
 
 from . import responses
 from .models import ApiKey, TokenGrant
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 log = logging.getLogger("jomreskit.api")
 

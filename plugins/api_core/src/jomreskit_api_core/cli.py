@@ -11,7 +11,7 @@ from jomreskit.cli import echo_json, echo_table, pass_kit
 from . import keys
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 KEY_COLUMNS = ("client_id", "name", "manager", "scopes", "active", "created_at")
 

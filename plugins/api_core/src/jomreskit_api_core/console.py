@@ -8,10 +8,9 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from jomreskit import JomresKitError, get_kit
 from jomreskit.console import ConsolePage, current_user
-from jomreskit.core.domain.models import User
-from jomreskit.core.errors import JomresKitError
-from jomreskit.core.kit import get_kit
+from jomreskit.domain import User
 
 from . import keys
 

@@ -12,16 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, select
 
-from jomreskit.core.db import timestamp_text, utcnow
-from jomreskit.core.domain import services
-from jomreskit.core.domain.models import User
-from jomreskit.core.errors import NotFound, PermissionDenied, ValidationError
+from jomreskit import NotFound, PermissionDenied, ValidationError
+from jomreskit.db import timestamp_text, utcnow
+from jomreskit.domain import User, services
 
 from .models import AccessToken, ApiKey, digest
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
-    from jomreskit.core.scopes import Scope
+    from jomreskit import Kit, Scope
 
 CLIENT_ID_PREFIX = "jkc_"
 SECRET_PREFIX = "jks_"  # recognisable, so a secret pasted somewhere public can be found

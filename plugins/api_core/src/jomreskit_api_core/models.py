@@ -17,9 +17,9 @@ from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, list_to_scope, scope
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from jomreskit.core.db import Base, utcnow
-from jomreskit.core.domain.models import User
-from jomreskit.core.scopes import Scope
+from jomreskit import Scope
+from jomreskit.db import Base, utcnow
+from jomreskit.domain import User
 
 TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 

@@ -38,8 +38,8 @@ from flask import Flask, Response, g
 from flask import request as flask_request
 from sqlalchemy import bindparam, delete, insert, select
 
-from jomreskit.core.db import utcnow
-from jomreskit.core.domain.models import ManagerProperty, User
+from jomreskit.db import utcnow
+from jomreskit.domain import ManagerProperty, User
 
 from .api import ApiError
 from .keys import purge_expired_tokens
@@ -54,7 +54,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 log = logging.getLogger("jomreskit.api")
 

@@ -23,13 +23,13 @@ from flask import g, request
 from sqlalchemy import case
 from sqlalchemy.dialects import postgresql, sqlite
 
-from jomreskit.core.errors import ValidationError
+from jomreskit import ValidationError
 
 from .api import ApiError
 from .models import RateLimitCounter
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 log = logging.getLogger("jomreskit.api")
 

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from flask import Response
 
-from jomreskit.core.db import timestamp_text
+from jomreskit.db import timestamp_text
 
 JSON_MIMETYPE = "application/json"
 

@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import update
 
 from jomreskit import create_app, get_kit
-from jomreskit.core.db import utcnow
+from jomreskit.db import utcnow
 
 from . import keys
 from .models import AccessToken, digest

@@ -11,7 +11,7 @@ from jomreskit.cli import echo_json, pass_kit
 from . import features
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 
 @click.group("search")

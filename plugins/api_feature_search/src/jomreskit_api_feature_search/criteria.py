@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from jomreskit.core.errors import ValidationError
+from jomreskit import ValidationError
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20

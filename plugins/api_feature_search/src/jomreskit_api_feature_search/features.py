@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from jomreskit.core.domain.models import Property, Room
+from jomreskit.domain import Property, Room
 
 from .models import MAX_FEATURE, PropertyFeature
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from jomreskit.core.db import Base
-from jomreskit.core.domain.models import Room
+from jomreskit.db import Base
+from jomreskit.domain import Room
 
 MAX_FEATURE = 255
 

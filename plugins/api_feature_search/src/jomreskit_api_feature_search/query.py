@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from jomreskit.core.domain.models import Property, Room, RoomBooking
+from jomreskit.domain import Property, Room, RoomBooking
 
 from .criteria import Places, PropertySearch
 from .models import PropertyFeature

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from jomreskit.core.domain.models import Contract, Property, Room, RoomBooking
+from jomreskit.domain import Contract, Property, Room, RoomBooking
 
 from . import features
 

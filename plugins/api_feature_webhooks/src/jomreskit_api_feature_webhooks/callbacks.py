@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from jomreskit.core.domain.models import EventRecord, User
-from jomreskit.core.errors import NotFound
-from jomreskit.core.events import EventType
+from jomreskit import EventType, NotFound
+from jomreskit.domain import EventRecord, User
 
 from . import records, statements
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 Record = dict[str, Any]
 Reader = Callable[["Kit", int, "int | None"], "Record | None"]

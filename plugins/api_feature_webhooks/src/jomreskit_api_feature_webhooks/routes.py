@@ -20,15 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from jomreskit_api_core import Api, ApiError, Param, current_manager, require_property
 
-from jomreskit.core.domain.models import Property
-from jomreskit.core.errors import NotFound
-from jomreskit.core.events import EventType
+from jomreskit import EventType, NotFound
+from jomreskit.domain import Property
 
 from .callbacks import ALIASES, Reader, callback_id_field, read, resolve_event
 from .urls import NO_PROPERTY
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 DESCRIPTION = """\
 The full, current record the event is about, as the remote service notified of it reads it:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Select, bindparam, null, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from jomreskit.core.domain.models import (
+from jomreskit.domain import (
     Contract,
     ContractNote,
     Coupon,

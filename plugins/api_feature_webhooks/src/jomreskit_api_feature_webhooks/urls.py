@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import has_request_context, request
 
-from jomreskit.core.events import EventType
+from jomreskit import EventType
 
 from .callbacks import callback_id_field
 

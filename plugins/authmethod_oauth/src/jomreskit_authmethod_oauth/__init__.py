@@ -16,8 +16,7 @@ from typing import Any
 
 import requests
 
-from jomreskit import AuthMethod, SettingField, hookimpl
-from jomreskit.core.authmethods import AuthMethodError
+from jomreskit import AuthMethod, SettingField, client_credentials_token, hookimpl
 
 CLIENT_AUTH = ("client_secret_basic", "client_secret_post")
 # A token is renewed this long before it says it expires, so it does not lapse in flight.
@@ -74,32 +73,10 @@ class OAuthClientCredentials(AuthMethod):
             return token
 
     def _fetch(self, settings: Mapping[str, Any], http: requests.Session) -> tuple[str, float]:
-        data = {"grant_type": "client_credentials"}
-        if settings.get("scope"):
-            data["scope"] = settings["scope"]
-        auth = None
-        if settings.get("client_auth") == "client_secret_post":
-            data.update(client_id=settings["client_id"], client_secret=settings["client_secret"])
-        else:
-            auth = (settings["client_id"], settings["client_secret"])
-        url = settings["token_url"]
-        response = http.post(url, data=data, auth=auth, headers={"Accept": "application/json"})
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = {}
-        if response.status_code != 200 or not isinstance(answer, dict):
-            error = answer.get("error") if isinstance(answer, dict) else None
-            raise AuthMethodError(f"the token URL {url} answered HTTP {response.status_code}"
-                                  + (f" ({error})" if isinstance(error, str) else ""))
-        token = answer.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise AuthMethodError(f"the token URL {url} gave no access_token")
-        try:
-            lifetime = float(answer.get("expires_in") or 3600)
-        except (TypeError, ValueError):
-            lifetime = 3600.0
-        return token, lifetime
+        return client_credentials_token(
+            http, settings["token_url"], settings["client_id"], settings["client_secret"],
+            scope=settings.get("scope"),
+            client_auth=settings.get("client_auth") or "client_secret_basic")
 
 
 def _key(settings: Mapping[str, Any]) -> str:

@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     import click
     from flask import Flask
 
-    from jomreskit.core.events import Event
-    from jomreskit.core.kit import Kit
+    from jomreskit import Event, Kit
 
 __all__ = ["models"]
 

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from jomreskit import JomresKitError, ValidationError
 from jomreskit.cli import ID, echo_json, echo_table, parse_pairs, pass_kit
-from jomreskit.core.db import timestamp_text, utcnow
-from jomreskit.core.errors import JomresKitError, ValidationError
+from jomreskit.db import timestamp_text, utcnow
 
 from . import config, services
 from .worker import Worker, prune
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 

@@ -9,7 +9,7 @@ from jomreskit import SiteSetting
 from . import guard
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 SETTINGS = (
     SiteSetting("JOMRESKIT_WEBHOOK_CONCURRENCY", 8, "Attempts a worker makes at once."),

@@ -11,11 +11,9 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from jomreskit import AuthMethod, JomresKitError, Kit, get_kit
 from jomreskit.console import ConsolePage, current_user
-from jomreskit.core.authmethods import AuthMethod
-from jomreskit.core.domain.models import User
-from jomreskit.core.errors import JomresKitError
-from jomreskit.core.kit import Kit, get_kit
+from jomreskit.domain import User
 
 from . import schedule, services
 from .models import DELIVERY_STATUSES, PENDING, Webhook

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
-import hmac
 import json
 import logging
 import secrets
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 import requests
+from standardwebhooks import Webhook
 
-from jomreskit.core.db import timestamp_text
+from jomreskit.db import timestamp_text
 
 SECRET_PREFIX = "whsec_"
 USER_AGENT = "jomreskit-webhooks/0.1"
@@ -79,11 +78,9 @@ def _warn_no_site_address() -> None:
 
 
 def sign(secret: str, msg_id: str, timestamp: int, payload: bytes) -> str:
-    """The ``webhook-signature`` header value for one attempt."""
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-    signed = f"{msg_id}.{timestamp}.".encode() + payload
-    digest = hmac.new(key, signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    """The ``webhook-signature`` header value for one attempt, by the Standard Webhooks
+    reference library (receivers verify with the same code)."""
+    return Webhook(secret).sign(msg_id, datetime.fromtimestamp(timestamp, UTC), payload.decode())
 
 
 def request(url: str, msg_id: str, payload: str, secret: str, timestamp: int

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from jomreskit.core.db import Base, utcnow
+from jomreskit.db import Base, utcnow
 
 # A delivery is "pending" until it succeeds or runs out of attempts ("failed").
 PENDING = "pending"

@@ -34,14 +34,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from jomreskit.core.domain.models import ManagerProperty
+from jomreskit.domain import ManagerProperty
 
 from . import message, wakeup
 from .models import PENDING, Delivery, Webhook
 
 if TYPE_CHECKING:
-    from jomreskit.core.events import Event
-    from jomreskit.core.kit import Kit
+    from jomreskit import Event, Kit
 
 
 WEBHOOKS = Webhook.__table__
@@ -164,9 +163,12 @@ def _execute(connection: Any, statement: Any, params: dict[str, Any], counted: b
     if compiled is None:
         compiled = statement.compile(dialect=dialect)
         _compiled[(statement, dialect.name)] = compiled
-    to_database = DELIVERIES.c.created_at.type._cached_bind_processor(dialect)
-    if to_database is not None:
-        params["now"] = to_database(params["now"])
+    to_database = _to_database.get(dialect.name)
+    if to_database is None:
+        # Built once per database: SQLAlchemy's public bind_processor makes a new one per call.
+        processor = DELIVERIES.c.created_at.type.bind_processor(dialect)
+        to_database = _to_database[dialect.name] = processor or (lambda value: value)
+    params["now"] = to_database(params["now"])
     values: Any = (tuple(params[name] for name in compiled.positiontup) if compiled.positional
                    else params)
     result = connection.exec_driver_sql(compiled.string, values)
@@ -174,4 +176,5 @@ def _execute(connection: Any, statement: Any, params: dict[str, Any], counted: b
 
 
 _compiled: dict[tuple[Any, str], Any] = {}
+_to_database: dict[str, Any] = {}  # the timestamp's conversion for each database's driver
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from jomreskit.core.db import utcnow
+from jomreskit.db import utcnow
 
 from . import deadline, guard, message, schedule
 
 if TYPE_CHECKING:
-    from jomreskit.core.authmethods import AuthMethod
+    from jomreskit import AuthMethod
 
 READ_LIMIT = 64 * 1024
 EXCERPT = 1000

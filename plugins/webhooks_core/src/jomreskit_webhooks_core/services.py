@@ -16,18 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from jomreskit.core.db import utcnow
-from jomreskit.core.domain import services as domain_services
-from jomreskit.core.domain.models import ManagerProperty, User
-from jomreskit.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from jomreskit.core.events import MAX_ID
-from jomreskit.core.urls import check_http_url
+from jomreskit import MAX_ID, Conflict, NotFound, PermissionDenied, ValidationError, check_http_url
+from jomreskit.db import utcnow
+from jomreskit.domain import ManagerProperty, User
+from jomreskit.domain import services as domain_services
 
 from . import message, settings, wakeup
 from .models import DELIVERY_STATUSES, FAILED, PENDING, Delivery, DeliveryAttempt, Webhook
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 PING = "ping"
 

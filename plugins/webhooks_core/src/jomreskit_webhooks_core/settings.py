@@ -10,11 +10,10 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jomreskit.core.authmethods import AuthMethod
-from jomreskit.core.errors import ValidationError
+from jomreskit import AuthMethod, ValidationError
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
     from .models import Webhook
 

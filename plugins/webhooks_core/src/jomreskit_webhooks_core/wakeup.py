@@ -25,7 +25,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 log = logging.getLogger("jomreskit.webhooks")
 

@@ -38,8 +38,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import scoped_session
 
-from jomreskit.core import db
-from jomreskit.core.db import make_engine, make_session, utcnow
+from jomreskit import db
+from jomreskit.db import make_engine, make_session, utcnow
 
 from . import batch, config, message, settings, wakeup
 from .models import FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
@@ -47,7 +47,7 @@ from .sender import Job, Outcome, Sender, Target
 from .wakeup import first_line
 
 if TYPE_CHECKING:
-    from jomreskit.core.kit import Kit
+    from jomreskit import Kit
 
 log = logging.getLogger("jomreskit.webhooks")
 

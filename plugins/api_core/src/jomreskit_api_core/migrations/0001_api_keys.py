@@ -8,7 +8,7 @@ Create Date: 2026-11-27T17:28:10+00:00
 import sqlalchemy as sa
 from alembic import op
 
-import jomreskit.core.db
+import jomreskit.db
 
 revision = "0001"
 down_revision = None
@@ -32,9 +32,9 @@ def upgrade() -> None:
         sa.Column("manager_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("scopes", sa.JSON(), nullable=False),
-        sa.Column("created_at", jomreskit.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("rotated_at", jomreskit.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", jomreskit.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", jomreskit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("rotated_at", jomreskit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", jomreskit.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["manager_id"],
             ["users.id"],
@@ -51,8 +51,8 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("api_key_id", sa.Integer(), nullable=False),
         sa.Column("scope", sa.String(length=1000), nullable=False),
-        sa.Column("issued_at", jomreskit.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", jomreskit.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("issued_at", jomreskit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", jomreskit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["api_key_id"],
             ["api_keys.id"],

@@ -8,7 +8,7 @@ Create Date: 2026-11-27T17:25:46+00:00
 import sqlalchemy as sa
 from alembic import op
 
-import jomreskit.core.db
+import jomreskit.db
 
 revision = "0001"
 down_revision = None
@@ -30,9 +30,9 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("disabled_reason", sa.Text(), nullable=True),
         sa.Column("signing_secret", sa.Text(), nullable=False),
-        sa.Column("failing_since", jomreskit.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", jomreskit.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", jomreskit.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("failing_since", jomreskit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", jomreskit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", jomreskit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["manager_id"],
             ["users.id"],
@@ -52,12 +52,12 @@ def upgrade() -> None:
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", jomreskit.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", jomreskit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("claim", sa.String(length=40), nullable=True),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("delivered_at", jomreskit.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", jomreskit.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", jomreskit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", jomreskit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["webhook_id"],
             ["webhooks.id"],
@@ -79,7 +79,7 @@ def upgrade() -> None:
         "webhook_delivery_attempts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("delivery_id", sa.Integer(), nullable=False),
-        sa.Column("attempted_at", jomreskit.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("attempted_at", jomreskit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("duration_ms", sa.Integer(), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("response_excerpt", sa.Text(), nullable=False),

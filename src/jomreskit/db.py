@@ -1,0 +1,18 @@
+"""Storage for plugins: the declarative base every table shares, and its helpers.
+
+Part of the public surface (see ``jomreskit``): a plugin defines its models on ``Base``, stamps
+times with ``utcnow()``, and a migration names ``UTCDateTime`` for their timestamp columns.
+"""
+
+from .core.db import (
+    Base,
+    UTCDateTime,
+    autocommit,
+    make_engine,
+    make_session,
+    timestamp_text,
+    utcnow,
+)
+
+__all__ = ["Base", "UTCDateTime", "autocommit", "make_engine", "make_session", "timestamp_text",
+           "utcnow"]
