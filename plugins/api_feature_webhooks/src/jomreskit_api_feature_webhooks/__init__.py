@@ -55,6 +55,9 @@ def event_callback_url(kit: Kit, event: Event) -> str | None:
 
 @hookimpl
 def init_app(kit: Kit, app: Flask) -> None:
+    # Refuse a database the record statements are not written for now, while the site
+    # starts (the plugin is then reported and left out), rather than on each callback.
+    callbacks.statements.prepared(kit.engine.dialect, callbacks.guest_fields(kit.settings))
     unknown = callbacks.unknown_guest_fields(kit.settings)
     if unknown:
         log.warning("%s: unknown guest field(s) %s left out; known: %s",
