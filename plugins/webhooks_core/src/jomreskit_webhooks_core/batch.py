@@ -69,8 +69,8 @@ _compiled: dict[tuple[str, int], tuple[str, Sequence[str] | None]] = {}
 
 
 def stamp(dialect: Any) -> Any:
-    """A function converting a timestamp for ``dialect``'s driver."""
-    return DELIVERIES.c.created_at.type._cached_bind_processor(dialect) or (lambda v: v)
+    """A function converting a timestamp for ``dialect``'s driver (built once per worker)."""
+    return DELIVERIES.c.created_at.type.bind_processor(dialect) or (lambda v: v)
 
 
 def finish(connection: Any, rows: list[tuple[Any, ...]]) -> None:

@@ -109,8 +109,9 @@ class DeliverySession(requests.Session):
             data = data[:READ_LIMIT]
             raw.close()
         raw.release_conn()
-        # requests has no public way to hand a Response a body read elsewhere; reading it
-        # here, bounded, is what keeps a huge answer from being buffered whole.
+        # requests has no public way to hand a Response a body read elsewhere (its own
+        # adapters set ``_content`` the same way). Reading it here, bounded, is what keeps a
+        # huge answer from being buffered whole: ``response.content`` would read it all.
         response._content = data
         response._content_consumed = True
         return response
