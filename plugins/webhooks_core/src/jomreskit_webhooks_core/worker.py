@@ -383,6 +383,8 @@ class Worker:
                                          self.concurrency * THREADS_PER_PLACE)
         pool = ThreadPoolExecutor(in_hand.threads, thread_name_prefix="jomreskit-delivery")
         more = True  # whether due rows may be waiting (the last claim was full, or woken)
+        claimed: bool | None = None  # what the claim of this round said of ``more``
+        look_ahead = False  # whether to read the next due time before sleeping
         due_in: float | None = None  # seconds until the next row falls due, as last read
         looked_at = time.monotonic()
         skipped: set[int] = set()  # webhooks whose rows the last claim left alone
@@ -399,11 +401,18 @@ class Worker:
                     claimed = self._claim_into(in_hand)
                     if claimed is not None:
                         claims += 1
-                        more, due_in = claimed
-                        looked_at = time.monotonic()
+                        more = claimed
                         skipped = set(in_hand.full())
                 for job, target in in_hand.take():
                     pool.submit(self._send, job, target, in_hand, done)
+                if claimed is not None and not more:
+                    look_ahead = True  # nothing else is due now: when is the next?
+                claimed = None
+                if look_ahead and not in_hand.fast():
+                    # Asked once the attempts just started are done (or slow), so the question
+                    # takes nothing from them (this thread's Python would share their core).
+                    due_in, looked_at = self._due_in(in_hand.full()), time.monotonic()
+                    look_ahead = False
                 finished = self._collect(done, in_hand)
                 for item in finished:
                     webhook_id = item.job.webhook_id
@@ -427,8 +436,8 @@ class Worker:
                     break  # outcomes that cannot be written: the leases bring the rows back
                 if mode == "forever" and not in_hand and self._database_ready():
                     self._maybe_prune()
-                woken = self.waker.wait(
-                    self._sleep(in_hand, more and may_claim, due_in, looked_at))
+                sleep = self._sleep(in_hand, more and may_claim, due_in, looked_at)
+                woken = self.waker.wait(min(sleep, SLOW_AFTER) if look_ahead else sleep)
                 more = more or woken
         finally:
             pool.shutdown(wait=True)
@@ -493,10 +502,9 @@ class Worker:
                 break
         return finished
 
-    def _claim_into(self, in_hand: InHand) -> tuple[bool, float | None] | None:
+    def _claim_into(self, in_hand: InHand) -> bool | None:
         """Claim what may be sent now into ``in_hand``; returns whether more may be due at
-        once, and in how many seconds the next row falls due (None: nothing pending), or
-        None when the database could not be reached."""
+        once, or None when the database could not be reached."""
         wanted = self.batch - in_hand.held()
         try:
             jobs, targets = self.claim(wanted, skip=in_hand.full())
@@ -508,22 +516,19 @@ class Worker:
             in_hand.add(job, targets.get(job.webhook_id))
             per_webhook[job.webhook_id] = per_webhook.get(job.webhook_id, 0) + 1
         # A full claim, or one a webhook's share cut short, may have left due rows behind.
-        more = len(jobs) == wanted or any(n >= self.share for n in per_webhook.values())
-        due_in = None
-        if not more:
-            try:
-                due_in = self._due_in(in_hand.full())
-            except DATABASE_DOWN as exc:
-                self._database_lost(exc)
-                return more, None
         self._database_back()
-        return more, due_in
+        return len(jobs) == wanted or any(n >= self.share for n in per_webhook.values())
 
     def _due_in(self, skip: list[int]) -> float | None:
         """Seconds until the earliest pending row of the other webhooks falls due (a retry, a
-        ``Retry-After``, a lease running out), or None when none is pending."""
-        with self._transaction(autocommit=True) as session:
-            due = session.scalar(_NEXT_DUE, {"skip": skip})
+        ``Retry-After``, a lease running out), or None when none is pending. With the
+        database away, 0: claim again as soon as it is back."""
+        try:
+            with self._transaction(autocommit=True) as session:
+                due = session.scalar(_NEXT_DUE, {"skip": skip})
+        except DATABASE_DOWN as exc:
+            self._database_lost(exc)
+            return 0.0
         if due is None:
             return None
         return max((due - utcnow()).total_seconds(), 0.05)
