@@ -12,6 +12,7 @@ from . import feed, settings, wakeup
 from .cursor import START, Position, decode, encode
 
 ACKNOWLEDGED = "acknowledged"
+RECHECK_FIRST, RECHECK_MAX = 0.05, 1.0  # seconds, while events wait behind a transaction
 
 EVENT = {
     "type": "object",
@@ -84,6 +85,7 @@ def register(api: Api, scope: str) -> None:
         reader = feed.Reader(token.manager_id, token.is_super)
         deadline = time.monotonic() + params["wait"]
         waker = wakeup.waker(kit)
+        recheck = RECHECK_FIRST
         while True:
             seen = waker.generation
             try:
@@ -96,9 +98,13 @@ def register(api: Api, scope: str) -> None:
                 break
             after = page.next
             session.close()  # no connection held while waiting
-            # Events committed but held behind a running transaction send no second wake-up
-            # when it ends: look again soon.
-            waker.wait(seen, min(left, 0.05) if page.more_coming else left)
+            if page.more_coming:
+                # Events committed but held behind a running transaction: its end sends no
+                # wake-up when it fired nothing, so look again, less often the longer it runs.
+                waker.wait(seen, min(left, recheck))
+                recheck = min(recheck * 2, RECHECK_MAX)
+            else:
+                waker.wait(seen, left)
             kit.autocommit()
         data = [feed.as_json(kit, position, event, encode(position))
                 for position, event in page.events]
