@@ -43,6 +43,13 @@ from before that answers 410 `cursor_expired` with the oldest cursor still avail
 `wait` (seconds, at most {settings.MAX_WAIT}) holds the request until an event arrives or the
 time is up."""
 
+EXPIRED = {410: {
+    "description": "The cursor is older than the retention (`cursor_expired`); the message and "
+                   "the `X-Oldest-Cursor` header give the oldest cursor still available.",
+    "headers": {"X-Oldest-Cursor": {"schema": {"type": "string"}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}}
+
 CURSOR_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {
@@ -58,6 +65,7 @@ def register(api: Api, scope: str) -> None:
 
     @api.route("/events", scope=scope, tags=("events",), summary="Events since a cursor",
                description=FEED_DESCRIPTION, response={"type": "array", "items": EVENT},
+               responses=EXPIRED,
                params=(
                    Param("after", description="A cursor, or `acknowledged`."),
                    Param("limit", type="integer", minimum=1, maximum=settings.MAX_LIMIT,
@@ -65,7 +73,7 @@ def register(api: Api, scope: str) -> None:
                          description="Events per page."),
                    Param("types", type="array",
                          description="Only these event types (e.g. booking_added)."),
-                   Param("property_uid", type="integer", minimum=1,
+                   Param("property_uid", type="integer", minimum=1, example=1,
                          description="Only this property's events."),
                    Param("wait", type="integer", minimum=0, maximum=settings.MAX_WAIT,
                          default=0, description="Seconds to wait for an event when there is "
@@ -116,7 +124,7 @@ def register(api: Api, scope: str) -> None:
                description="Store `cursor` as this key's acknowledged position, so that "
                            "`GET /events?after=acknowledged` resumes from it (after a restart, "
                            "say). A cursor older than the retention answers 410.",
-               request_body=CURSOR_BODY,
+               request_body=CURSOR_BODY, responses=EXPIRED,
                response={"type": "object", "required": ["cursor", "acknowledged_at"],
                          "properties": {"cursor": {"type": "string"},
                                         "acknowledged_at": {"type": "string",
