@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from jomreskit import Event, EventType
@@ -15,13 +15,12 @@ from jomreskit.db import utcnow
 from jomreskit.domain import ManagerProperty
 
 from .cursor import START, Position
-from .horizon import EVENTS, settled
+from .horizon import EVENTS, after, order, settled
 from .models import AcknowledgedCursor, PrunedUpTo
 
 if TYPE_CHECKING:
     from jomreskit import Kit
 
-POSITION = tuple_(EVENTS.c.feed_xid, EVENTS.c.id)
 PROPERTY_UID = EVENTS.c.ids["property_uid"].as_integer()
 
 
@@ -63,13 +62,13 @@ def check_kept(session: Session, after: Position) -> None:
         raise CursorExpired(oldest)
 
 
-def read(kit: Kit, reader: Reader, after: Position, limit: int,
+def read(kit: Kit, reader: Reader, start: Position, limit: int,
          types: Collection[str] = (), property_uid: int | None = None) -> Page:
-    """Up to ``limit`` settled events after ``after`` that ``reader`` may see."""
+    """Up to ``limit`` settled events after ``start`` that ``reader`` may see."""
     session = kit.session()
-    check_kept(session, after)
+    check_kept(session, start)
     final = settled(session)
-    query = select(EVENTS).where(final, POSITION > tuple_(*after))
+    query = select(EVENTS).where(final, after(session, start))
     if types:
         query = query.where(EVENTS.c.name.in_(list(types)))
     if property_uid is not None:
@@ -79,18 +78,16 @@ def read(kit: Kit, reader: Reader, after: Position, limit: int,
             select(ManagerProperty.property_uid)
             .where(ManagerProperty.manager_id == reader.manager_id)
             .scalar_subquery()))
-    rows = session.execute(query.order_by(EVENTS.c.feed_xid, EVENTS.c.id).limit(limit)).all()
+    rows = session.execute(query.order_by(*order(session)).limit(limit)).all()
     events = [(Position(row.feed_xid, row.id), _event(kit, row)) for row in rows]
     if len(events) == limit:
         return Page(events, events[-1][0], more_coming=True)
-    # Fewer than asked: everything settled after ``after`` was seen, also what this reader may
+    # Fewer than asked: everything settled after ``start`` was seen, also what this reader may
     # not see, so the next cursor jumps to the last settled event and skips those for good.
     newest = session.execute(select(EVENTS.c.feed_xid, EVENTS.c.id).where(final)
-                             .order_by(EVENTS.c.feed_xid.desc(), EVENTS.c.id.desc())
-                             .limit(1)).first()
-    last = max(after, Position(*newest)) if newest else after
-    unsettled = session.scalar(select(EVENTS.c.id).where(~final, POSITION > tuple_(*last))
-                               .limit(1))
+                             .order_by(*order(session, descending=True)).limit(1)).first()
+    last = max(start, Position(*newest)) if newest else start
+    unsettled = session.scalar(select(EVENTS.c.id).where(~final, after(session, last)).limit(1))
     return Page(events, last, more_coming=unsettled is not None)
 
 
@@ -153,11 +150,11 @@ def prune(kit: Kit, older_than: datetime) -> int:
         last = session.execute(
             select(EVENTS.c.feed_xid, EVENTS.c.id)
             .where(final, EVENTS.c.created_at < older_than, EVENTS.c.id != newest_id)
-            .order_by(EVENTS.c.feed_xid.desc(), EVENTS.c.id.desc()).limit(1)).first()
+            .order_by(*order(session, descending=True)).limit(1)).first()
         if last is None:
             return 0
         up_to = Position(*last)
-        deleted = session.execute(delete(EVENTS).where(POSITION <= tuple_(*up_to),
+        deleted = session.execute(delete(EVENTS).where(~after(session, up_to),
                                                       EVENTS.c.id != newest_id)).rowcount
         mark = session.get(PrunedUpTo, 1) or PrunedUpTo(id=1)
         session.add(mark)

@@ -13,15 +13,31 @@ in ``(feed_xid, id)`` order and only below a horizon that nothing can still appe
 
 The horizon is read once and then passed as a number, so a page and the cursor that follows it
 describe the same settled set even though each statement sees newer commits.
+
+The order is written per database too: PostgreSQL walks the ``(feed_xid, id)`` index with a
+row comparison; SQLite would not use that index for one, and there ``feed_xid`` is always 0.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, String, column, func, select, table, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    String,
+    column,
+    func,
+    select,
+    table,
+    text,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.types import JSON
 
 from jomreskit.db import UTCDateTime
+
+from .cursor import Position
 
 EVENTS = table(
     "events",
@@ -40,3 +56,17 @@ def settled(session: Session) -> ColumnElement[bool]:
     if session.get_bind().dialect.name == "postgresql":
         return EVENTS.c.feed_xid < session.scalar(_XMIN)
     return EVENTS.c.id <= session.scalar(select(func.coalesce(func.max(EVENTS.c.id), 0)))
+
+
+def after(session: Session, position: Position) -> ColumnElement[bool]:
+    """The condition of the events after ``position`` in the feed's order."""
+    if session.get_bind().dialect.name == "postgresql":
+        return tuple_(EVENTS.c.feed_xid, EVENTS.c.id) > tuple_(*position)
+    return EVENTS.c.id > position.event_id
+
+
+def order(session: Session, descending: bool = False) -> list[ColumnElement[int]]:
+    """The feed's order, oldest first (or newest first)."""
+    columns = ([EVENTS.c.feed_xid, EVENTS.c.id]
+               if session.get_bind().dialect.name == "postgresql" else [EVENTS.c.id])
+    return [c.desc() for c in columns] if descending else list(columns)
