@@ -109,6 +109,7 @@ def test_bad_requests_answer_one_json_error(feed):
         got[expected] = feed.error(feed.get(**params))
     assert got == {expected: expected for expected in cases}
     assert feed.error(feed.get(limit="1001")) == (422, "invalid_limit")
+    assert feed.error(feed.get(property_uid=str(2**31))) == (422, "invalid_property_uid")
 
 
 def test_a_key_without_the_scope_is_refused(feed):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from jomreskit.domain import EventRecord, services
@@ -50,7 +51,8 @@ class HeldTransaction:
 
 def test_an_event_committed_late_behind_a_higher_one_is_read_once(feed):
     if feed.site.kit.engine.dialect.name != "postgresql":
-        return  # SQLite's single writer: the second transaction could not fire before commit
+        pytest.skip("SQLite's single writer: a second transaction cannot fire before the first "
+                    "commits")
     _, cursor = feed.read_all()
 
     first = HeldTransaction(feed, "takes the lower id, commits last")

@@ -12,6 +12,7 @@ from . import feed, settings, wakeup
 from .cursor import START, Position, decode, encode
 
 ACKNOWLEDGED = "acknowledged"
+MAX_ID = 2**31 - 1  # property ids are 32-bit: a larger one would overflow the query
 RECHECK_FIRST, RECHECK_MAX = 0.05, 1.0  # seconds, while events wait behind a transaction
 
 EVENT = {
@@ -73,7 +74,7 @@ def register(api: Api, scope: str) -> None:
                          description="Events per page."),
                    Param("types", type="array",
                          description="Only these event types (e.g. booking_added)."),
-                   Param("property_uid", type="integer", minimum=1, example=1,
+                   Param("property_uid", type="integer", minimum=1, maximum=MAX_ID, example=1,
                          description="Only this property's events."),
                    Param("wait", type="integer", minimum=0, maximum=settings.MAX_WAIT,
                          default=0, description="Seconds to wait for an event when there is "
