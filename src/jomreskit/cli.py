@@ -594,9 +594,14 @@ def settings_command(kit: Kit, as_json: bool) -> None:
 )
 @click.option(
     "--signing-secret",
-    required=True,
     envvar="JOMRESKIT_RESPONDER_SIGNING_SECRET",
     help="The webhook's whsec_... signing secret (`jomreskit webhooks create`).",
+)
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Read the event feed (GET /events, scope events_get) instead of receiving webhooks, "
+    "from the key's acknowledged cursor.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=int)
@@ -619,7 +624,8 @@ def responder(
     api_url: str,
     client_id: str,
     client_secret: str,
-    signing_secret: str,
+    signing_secret: str | None,
+    follow: bool,
     host: str,
     port: int,
     username: str | None,
@@ -630,22 +636,36 @@ def responder(
     """Run the simulation webhook responder: the remote service's side of the case study.
 
     It verifies each notification's signature, takes a token with the API key, calls the
-    notification's callback_url and logs every step. Secrets may also come from the
+    notification's callback_url and logs every step. With --follow it reads the event feed
+    instead (api_feature_events), from the key's acknowledged cursor, and acknowledges each
+    page it handled. Secrets may also come from the
     JOMRESKIT_RESPONDER_* environment variables named in the options.
     """
     from . import responder as remote
 
+    if not signing_secret and not follow:
+        raise click.UsageError("give --signing-secret (or --follow to read the event feed)")
     config = remote.ResponderConfig(
         api_url=api_url,
         client_id=client_id,
         client_secret=client_secret,
-        signing_secret=signing_secret,
+        signing_secret=signing_secret or "",
         username=username,
         password=password,
     )
     path = log_path or f"{kit.settings['JOMRESKIT_INSTANCE_PATH']}/responder.jsonl"
     address = remote.parse_syslog_address(syslog) if syslog else None
-    remote.run(config, host, port, remote.console_log(path, address), announce=click.echo)
+    log = remote.console_log(path, address)
+    if follow:
+        click.echo(f"following the event feed of {api_url} (Ctrl-C to stop)")
+        try:
+            remote.follow(config, log)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            log.close()
+        return
+    remote.run(config, host, port, log, announce=click.echo)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

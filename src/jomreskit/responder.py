@@ -67,7 +67,8 @@ class ResponderConfig:
     password: str | None = None
 
     def __post_init__(self) -> None:
-        signing_key(self.signing_secret)  # refuse a malformed secret at start-up
+        if self.signing_secret:  # none when following the event feed instead of webhooks
+            signing_key(self.signing_secret)  # refuse a malformed secret at start-up
         if bool(self.username) != bool(self.password):
             raise ValidationError("give both --username and --password, or neither")
 
@@ -389,36 +390,121 @@ def make_app(config: ResponderConfig, log: StepLog) -> Flask:
         return fetch(str(callback_url), str(webhook_id))
 
     def fetch(callback_url: str, webhook_id: str) -> Response:
-        for attempt in (1, 2):
-            try:
-                token, fresh, lifetime = tokens.token()
-            except TokenError as exc:
-                log.step("token", False, f"no token: {exc}", webhook_id=webhook_id)
-                return error(503, "token_failed", "cannot take a token from the API; retry later")
-            how = (f"took a new token from {tokens.token_url}" if fresh
-                   else "reused the cached token")
-            log.step("token", True, how, webhook_id=webhook_id, expires_in=lifetime)
-            try:
-                answer = http.get(callback_url, headers={"Authorization": f"Bearer {token}"},
-                                  timeout=TIMEOUT, allow_redirects=False)
-            except requests.RequestException as exc:
-                log.step("callback", False, f"GET {callback_url} failed: {exc}",
-                         webhook_id=webhook_id, callback_url=callback_url)
-                return error(503, "callback_failed", "cannot reach the API; retry later")
-            if answer.status_code == 401 and attempt == 1:
-                tokens.forget()  # revoked or expired early: one more try with a new token
-                continue
-            break
-        document = _json_or_none(answer)
-        ok = 200 <= answer.status_code < 300
-        log.step("callback", ok, f"GET {callback_url} answered {answer.status_code}",
-                 webhook_id=webhook_id, callback_url=callback_url, status=answer.status_code,
-                 answer=document if document is not None else _excerpt(answer))
-        if answer.status_code >= 500:
+        status, failure = fetch_record(http, tokens, log, callback_url, webhook_id=webhook_id)
+        if failure == "token_failed":
+            return error(503, "token_failed", "cannot take a token from the API; retry later")
+        if failure == "callback_failed":
+            return error(503, "callback_failed", "cannot reach the API; retry later")
+        if (status or 0) >= 500:
             return error(503, "callback_failed", "the API failed; retry later")
-        return jsonify({"received": webhook_id, "callback_status": answer.status_code})
+        return jsonify({"received": webhook_id, "callback_status": status})
 
     return app
+
+
+def fetch_record(http: requests.Session, tokens: TokenClient, log: StepLog, callback_url: str,
+                 **ref: Any) -> tuple[int | None, str | None]:
+    """GET ``callback_url`` with a token (a new one once, after a 401), logging each step with
+    ``ref`` (which notification or event it is for).
+
+    Returns (the API's status, None), or (None, "token_failed" or "callback_failed").
+    """
+    for attempt in (1, 2):
+        try:
+            token, fresh, lifetime = tokens.token()
+        except TokenError as exc:
+            log.step("token", False, f"no token: {exc}", **ref)
+            return None, "token_failed"
+        how = f"took a new token from {tokens.token_url}" if fresh else "reused the cached token"
+        log.step("token", True, how, expires_in=lifetime, **ref)
+        try:
+            answer = http.get(callback_url, headers={"Authorization": f"Bearer {token}"},
+                              timeout=TIMEOUT, allow_redirects=False)
+        except requests.RequestException as exc:
+            log.step("callback", False, f"GET {callback_url} failed: {exc}",
+                     callback_url=callback_url, **ref)
+            return None, "callback_failed"
+        if answer.status_code == 401 and attempt == 1:
+            tokens.forget()  # revoked or expired early: one more try with a new token
+            continue
+        break
+    document = _json_or_none(answer)
+    ok = 200 <= answer.status_code < 300
+    log.step("callback", ok, f"GET {callback_url} answered {answer.status_code}",
+             callback_url=callback_url, status=answer.status_code,
+             answer=document if document is not None else _excerpt(answer), **ref)
+    return answer.status_code, None
+
+
+# -- following the event feed ------------------------------------------------------------------
+
+FOLLOW_WAIT = 30  # seconds each GET /events may wait for an event
+FOLLOW_RETRY = 5  # seconds before asking again after a failure
+
+
+def follow(config: ResponderConfig, log: StepLog, stop: threading.Event | None = None,
+           wait: int = FOLLOW_WAIT) -> None:
+    """Read the site's event feed instead of receiving webhooks, until ``stop`` is set.
+
+    Starts from the key's acknowledged cursor, so a restart resumes where it left off; logs
+    each event, fetches its callback_url as for a notification, and acknowledges each page
+    once its events are handled.
+    """
+    stop = stop or threading.Event()
+    http = requests.Session()
+    http.headers["User-Agent"] = USER_AGENT
+    api_url = config.api_url.rstrip("/")
+    tokens = TokenClient(f"{api_url}/oauth/token", config.client_id, config.client_secret, http)
+    after = "acknowledged"
+    while not stop.is_set():
+        try:
+            token = tokens.token()[0]
+            answer = http.get(f"{api_url}/events", params={"after": after, "wait": wait},
+                              headers={"Authorization": f"Bearer {token}"},
+                              timeout=(TIMEOUT[0], wait + TIMEOUT[1]), allow_redirects=False)
+        except (TokenError, requests.RequestException) as exc:
+            log.step("feed", False, f"cannot read the event feed: {exc}")
+            stop.wait(FOLLOW_RETRY)
+            continue
+        page = _json_or_none(answer)
+        if answer.status_code == 401:
+            tokens.forget()
+            continue
+        if answer.status_code == 410:
+            oldest = answer.headers.get("X-Oldest-Cursor", "")
+            log.step("feed", False, f"missed events older than the retention; reading on from "
+                                    f"{oldest}", status=410)
+            after = oldest or after
+            continue
+        if answer.status_code != 200 or not isinstance(page, dict):
+            log.step("feed", False, f"GET {api_url}/events answered {answer.status_code}: "
+                                    f"{_excerpt(answer)}", status=answer.status_code)
+            stop.wait(FOLLOW_RETRY)
+            continue
+        for event in page["data"]:
+            ref = {"event_id": event["id"]}
+            log.step("received", True, f"read {event['type']} from the feed", body=event, **ref)
+            callback_url = str(event.get("callback_url") or "")
+            # The bearer token is for our API only: never send it to another address.
+            if callback_url.startswith(api_url + "/"):
+                fetch_record(http, tokens, log, callback_url, **ref)
+        after = page["meta"]["next"]
+        if page["data"]:
+            _acknowledge(http, tokens, log, api_url, after, len(page["data"]))
+
+
+def _acknowledge(http: requests.Session, tokens: TokenClient, log: StepLog, api_url: str,
+                 cursor: str, count: int) -> None:
+    try:
+        answer = http.put(f"{api_url}/events/cursor", json={"cursor": cursor},
+                          headers={"Authorization": f"Bearer {tokens.token()[0]}"},
+                          timeout=TIMEOUT, allow_redirects=False)
+    except (TokenError, requests.RequestException) as exc:
+        # Not fatal: the events are read again after a restart, never lost.
+        log.step("acknowledged", False, f"cannot acknowledge the cursor: {exc}", cursor=cursor)
+        return
+    log.step("acknowledged", answer.status_code == 200, f"acknowledged {count} events",
+             cursor=cursor, status=answer.status_code)
 
 
 def _json_or_none(source: requests.Response | bytes) -> Any:

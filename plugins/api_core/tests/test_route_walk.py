@@ -45,13 +45,14 @@ def test_every_protected_route_answers_every_kind_of_caller(make_api_site, serve
             keys[manager, scope] = create_key(site, manager, [scope])
         return issue_token(site, *keys[manager, scope])
 
-    def call(route: Route, token: str | None = None, header: str | None = None):
+    def call(route: Route, token: str | None = None, header: str | None = None,
+             query: str = ""):
         headers = {}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         if header is not None:
             headers["Authorization"] = header
-        return http.request(route.method, base + sample_path(route), headers=headers)
+        return http.request(route.method, base + sample_path(route) + query, headers=headers)
 
     problems: list[str] = []
 
@@ -106,6 +107,11 @@ def test_every_protected_route_answers_every_kind_of_caller(make_api_site, serve
         if about_a_property and for_managers:
             expect(route, "with the key of a manager not linked to the property",
                    call(route, token("manager2", scope)), 403, "forbidden_property")
+        if for_managers and any(p.name == "property_uid" and p.in_ == "query"
+                                for p in route.params):  # a filter, as on /events
+            expect(route, "filtered to a property its manager does not run",
+                   call(route, token("manager2", scope), query="?property_uid=1"),
+                   403, "forbidden_property")
 
         expect_served(route, "with a super manager's key", call(route, token("super", scope)))
         expect_served(route, "with the rightful key", call(route, token(rightful, scope)))

@@ -1,0 +1,222 @@
+"""The event feed at scale: pages of GET /api/events with 1,000,000 events stored, and the
+cost of 200 idle long-polling readers.
+
+Builds a site, records 1,000,000 events (in 100 transactions, a third of them at a property the
+reading manager does not run), then:
+
+- reads 1,000 events in pages of 100 through the whole API (token check, the settled horizon,
+  the manager's properties, callback URLs, JSON; in-process WSGI, no network), from several
+  places in the feed; baseline in the same run: the bare ``id > x ORDER BY id LIMIT 100``
+  query a feed that could skip events would run;
+- serves the site on loopback and holds 200 readers in ``wait=30``, measuring this process's
+  CPU time while they wait; baseline: the same process idle, without readers.
+
+    .venv/bin/python bench/event_feed.py                  # SQLite, and PostgreSQL when
+    JOMRESKIT_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test \\
+        .venv/bin/python bench/event_feed.py              # ... this is set
+
+Targets: a page's median under 10 ms on PostgreSQL; 200 idle readers under 5 % of a core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+from flask import Flask
+from jomreskit_api_core import keys
+from jomreskit_api_feature_events import cursor
+from werkzeug.serving import make_server
+
+from jomreskit import create_app, get_kit
+from jomreskit.testing import scratch_database
+
+EVENTS = 1_000_000
+BATCHES = 100
+PAGE = 100
+READ = 1_000
+READERS = 200
+
+
+def build_site(folder: Path, database_url: str, events: int) -> Flask:
+    config = {
+        "JOMRESKIT_INSTANCE_PATH": str(folder / "instance"),
+        "JOMRESKIT_DATABASE_URL": database_url,
+        "JOMRESKIT_PLUGINS_DIR": str(folder / "plugins"),
+        "JOMRESKIT_SECRET_KEY": "bench",
+        "JOMRESKIT_BASE_URL": "http://portal.example",
+        "JOMRESKIT_API_RATE_LIMIT": "100000000/minute",
+    }
+    logging.getLogger("jomreskit").setLevel(logging.ERROR)  # "not set up yet": it is, below
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    first = create_app(config)
+    with first.app_context():
+        get_kit(first).upgrade_database(report=lambda _m: None)
+        from jomreskit.core.domain import demo
+
+        with get_kit(first).transaction():
+            demo.seed(get_kit(first))
+    get_kit(first).engine.dispose()
+    app = create_app(config)
+    engine = get_kit(app).engine
+    started = time.perf_counter()
+    per_batch = events // BATCHES
+    if engine.dialect.name == "postgresql":
+        rows = ("SELECT 'booking_note_saved', json_build_object('property_uid', 1 + g % 3, "
+                "'contract_uid', 41, 'note_id', g), now() "
+                "FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) g")
+    else:
+        rows = ("WITH RECURSIVE s(g) AS (SELECT :a UNION ALL SELECT g + 1 FROM s WHERE g < :b) "
+                "SELECT 'booking_note_saved', json_object('property_uid', 1 + g % 3, "
+                "'contract_uid', 41, 'note_id', g), strftime('%Y-%m-%d %H:%M:%f', 'now') FROM s")
+    insert = sa.text(f"INSERT INTO events (name, ids, created_at) {rows}")
+    for batch in range(BATCHES):  # a transaction each: PostgreSQL records 100 transaction ids
+        with engine.begin() as connection:
+            connection.execute(insert, {"a": batch * per_batch + 1, "b": (batch + 1) * per_batch})
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM ANALYZE" if engine.dialect.name == "postgresql"
+                                   else "ANALYZE")
+    print(f"  recorded {events:,} events in {time.perf_counter() - started:.0f} s")
+    return app
+
+
+def token(app: Flask, manager: str) -> str:
+    kit = get_kit(app)
+    with app.app_context(), kit.transaction():
+        key, secret = keys.create_key(kit, manager, ["events_get"])
+        client_id = key.client_id
+    response = app.test_client().post("/api/oauth/token", auth=(client_id, secret),
+                                      data={"grant_type": "client_credentials"})
+    return response.get_json()["access_token"]
+
+
+def cursor_at(app: Flask, event_id: int) -> str:
+    """The cursor just after event ``event_id``, as the feed would hand it out."""
+    with app.app_context():
+        xid = get_kit(app).session().scalar(
+            sa.text("SELECT feed_xid FROM events WHERE id = :id"), {"id": event_id})
+        get_kit(app).session.remove()
+    return cursor.encode(cursor.Position(xid, event_id))
+
+
+def page_times(app: Flask, starts: list[int]) -> list[float]:
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token(app, 'manager')}"}
+    times = []
+    for start in starts:
+        after = cursor_at(app, start)
+        read = 0
+        while read < READ:
+            began = time.perf_counter()
+            response = client.get(f"/api/events?after={after}&limit={PAGE}", headers=headers)
+            times.append(time.perf_counter() - began)
+            body = response.get_json()
+            assert response.status_code == 200 and body["data"], body
+            read += len(body["data"])
+            after = body["meta"]["next"]
+    return times
+
+
+def bare_times(app: Flask, starts: list[int]) -> list[float]:
+    kit = get_kit(app)
+    query = sa.text("SELECT id, name, ids, created_at FROM events WHERE id > :after "
+                    "ORDER BY id LIMIT :limit")
+    times = []
+    with app.app_context():
+        session = kit.session()
+        for start in starts:
+            after = start
+            for _ in range(READ // PAGE):
+                began = time.perf_counter()
+                rows = session.execute(query, {"after": after, "limit": PAGE}).all()
+                times.append(time.perf_counter() - began)
+                after = rows[-1].id
+        kit.session.remove()
+    return times
+
+
+def cpu_over(seconds: float) -> float:
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    time.sleep(seconds)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return 100 * used / seconds
+
+
+def idle_readers(app: Flask, readers: int, seconds: float) -> tuple[float, float, int]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/api"
+    headers = {"Authorization": f"Bearer {token(app, 'manager')}"}
+    with app.app_context():
+        newest_id = get_kit(app).session().scalar(sa.text("SELECT max(id) FROM events"))
+        get_kit(app).session.remove()
+    newest = cursor_at(app, newest_id)
+    idle = cpu_over(seconds)
+
+    answered: list[float] = []
+    began = time.monotonic()
+
+    def wait() -> None:
+        requests.get(f"{base}/events?after={newest}&wait=30", headers=headers, timeout=60)
+        answered.append(time.monotonic() - began)
+
+    threads = [threading.Thread(target=wait, daemon=True) for _ in range(readers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(3)  # every reader asked once and waits
+    statements: list[str] = []
+    count = lambda *_args: statements.append("")  # noqa: E731
+    sa.event.listen(get_kit(app).engine, "before_cursor_execute", count)
+    waiting = cpu_over(seconds)
+    sa.event.remove(get_kit(app).engine, "before_cursor_execute", count)
+    for thread in threads:
+        thread.join()
+    server.shutdown()
+    # Readers that had answered before the window closed were not waiting in it.
+    assert min(answered) > seconds + 3, f"a reader was answered after {min(answered):.1f} s"
+    return idle, waiting, len(statements)
+
+
+def bench(database_url: str | None, events: int, seconds: float) -> None:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(database_url, Path(tmp), prefix="bench") as url,
+    ):
+        app = build_site(Path(tmp), url, events)
+        starts = [events // 10 * n for n in (1, 3, 5, 7, 9)]
+        feed = statistics.median(page_times(app, starts)) * 1000
+        bare = statistics.median(bare_times(app, starts)) * 1000
+        print(f"  page of {PAGE} through the API: median {feed:.2f} ms "
+              f"(bare id > x query: {bare:.2f} ms, ratio {feed / bare:.1f}x)")
+        idle, waiting, statements = idle_readers(app, READERS, seconds)
+        print(f"  CPU of this process over {seconds:g} s: idle {idle:.2f} % of a core, "
+              f"with {READERS} readers waiting {waiting:.2f} % "
+              f"(difference {waiting - idle:.2f} %); {statements} SQL statements meanwhile")
+        get_kit(app).engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=EVENTS, help="events to record")
+    parser.add_argument("--seconds", type=float, default=10.0, help="CPU measuring window")
+    parser.add_argument("--postgres", default=os.environ.get("JOMRESKIT_BENCH_DATABASE_URL"),
+                        metavar="URL", help="also run on this PostgreSQL database "
+                                            "(default: JOMRESKIT_BENCH_DATABASE_URL)")
+    args = parser.parse_args()
+    for url in [None, *([args.postgres] if args.postgres else [])]:
+        print(f"event feed on {'PostgreSQL' if url else 'SQLite'}:")
+        bench(url, args.events, args.seconds)
+
+
+if __name__ == "__main__":
+    main()

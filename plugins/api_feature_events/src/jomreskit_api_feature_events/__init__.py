@@ -1,0 +1,63 @@
+"""An ordered event feed with a durable cursor: what changed since a remote service looked.
+
+``GET <api prefix>/events`` hands out the events of the key's manager's properties, oldest
+first, never skipping or repeating one; ``PUT <api prefix>/events/cursor`` stores the key's
+acknowledged position. Scope ``events_get``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jomreskit import Event, Kit, Scope, hookimpl
+
+from . import routes, wakeup
+
+if TYPE_CHECKING:
+    import click
+    from flask import Flask
+    from jomreskit_api_core import Api
+
+__version__ = "0.1.0"
+SCOPE = "events_get"
+
+
+@hookimpl
+def register_scopes() -> list[Scope]:
+    return [Scope(SCOPE, "Read the event feed of the manager's properties",
+                  granted_by="manager")]
+
+
+@hookimpl
+def register_api_routes(api: Api) -> None:
+    routes.register(api, SCOPE)
+
+
+@hookimpl
+def register_migrations() -> str:
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def init_app(kit: Kit, app: Flask) -> None:
+    wakeup.waker(kit)  # the commit listener, before the first event fires
+
+
+@hookimpl
+def event_fired(kit: Kit, event: Event) -> None:
+    wakeup.fired(kit, kit.session())
+
+
+@hookimpl
+def background_services(kit: Kit) -> list[Any]:
+    from .pruner import Pruner
+
+    return [Pruner(kit)]
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from .commands import feed_group
+
+    cli.add_command(feed_group)

@@ -1,0 +1,162 @@
+"""Reading the feed a page at a time, acknowledging a position, and pruning old events."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from jomreskit import Event, EventType
+from jomreskit.db import utcnow
+from jomreskit.domain import ManagerProperty
+
+from .cursor import START, Position
+from .horizon import EVENTS, after, order, settled
+from .models import AcknowledgedCursor, PrunedUpTo
+
+if TYPE_CHECKING:
+    from jomreskit import Kit
+
+PROPERTY_UID = EVENTS.c.ids["property_uid"].as_integer()
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Whose feed it is: every property (a super manager) or those ``manager_id`` runs."""
+
+    manager_id: int
+    is_super: bool
+
+
+@dataclass
+class Page:
+    """Events after a position, oldest first, and the position to read on from."""
+
+    events: list[tuple[Position, Event]]
+    next: Position
+    more_coming: bool  # events exist past the horizon: reading again soon will find more
+
+
+class CursorExpired(Exception):
+    """The position is older than the oldest event kept: events after it were pruned."""
+
+    def __init__(self, oldest: Position) -> None:
+        super().__init__("cursor older than the retention")
+        self.oldest = oldest
+
+
+def pruned_up_to(session: Session) -> Position:
+    """The last position pruning deleted (START when nothing was pruned)."""
+    mark = session.get(PrunedUpTo, 1)
+    return START if mark is None else Position(mark.xid, mark.event_id)
+
+
+def check_kept(session: Session, after: Position) -> None:
+    """Raise CursorExpired when events after ``after`` were pruned."""
+    oldest = pruned_up_to(session)
+    if after != START and after < oldest:
+        raise CursorExpired(oldest)
+
+
+def read(kit: Kit, reader: Reader, start: Position, limit: int,
+         types: Collection[str] = (), property_uid: int | None = None) -> Page:
+    """Up to ``limit`` settled events after ``start`` that ``reader`` may see."""
+    session = kit.session()
+    check_kept(session, start)
+    final = settled(session)
+    query = select(EVENTS).where(final, after(session, start))
+    if types:
+        query = query.where(EVENTS.c.name.in_(list(types)))
+    if property_uid is not None:
+        query = query.where(PROPERTY_UID == property_uid)
+    if not reader.is_super:
+        query = query.where(PROPERTY_UID.in_(
+            select(ManagerProperty.property_uid)
+            .where(ManagerProperty.manager_id == reader.manager_id)
+            .scalar_subquery()))
+    rows = session.execute(query.order_by(*order(session)).limit(limit)).all()
+    events = [(Position(row.feed_xid, row.id), _event(kit, row)) for row in rows]
+    if len(events) == limit:
+        return Page(events, events[-1][0], more_coming=True)
+    # Fewer than asked: everything settled after ``start`` was seen, also what this reader may
+    # not see, so the next cursor jumps to the last settled event and skips those for good.
+    newest = session.execute(select(EVENTS.c.feed_xid, EVENTS.c.id).where(final)
+                             .order_by(*order(session, descending=True)).limit(1)).first()
+    last = max(start, Position(*newest)) if newest else start
+    unsettled = session.scalar(select(EVENTS.c.id).where(~final, after(session, last)).limit(1))
+    return Page(events, last, more_coming=unsettled is not None)
+
+
+def _event(kit: Kit, row: Any) -> Event:
+    ids = dict(row.ids)
+    event_type = (kit.catalog.get(row.name) if row.name in kit.catalog
+                  else EventType(row.name, tuple(ids)))  # its plugin is gone: ids as recorded
+    return Event(id=row.id, name=row.name, ids=ids, timestamp=row.created_at, type=event_type)
+
+
+def as_json(kit: Kit, position: Position, event: Event, cursor: str) -> dict[str, Any]:
+    """An event as the feed hands it out: the fields of a notification, and its cursor."""
+    return {
+        "id": event.id,
+        "type": event.name,
+        "ids": dict(event.ids),
+        "timestamp": _timestamp(event.timestamp),
+        "callback_url": kit.callback_url(event),
+        "cursor": cursor,
+    }
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- acknowledged positions ----------------------------------------------------------------
+
+
+def acknowledged(session: Session, api_key_id: int) -> AcknowledgedCursor | None:
+    """What ``api_key_id`` acknowledged last, if anything."""
+    return session.get(AcknowledgedCursor, api_key_id)
+
+
+def acknowledge(session: Session, api_key_id: int, position: Position) -> AcknowledgedCursor:
+    """Store ``position`` as the key's acknowledged one (refused if already pruned past)."""
+    check_kept(session, position)
+    record = session.get(AcknowledgedCursor, api_key_id)
+    if record is None:
+        record = AcknowledgedCursor(api_key_id=api_key_id)
+        session.add(record)
+    record.xid, record.event_id = position
+    record.acknowledged_at = utcnow()
+    return record
+
+
+# -- retention ----------------------------------------------------------------------------
+
+
+def prune(kit: Kit, older_than: datetime) -> int:
+    """Delete the events recorded before ``older_than``; returns how many went.
+
+    Deletes a prefix of the feed, up to the last settled event recorded before the cutoff, and
+    marks where it ended so that a cursor from before answers 410 instead of skipping. The
+    newest event always stays: SQLite would hand its id out again.
+    """
+    with kit.transaction() as session:
+        final = settled(session)
+        newest_id = session.scalar(select(EVENTS.c.id).order_by(EVENTS.c.id.desc()).limit(1))
+        last = session.execute(
+            select(EVENTS.c.feed_xid, EVENTS.c.id)
+            .where(final, EVENTS.c.created_at < older_than, EVENTS.c.id != newest_id)
+            .order_by(*order(session, descending=True)).limit(1)).first()
+        if last is None:
+            return 0
+        up_to = Position(*last)
+        deleted = session.execute(delete(EVENTS).where(~after(session, up_to),
+                                                      EVENTS.c.id != newest_id)).rowcount
+        mark = session.get(PrunedUpTo, 1) or PrunedUpTo(id=1)
+        session.add(mark)
+        mark.xid, mark.event_id, mark.pruned_at = up_to.xid, up_to.event_id, utcnow()
+        return deleted

@@ -1,0 +1,72 @@
+"""Which events have a final place in the feed: the only ones it hands out.
+
+Event ids are taken when a transaction inserts, but transactions commit in their own order, so
+a reader that saw event 11 may later find event 10 committed behind it. The feed therefore reads
+in ``(feed_xid, id)`` order and only below a horizon that nothing can still appear under:
+
+- PostgreSQL: every event records the id of its transaction (``feed_xid``, filled by the
+  column's default). Every transaction with an id below the reader's snapshot ``xmin`` has
+  ended, so the events below it are all the events there will ever be down there; new
+  transactions get higher ids. The price: a long transaction holds the feed back until it ends.
+- SQLite: one writer at a time (``BEGIN IMMEDIATE``), so ids are taken in commit order;
+  ``feed_xid`` stays 0 and the horizon is the newest id committed.
+
+The horizon is read once and then passed as a number, so a page and the cursor that follows it
+describe the same settled set even though each statement sees newer commits.
+
+The order is written per database too: PostgreSQL walks the ``(feed_xid, id)`` index with a
+row comparison; SQLite would not use that index for one, and there ``feed_xid`` is always 0.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    String,
+    column,
+    func,
+    select,
+    table,
+    text,
+    tuple_,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.types import JSON
+
+from jomreskit.db import UTCDateTime
+
+from .cursor import Position
+
+EVENTS = table(
+    "events",
+    column("id", Integer),
+    column("name", String),
+    column("ids", JSON),
+    column("created_at", UTCDateTime(timezone=True)),
+    column("feed_xid", BigInteger),  # added by this plugin's migration
+)
+
+_XMIN = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+
+
+def settled(session: Session) -> ColumnElement[bool]:
+    """The condition that holds for every event whose place in the feed is final, as of now."""
+    if session.get_bind().dialect.name == "postgresql":
+        return EVENTS.c.feed_xid < session.scalar(_XMIN)
+    return EVENTS.c.id <= session.scalar(select(func.coalesce(func.max(EVENTS.c.id), 0)))
+
+
+def after(session: Session, position: Position) -> ColumnElement[bool]:
+    """The condition of the events after ``position`` in the feed's order."""
+    if session.get_bind().dialect.name == "postgresql":
+        return tuple_(EVENTS.c.feed_xid, EVENTS.c.id) > tuple_(*position)
+    return EVENTS.c.id > position.event_id
+
+
+def order(session: Session, descending: bool = False) -> list[ColumnElement[int]]:
+    """The feed's order, oldest first (or newest first)."""
+    columns = ([EVENTS.c.feed_xid, EVENTS.c.id]
+               if session.get_bind().dialect.name == "postgresql" else [EVENTS.c.id])
+    return [c.desc() for c in columns] if descending else list(columns)

@@ -1,0 +1,170 @@
+"""``GET /events`` (the feed, with long polling) and ``PUT /events/cursor`` (acknowledge)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import request
+from jomreskit_api_core import Api, ApiError, Param, current_params, current_token, require_property
+
+from . import feed, settings, wakeup
+from .cursor import START, Position, decode, encode
+
+ACKNOWLEDGED = "acknowledged"
+MAX_ID = 2**31 - 1  # property ids are 32-bit: a larger one would overflow the query
+RECHECK_FIRST, RECHECK_MAX = 0.05, 1.0  # seconds, while events wait behind a transaction
+
+EVENT = {
+    "type": "object",
+    "required": ["id", "type", "ids", "timestamp", "callback_url", "cursor"],
+    "properties": {
+        "id": {"type": "integer"},
+        "type": {"type": "string", "description": "The event's name, e.g. booking_added."},
+        "ids": {"type": "object", "additionalProperties": {"type": "integer"},
+                "description": "The ids the event carries, as in a notification's data."},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "callback_url": {"type": ["string", "null"],
+                         "description": "Where to read the record, as a notification says."},
+        "cursor": {"type": "string", "description": "The position just after this event."},
+    },
+}
+
+FEED_DESCRIPTION = f"""\
+The events of the properties this key's manager runs (a super manager's key: every property),
+oldest first, each with the fields a webhook notification carries. Pass `meta.next` back as
+`after` to read on: the feed never skips an event and never hands one out twice, because it only
+hands out events that nothing can still commit before.
+
+`after` is a cursor from `meta.next` or an event's `cursor`, or `acknowledged` for the position
+this key stored with `PUT /events/cursor`; without it the feed starts at the oldest event kept.
+Events are kept as long as webhook deliveries (`JOMRESKIT_WEBHOOK_RETENTION_DAYS`); a cursor
+from before that answers 410 `cursor_expired` with the oldest cursor still available.
+
+`wait` (seconds, at most {settings.MAX_WAIT}) holds the request until an event arrives or the
+time is up."""
+
+EXPIRED = {410: {
+    "description": "The cursor is older than the retention (`cursor_expired`); the message and "
+                   "the `X-Oldest-Cursor` header give the oldest cursor still available.",
+    "headers": {"X-Oldest-Cursor": {"schema": {"type": "string"}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}}
+
+CURSOR_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "type": "object", "required": ["cursor"],
+        "properties": {"cursor": {"type": "string"}},
+    }}},
+}
+
+
+def register(api: Api, scope: str) -> None:
+    """Add the feed's routes."""
+    kit = api.kit
+
+    @api.route("/events", scope=scope, tags=("events",), summary="Events since a cursor",
+               description=FEED_DESCRIPTION, response={"type": "array", "items": EVENT},
+               responses=EXPIRED,
+               params=(
+                   Param("after", description="A cursor, or `acknowledged`."),
+                   Param("limit", type="integer", minimum=1, maximum=settings.MAX_LIMIT,
+                         default=settings.DEFAULT_LIMIT, example=10,
+                         description="Events per page."),
+                   Param("types", type="array",
+                         description="Only these event types (e.g. booking_added)."),
+                   Param("property_uid", type="integer", minimum=1, maximum=MAX_ID, example=1,
+                         description="Only this property's events."),
+                   Param("wait", type="integer", minimum=0, maximum=settings.MAX_WAIT,
+                         default=0, description="Seconds to wait for an event when there is "
+                                                "none yet."),
+               ))
+    def events_feed() -> Any:
+        params = current_params()
+        token = current_token()
+        session = kit.session()
+        after = _after(session, token.api_key_id, params.get("after"))
+        unknown = [name for name in params.get("types", ()) if name not in kit.catalog]
+        if unknown:
+            raise ApiError(422, "invalid_types", f"types: unknown event {unknown[0][:100]!r}; "
+                                                 "`jomreskit events list` shows them")
+        if "property_uid" in params:
+            require_property(params["property_uid"])
+        reader = feed.Reader(token.manager_id, token.is_super)
+        deadline = time.monotonic() + params["wait"]
+        waker = wakeup.waker(kit)
+        recheck = RECHECK_FIRST
+        while True:
+            seen = waker.generation
+            try:
+                page = feed.read(kit, reader, after, params["limit"], params.get("types", ()),
+                                 params.get("property_uid"))
+            except feed.CursorExpired as expired:
+                raise _gone(expired) from None
+            left = deadline - time.monotonic()
+            if page.events or left <= 0:
+                break
+            after = page.next
+            session.close()  # no connection held while waiting
+            if page.more_coming:
+                # Events committed but held behind a running transaction: its end sends no
+                # wake-up when it fired nothing, so look again, less often the longer it runs.
+                waker.wait(seen, min(left, recheck))
+                recheck = min(recheck * 2, RECHECK_MAX)
+            else:
+                waker.wait(seen, left)
+            kit.autocommit()
+        data = [feed.as_json(kit, position, event, encode(position))
+                for position, event in page.events]
+        return data, {"next": encode(page.next), "count": len(data),
+                      "more": page.more_coming}
+
+    @api.route("/events/cursor", methods=("PUT",), scope=scope, tags=("events",),
+               summary="Acknowledge a position in the feed",
+               description="Store `cursor` as this key's acknowledged position, so that "
+                           "`GET /events?after=acknowledged` resumes from it (after a restart, "
+                           "say). A cursor older than the retention answers 410.",
+               request_body=CURSOR_BODY, responses=EXPIRED,
+               response={"type": "object", "required": ["cursor", "acknowledged_at"],
+                         "properties": {"cursor": {"type": "string"},
+                                        "acknowledged_at": {"type": "string",
+                                                            "format": "date-time"}}})
+    def acknowledge_cursor() -> Any:
+        body = request.get_json(silent=True)
+        given = body.get("cursor") if isinstance(body, dict) else None
+        if not isinstance(given, str):
+            raise ApiError(422, "invalid_cursor",
+                           'send a JSON object {"cursor": "..."} with a cursor from the feed')
+        position = decode(given)
+        if position is None:
+            raise ApiError(422, "invalid_cursor", "cursor: not a cursor this feed handed out")
+        api_key_id = current_token().api_key_id
+        with kit.transaction() as session:
+            try:
+                record = feed.acknowledge(session, api_key_id, position)
+            except feed.CursorExpired as expired:
+                raise _gone(expired) from None
+        return {"cursor": encode(position), "acknowledged_at": record.acknowledged_at}
+
+
+def _after(session: Any, api_key_id: int, given: str | None) -> Position:
+    if given is None:
+        return START
+    if given == ACKNOWLEDGED:
+        record = feed.acknowledged(session, api_key_id)
+        return START if record is None else Position(record.xid, record.event_id)
+    position = decode(given)
+    if position is None:
+        raise ApiError(422, "invalid_after",
+                       "after: not a cursor this feed handed out (or `acknowledged`)")
+    return position
+
+
+def _gone(expired: feed.CursorExpired) -> ApiError:
+    oldest = encode(expired.oldest)
+    return ApiError(410, "cursor_expired",
+                    "events after this cursor were deleted (older than the retention); "
+                    f"read on from the oldest cursor still available, {oldest}, and catch up "
+                    "on what was missed through the API's other endpoints",
+                    {"X-Oldest-Cursor": oldest})

@@ -1,0 +1,119 @@
+"""GET /events: a manager's events, oldest first, page by page, with the fields a notification
+carries; filters; every bad request answers the API's JSON error."""
+
+from __future__ import annotations
+
+from jomreskit import Event
+from jomreskit.domain import services
+
+
+def test_a_manager_reads_the_events_of_their_properties_oldest_first(feed):
+    note_event = feed.fire_note(41, "late check-in")
+
+    events, _ = feed.read_all()
+
+    assert [e["id"] for e in events] == feed.event_ids({1, 2})
+    assert {e["ids"]["property_uid"] for e in events} == {1, 2}
+    last = events[-1]
+    assert (last["id"], last["type"]) == (note_event, "booking_note_saved")
+    assert last["ids"]["contract_uid"] == 41
+    assert last["timestamp"].endswith("Z")
+
+
+def test_each_event_carries_the_callback_url_a_notification_would(feed):
+    feed.fire_note(41)
+    events, _ = feed.read_all()
+    kit = feed.site.kit
+    with feed.site.app.test_request_context():
+        for event in events[-3:]:
+            expected = kit.callback_url(Event(id=event["id"], name=event["type"],
+                                              ids=event["ids"], timestamp=None,
+                                              type=kit.catalog.get(event["type"])))
+            assert event["callback_url"] == expected
+    assert events[-1]["callback_url"].startswith(feed.site.app.config["JOMRESKIT_BASE_URL"])
+
+
+def test_pages_follow_the_cursor_and_hand_out_each_event_once(feed):
+    for n in range(7):
+        feed.fire_note(41, f"note {n}")
+
+    events, cursor = feed.read_all(limit=3)
+
+    assert [e["id"] for e in events] == feed.event_ids({1, 2})
+    assert feed.page(after=cursor)["data"] == []
+    newest = feed.fire_note(41, "one more")
+    assert [e["id"] for e in feed.read_all(after=cursor)[0]] == [newest]
+
+
+def test_each_events_cursor_reads_on_after_it(feed):
+    feed.fire_note(41)
+    events = feed.page(limit=1000)["data"]
+    middle = len(events) // 2
+    rest = feed.page(after=events[middle]["cursor"], limit=1000)["data"]
+    assert rest == events[middle + 1:]
+
+
+def test_another_managers_events_are_never_visible(feed):
+    site = feed.site
+    with site.app.app_context(), site.kit.transaction():
+        kit = site.kit
+        other = services.create_property(kit, "Other Inn", published=True)
+        services.link_property(kit, services.user_by_name(kit, "manager2").manager_id,
+                               other.property_uid)
+        services.save_guest(kit, other.property_uid, firstname="Ada", surname="Other")
+    theirs = feed.event_ids({other.property_uid})
+
+    mine, _ = feed.read_all("manager")
+    seen_by_manager2, _ = feed.read_all("manager2")
+    everything, _ = feed.read_all("super")
+
+    assert theirs and not set(theirs) & {e["id"] for e in mine}
+    assert [e["id"] for e in seen_by_manager2] == theirs
+    assert [e["id"] for e in everything] == feed.event_ids()
+    assert feed.error(feed.get("manager", property_uid=other.property_uid)) == (
+        403, "forbidden_property")
+
+
+def test_filters_by_type_and_property(feed):
+    feed.fire_note(41)
+    feed.fire_note(42)
+
+    notes, _ = feed.read_all(types="booking_note_saved")
+    at_fawlty, _ = feed.read_all(property_uid=1)
+    both, _ = feed.read_all(types="booking_note_saved,guest_saved", property_uid=2)
+
+    assert notes and {e["type"] for e in notes} == {"booking_note_saved"}
+    assert at_fawlty and {e["ids"]["property_uid"] for e in at_fawlty} == {1}
+    assert both and {e["ids"]["property_uid"] for e in both} == {2}
+    assert {e["type"] for e in both} <= {"booking_note_saved", "guest_saved"}
+
+
+def test_a_filtered_reader_still_moves_past_events_it_does_not_want(feed):
+    _, cursor = feed.read_all(types="booking_note_saved")
+    feed.fire_note(41)
+    events, _ = feed.read_all(after=cursor, types="guest_saved")
+    page = feed.page(after=cursor, types="guest_saved")
+    assert events == [] and page["meta"]["next"] != cursor  # no rereading the note next time
+
+
+def test_bad_requests_answer_one_json_error(feed):
+    cases = {
+        (422, "invalid_after"): {"after": "12"},
+        (422, "invalid_limit"): {"limit": "0"},
+        (422, "invalid_types"): {"types": "no_such_event"},
+        (422, "invalid_wait"): {"wait": "31"},
+        (422, "invalid_property_uid"): {"property_uid": "one"},
+    }
+    got = {}
+    for expected, params in cases.items():
+        got[expected] = feed.error(feed.get(**params))
+    assert got == {expected: expected for expected in cases}
+    assert feed.error(feed.get(limit="1001")) == (422, "invalid_limit")
+    assert feed.error(feed.get(property_uid=str(2**31))) == (422, "invalid_property_uid")
+
+
+def test_a_key_without_the_scope_is_refused(feed):
+    from jomreskit_api_core.testing import bearer_token
+
+    feed.tokens["manager"] = bearer_token(feed.site, "manager", ["webhooks_get"])
+    assert feed.error(feed.get()) == (403, "insufficient_scope")
