@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import pytest
 from jomreskit_webhooks_core.models import DeliveryAttempt
+from jomreskit_webhooks_core.worker import WorkerService
 from sqlalchemy import create_engine, select, text
 
 from jomreskit.core.db import utcnow
@@ -86,8 +87,9 @@ def stalling():
 
 
 def serve_worker(site):
-    """The worker thread `jomreskit serve` runs, started."""
-    [service] = site.kit.hooks.background_services(kit=site.kit)
+    """The worker thread `jomreskit serve` runs, started (other plugins' services left out)."""
+    [service] = [s for s in site.kit.hooks.background_services(kit=site.kit)
+                 if isinstance(s, WorkerService)]
     service.start()
     return service
 
