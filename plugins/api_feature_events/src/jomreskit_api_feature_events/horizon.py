@@ -20,6 +20,8 @@ row comparison; SQLite would not use that index for one, and there ``feed_xid`` 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -58,11 +60,13 @@ def settled(session: Session) -> ColumnElement[bool]:
     return EVENTS.c.id <= session.scalar(select(func.coalesce(func.max(EVENTS.c.id), 0)))
 
 
-def after(session: Session, position: Position) -> ColumnElement[bool]:
-    """The condition of the events after ``position`` in the feed's order."""
+def after(session: Session, position: Position | tuple[Any, Any]) -> ColumnElement[bool]:
+    """The condition of the events after ``position`` in the feed's order: a position, or the
+    two columns (xid, event id) that hold one, to compare with many stored cursors at once."""
+    xid, event_id = position
     if session.get_bind().dialect.name == "postgresql":
-        return tuple_(EVENTS.c.feed_xid, EVENTS.c.id) > tuple_(*position)
-    return EVENTS.c.id > position.event_id
+        return tuple_(EVENTS.c.feed_xid, EVENTS.c.id) > tuple_(xid, event_id)
+    return EVENTS.c.id > event_id
 
 
 def order(session: Session, descending: bool = False) -> list[ColumnElement[int]]:
