@@ -9,7 +9,10 @@ reading manager does not run), then:
   places in the feed; baseline in the same run: the bare ``id > x ORDER BY id LIMIT 100``
   query a feed that could skip events would run;
 - serves the site on loopback and holds 200 readers in ``wait=30``, measuring this process's
-  CPU time while they wait; baseline: the same process idle, without readers.
+  CPU time while they wait; baseline: the same process idle, without readers;
+- opens the console's App Key Management page of a manager with three feed keys (acknowledged
+  at the first event, in the middle, never), whose "Event feed" column counts the events each
+  is behind; baseline: the same page of the same site started without the feed plugin.
 
     .venv/bin/python bench/event_feed.py                  # SQLite, and PostgreSQL when
     JOMRESKIT_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test \\
@@ -38,6 +41,7 @@ from jomreskit_api_feature_events import cursor
 from werkzeug.serving import make_server
 
 from jomreskit import create_app, get_kit
+from jomreskit.console.testing import sign_in
 from jomreskit.testing import scratch_database
 
 EVENTS = 1_000_000
@@ -45,6 +49,7 @@ BATCHES = 100
 PAGE = 100
 READ = 1_000
 READERS = 200
+KEY_PAGES = 20
 
 
 def build_site(folder: Path, database_url: str, events: int) -> Flask:
@@ -82,9 +87,15 @@ def build_site(folder: Path, database_url: str, events: int) -> Flask:
     for batch in range(BATCHES):  # a transaction each: PostgreSQL records 100 transaction ids
         with engine.begin() as connection:
             connection.execute(insert, {"a": batch * per_batch + 1, "b": (batch + 1) * per_batch})
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM ANALYZE" if engine.dialect.name == "postgresql"
-                                   else "ANALYZE")
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        # Not with an isolation level: SQLAlchemy resets a SQLite connection's afterwards by
+        # handing transactions back to the driver, and that pooled connection would then lose
+        # the token endpoint's INSERT (see jomreskit.db.autocommit_options).
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
     print(f"  recorded {events:,} events in {time.perf_counter() - started:.0f} s")
     return app
 
@@ -142,6 +153,40 @@ def bare_times(app: Flask, starts: list[int]) -> list[float]:
                 after = rows[-1].id
         kit.session.remove()
     return times
+
+
+def key_page_times(app: Flask, events: int) -> tuple[list[float], list[float], str]:
+    """App Key Management for a manager whose keys are everything, half and nothing behind:
+    (times with the Event feed column, times without the plugin, the column's cells)."""
+    for event_id in (1, events // 2):
+        headers = {"Authorization": f"Bearer {token(app, 'manager')}"}
+        acknowledged = app.test_client().put("/api/events/cursor", headers=headers,
+                                             json={"cursor": cursor_at(app, event_id)})
+        assert acknowledged.status_code == 200, acknowledged.get_json()
+    token(app, "manager")  # never acknowledges
+    config = {k: v for k, v in app.config.items() if k.startswith("JOMRESKIT_")}
+    without = create_app({**config, "JOMRESKIT_LOAD_PLUGINS": "api_core,api_feature_webhooks,"
+                                                              "api_feature_search"})
+    timed: list[list[float]] = []
+    for site in (app, without):
+        client = site.test_client()
+        sign_in(client, "manager")
+        times = []
+        for _ in range(KEY_PAGES):
+            began = time.perf_counter()
+            page = client.get("/console/keys/")
+            times.append(time.perf_counter() - began)
+            assert page.status_code == 200
+        timed.append(times)
+    cells = [line.strip() for line in page_text(app).split("<td data-label=\"Event feed\">")[1:]]
+    get_kit(without).engine.dispose()
+    return timed[0], timed[1], "; ".join(cell.split("<")[0] for cell in cells)
+
+
+def page_text(app: Flask) -> str:
+    client = app.test_client()
+    sign_in(client, "manager")
+    return client.get("/console/keys/").get_data(as_text=True)
 
 
 def cpu_over(seconds: float) -> float:
@@ -202,6 +247,10 @@ def bench(database_url: str | None, events: int, seconds: float) -> None:
         print(f"  CPU of this process over {seconds:g} s: idle {idle:.2f} % of a core, "
               f"with {READERS} readers waiting {waiting:.2f} % "
               f"(difference {waiting - idle:.2f} %); {statements} SQL statements meanwhile")
+        with_column, without, cells = key_page_times(app, events)
+        shown, bare = statistics.median(with_column) * 1000, statistics.median(without) * 1000
+        print(f"  App Key Management, 3 feed keys: median {shown:.1f} ms (without the feed "
+              f"plugin: {bare:.1f} ms, ratio {shown / bare:.1f}x); shown: {cells}")
         get_kit(app).engine.dispose()
 
 

@@ -90,3 +90,22 @@ def test_without_the_plugin_the_page_has_no_event_feed_column(make_api_site):
 
     assert f'<tr id="key-{client_id}">' in page.text
     assert "Event feed" not in page.text
+
+
+def test_far_behind_the_count_stops_looking_and_says_at_least(feed, monkeypatch):
+    from jomreskit_api_feature_events import key_column
+
+    reader, _ = reading_key(feed)
+    events, _ = feed.read_all()
+    assert feed.acknowledge(events[0]["cursor"]).status_code == 200
+    assert len(events) - 1 > 5
+    monkeypatch.setattr(key_column, "SCAN", 5)  # as if a key were a million events behind
+
+    shown = feed_cell(keys_page(feed.site), reader)
+
+    assert shown == f"acknowledged event {events[0]['id']:,} – at least 5 events behind"
+    # Looking as far as there are events (the manager's and others'): the exact count.
+    recorded_after = [i for i in feed.event_ids() if i > events[0]["id"]]
+    monkeypatch.setattr(key_column, "SCAN", len(recorded_after))
+    assert feed_cell(keys_page(feed.site), reader) == (
+        f"acknowledged event {events[0]['id']:,} – {len(events) - 1} events behind")
