@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from jomreskit import Kit
 
 NEVER = "never acknowledged"
-SCAN = 10_000  # events after a key's position that its count looks at, at most
+SCAN = 1_000  # events after a key's position that its count looks at, at most
 
 
 def column(scope: str) -> KeyColumn:
@@ -40,7 +40,7 @@ def positions(kit: Kit, api_key_ids: Sequence[int]) -> list[tuple[int, int, int,
     there are more) for each of the keys that acknowledged a position: one query for them all.
 
     Each key's count looks at no more than SCAN events after its position (in the feed's order,
-    through its index), so a key a million events behind costs what one ten thousand behind
+    through its index), so a key a million events behind costs what one a thousand behind
     does; past that the page says "at least". The count includes events still behind a running
     transaction (the feed hands those out a moment later): it tells how much there is to read,
     not what the next page holds.
