@@ -113,9 +113,13 @@ class FeedWaker:
                 while True:
                     time.sleep(delay)
                     with self._condition:
-                        if not self._held:
+                        # Readers a wake-up answered often wait again at once: staying a moment
+                        # keeps the backoff (and the connection) rather than starting afresh.
+                        if not self._held and time.monotonic() - self._left_at > RECHECK_MAX:
                             self._rechecker = None
                             return
+                        if not self._held:
+                            continue
                     read = horizon.now(connection)
                     connection.rollback()  # no transaction left open between two reads
                     delay = min(delay * 2, RECHECK_MAX)
