@@ -9,7 +9,12 @@ reading manager does not run), then:
   places in the feed; baseline in the same run: the bare ``id > x ORDER BY id LIMIT 100``
   query a feed that could skip events would run;
 - serves the site on loopback and holds 200 readers in ``wait=30``, measuring this process's
-  CPU time while they wait; baseline: the same process idle, without readers;
+  CPU time and SQL statements while they wait; baseline: the same process idle, without
+  readers. On PostgreSQL twice: as the server is (another's long transaction anywhere on it
+  holds the feed's horizon back, and with it these readers), and with a transaction held open
+  on purpose in another connection and the event they wait for committed behind it, so that
+  every reader waits on held-back events whatever else runs; each time the readers' event
+  then commits (or the holding transaction ends) and the bench prints how soon all had it;
 - opens the console's App Key Management page of a manager with three feed keys (acknowledged
   at the first event, in the middle, never), whose "Event feed" column counts the events each
   is behind; baseline: the same page of the same site started without the feed plugin.
@@ -37,11 +42,12 @@ import requests
 import sqlalchemy as sa
 from flask import Flask
 from jomreskit_api_core import keys
-from jomreskit_api_feature_events import cursor
+from jomreskit_api_feature_events import cursor, wakeup
 from werkzeug.serving import make_server
 
 from jomreskit import create_app, get_kit
 from jomreskit.console.testing import sign_in
+from jomreskit.domain import services
 from jomreskit.testing import scratch_database
 
 EVENTS = 1_000_000
@@ -197,39 +203,78 @@ def cpu_over(seconds: float) -> float:
     return 100 * used / seconds
 
 
-def idle_readers(app: Flask, readers: int, seconds: float) -> tuple[float, float, int]:
+def idle_readers(app: Flask, readers: int, seconds: float, hold: bool) -> dict[str, float]:
+    """``readers`` waiting in ``wait=30`` on a served site: this process's CPU while they wait
+    (and while it idles without them), the SQL statements meanwhile, and how long after the
+    event they wait for they all had it. With ``hold``, a transaction that took an id is open
+    in another connection, as a long one elsewhere on the server would be, and the event
+    commits behind it: the readers wait for the horizon to pass it, and get it when that
+    transaction ends."""
+    kit = get_kit(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}/api"
     headers = {"Authorization": f"Bearer {token(app, 'manager')}"}
     with app.app_context():
-        newest_id = get_kit(app).session().scalar(sa.text("SELECT max(id) FROM events"))
-        get_kit(app).session.remove()
+        newest_id = kit.session().scalar(sa.text("SELECT max(id) FROM events"))
+        kit.session.remove()
     newest = cursor_at(app, newest_id)
     idle = cpu_over(seconds)
 
-    answered: list[float] = []
-    began = time.monotonic()
+    def fire() -> None:
+        with app.app_context(), kit.transaction():
+            services.save_note(kit, 41, "the event the readers wait for")
+        kit.session.remove()
+
+    holding = kit.engine.connect() if hold else None
+    if holding is not None:
+        holding.scalar(sa.text("SELECT pg_current_xact_id()"))  # an id: holds the horizon
+        fire()  # commits behind it
+    answers: list[tuple[float, bool, bool]] = []  # (when, had the event, said more)
 
     def wait() -> None:
-        requests.get(f"{base}/events?after={newest}&wait=30", headers=headers, timeout=60)
-        answered.append(time.monotonic() - began)
+        body = requests.get(f"{base}/events?after={newest}&wait=30", headers=headers,
+                            timeout=60).json()
+        answers.append((time.monotonic(), bool(body["data"]), body["meta"]["more"]))
 
     threads = [threading.Thread(target=wait, daemon=True) for _ in range(readers)]
     for thread in threads:
         thread.start()
     time.sleep(3)  # every reader asked once and waits
+    held = wakeup.waker(kit).held_readers
     statements: list[str] = []
     count = lambda *_args: statements.append("")  # noqa: E731
-    sa.event.listen(get_kit(app).engine, "before_cursor_execute", count)
+    sa.event.listen(kit.engine, "before_cursor_execute", count)
+    window = time.monotonic()
     waiting = cpu_over(seconds)
-    sa.event.remove(get_kit(app).engine, "before_cursor_execute", count)
+    sa.event.remove(kit.engine, "before_cursor_execute", count)
+    released = time.monotonic()
+    if holding is not None:
+        holding.rollback()
+        holding.close()
+    else:
+        fire()
     for thread in threads:
         thread.join()
     server.shutdown()
     # Readers that had answered before the window closed were not waiting in it.
-    assert min(answered) > seconds + 3, f"a reader was answered after {min(answered):.1f} s"
-    return idle, waiting, len(statements)
+    early = [a for a in answers if a[0] < released]
+    assert not early, f"{len(early)} readers were answered before the window closed"
+    assert all(had for _, had, _ in answers), "a reader was answered without the event"
+    return {"idle": idle, "waiting": waiting, "held": held, "statements": len(statements),
+            "per_second": len(statements) / (released - window),
+            "woken": max(when for when, _, _ in answers) - released}
+
+
+def print_waiting(readers: int, seconds: float, figures: dict[str, float], hold: bool) -> None:
+    how = ("a transaction held open in another connection" if hold
+           else "no transaction of ours holding the horizon")
+    print(f"  {readers} readers waiting, {how} ({figures['held']:.0f} waiting on held-back "
+          f"events): CPU of this process over {seconds:g} s {figures['waiting']:.2f} % of a "
+          f"core (idle without readers {figures['idle']:.2f} %, difference "
+          f"{figures['waiting'] - figures['idle']:.2f} %); {figures['statements']:.0f} SQL "
+          f"statements ({figures['per_second']:.1f} a second); all had the event "
+          f"{figures['woken']:.2f} s after it {'was released' if hold else 'committed'}")
 
 
 def bench(database_url: str | None, events: int, seconds: float) -> None:
@@ -243,10 +288,8 @@ def bench(database_url: str | None, events: int, seconds: float) -> None:
         bare = statistics.median(bare_times(app, starts)) * 1000
         print(f"  page of {PAGE} through the API: median {feed:.2f} ms "
               f"(bare id > x query: {bare:.2f} ms, ratio {feed / bare:.1f}x)")
-        idle, waiting, statements = idle_readers(app, READERS, seconds)
-        print(f"  CPU of this process over {seconds:g} s: idle {idle:.2f} % of a core, "
-              f"with {READERS} readers waiting {waiting:.2f} % "
-              f"(difference {waiting - idle:.2f} %); {statements} SQL statements meanwhile")
+        for hold in (False, True) if database_url else (False,):
+            print_waiting(READERS, seconds, idle_readers(app, READERS, seconds, hold), hold)
         with_column, without, cells = key_page_times(app, events)
         shown, bare = statistics.median(with_column) * 1000, statistics.median(without) * 1000
         print(f"  App Key Management, 3 feed keys: median {shown:.1f} ms (without the feed "

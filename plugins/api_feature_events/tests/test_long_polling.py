@@ -132,7 +132,7 @@ def test_readers_waiting_behind_a_running_transaction_wake_when_it_ends(feed):
             generation = waker.generation
             with Statements(kit.engine) as statements:
                 time.sleep(3)
-            # Other tests on the same server fire events too: their NOTIFY wakes our readers.
+            # Any wake-up (the LISTEN thread sends one when it starts) has every reader look again.
             moved = waker.generation - generation
 
             released = time.monotonic()

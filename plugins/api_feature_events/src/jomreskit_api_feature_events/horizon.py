@@ -25,9 +25,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     BigInteger,
     ColumnElement,
+    Connection,
     Integer,
     String,
     column,

@@ -6,7 +6,9 @@ condition variable. It moves when:
 - this process commits a transaction that fired an event (an ``after_commit`` listener on the
   site's sessions; ``event_fired`` marks the session);
 - on PostgreSQL, another process does: the firing transaction sends ``NOTIFY
-  jomreskit_events``, delivered at commit, and one thread per process LISTENs;
+  jomreskit_events``, delivered at commit, and one thread per process LISTENs (a site in a
+  schema other than ``public`` adds the schema's name: a notification reaches the whole
+  database, and sites side by side in one would wake each other's readers for nothing);
 - on SQLite, another process commits anything: one thread reads ``PRAGMA data_version`` on a
   connection of its own (microseconds, no lock) while readers wait.
 
@@ -39,7 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("jomreskit.events")
 
 CHANNEL = "jomreskit_events"
-NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")
+NOTIFY = text("SELECT pg_notify(:channel, '')")
+SCHEMA = "SELECT current_schema()"
 _FIRED = "jomreskit_event_feed_fired"
 _STATE = "jomreskit_api_feature_events.waker"
 SQLITE_CHECK_SECONDS = 0.01
@@ -61,6 +64,13 @@ class FeedWaker:
         self.horizon: int | None = None  # as the rechecking thread read it last
         self._held: list[Position] = []  # what each reader waiting on held-back events waits for
         self._rechecker: threading.Thread | None = None
+        self._channel: str | None = None
+
+    def channel(self, session: Session) -> str:
+        """The name this site's notifications go by (looked up once, on ``session``)."""
+        if self._channel is None:
+            self._channel = channel(session.scalar(text(SCHEMA)))
+        return self._channel
 
     @property
     def held_readers(self) -> int:
@@ -160,7 +170,8 @@ class FeedWaker:
             raw.detach()  # not returned to the pool: this connection only listens
             connection.rollback()
             connection.autocommit = True
-            connection.execute(f"LISTEN {CHANNEL}")
+            name = channel(connection.execute(SCHEMA).fetchone()[0])
+            connection.execute('LISTEN "{}"'.format(name.replace('"', '""')))
             self.wake()  # whatever committed before we listened
             while not self._idle():
                 for _notify in connection.notifies(timeout=0.5, stop_after=1):
@@ -187,6 +198,13 @@ class FeedWaker:
             connection.close()
 
 
+def channel(schema: str | None) -> str:
+    """The notification channel of a site whose tables are in ``schema``."""
+    if schema in (None, "public"):
+        return CHANNEL
+    return f"{CHANNEL}:{schema}"[:63]  # longer names are refused; a clash only wakes more
+
+
 def waker(kit: Kit) -> FeedWaker:
     """The site's waker, with its commit listener installed on first use."""
     found = kit.app.extensions.get(_STATE)
@@ -211,9 +229,10 @@ def waker(kit: Kit) -> FeedWaker:
 
 def fired(kit: Kit, session: Session) -> None:
     """Note that ``session``'s transaction fired an event: wake readers when it commits."""
-    waker(kit)
+    found = waker(kit)
     if session.info.get(_FIRED):
         return
     session.info[_FIRED] = True
     if kit.engine.dialect.name == "postgresql":
-        session.execute(NOTIFY)  # sent at commit, once per transaction
+        # sent at commit, once per transaction
+        session.execute(NOTIFY, {"channel": found.channel(session)})
