@@ -9,7 +9,15 @@ reading manager does not run), then:
   places in the feed; baseline in the same run: the bare ``id > x ORDER BY id LIMIT 100``
   query a feed that could skip events would run;
 - serves the site on loopback and holds 200 readers in ``wait=30``, measuring this process's
-  CPU time while they wait; baseline: the same process idle, without readers.
+  CPU time and SQL statements while they wait; baseline: the same process idle, without
+  readers. On PostgreSQL twice: as the server is (another's long transaction anywhere on it
+  holds the feed's horizon back, and with it these readers), and with a transaction held open
+  on purpose in another connection and the event they wait for committed behind it, so that
+  every reader waits on held-back events whatever else runs; each time the readers' event
+  then commits (or the holding transaction ends) and the bench prints how soon all had it;
+- opens the console's App Key Management page of a manager with three feed keys (acknowledged
+  at the first event, in the middle, never), whose "Event feed" column counts the events each
+  is behind; baseline: the same page of the same site started without the feed plugin.
 
     .venv/bin/python bench/event_feed.py                  # SQLite, and PostgreSQL when
     JOMRESKIT_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test \\
@@ -34,10 +42,12 @@ import requests
 import sqlalchemy as sa
 from flask import Flask
 from jomreskit_api_core import keys
-from jomreskit_api_feature_events import cursor
+from jomreskit_api_feature_events import cursor, wakeup
 from werkzeug.serving import make_server
 
 from jomreskit import create_app, get_kit
+from jomreskit.console.testing import sign_in
+from jomreskit.domain import services
 from jomreskit.testing import scratch_database
 
 EVENTS = 1_000_000
@@ -45,6 +55,7 @@ BATCHES = 100
 PAGE = 100
 READ = 1_000
 READERS = 200
+KEY_PAGES = 20
 
 
 def build_site(folder: Path, database_url: str, events: int) -> Flask:
@@ -82,9 +93,15 @@ def build_site(folder: Path, database_url: str, events: int) -> Flask:
     for batch in range(BATCHES):  # a transaction each: PostgreSQL records 100 transaction ids
         with engine.begin() as connection:
             connection.execute(insert, {"a": batch * per_batch + 1, "b": (batch + 1) * per_batch})
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM ANALYZE" if engine.dialect.name == "postgresql"
-                                   else "ANALYZE")
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        # Not with an isolation level: SQLAlchemy resets a SQLite connection's afterwards by
+        # handing transactions back to the driver, and that pooled connection would then lose
+        # the token endpoint's INSERT (see jomreskit.db.autocommit_options).
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
     print(f"  recorded {events:,} events in {time.perf_counter() - started:.0f} s")
     return app
 
@@ -144,6 +161,40 @@ def bare_times(app: Flask, starts: list[int]) -> list[float]:
     return times
 
 
+def key_page_times(app: Flask, events: int) -> tuple[list[float], list[float], str]:
+    """App Key Management for a manager whose keys are everything, half and nothing behind:
+    (times with the Event feed column, times without the plugin, the column's cells)."""
+    for event_id in (1, events // 2):
+        headers = {"Authorization": f"Bearer {token(app, 'manager')}"}
+        acknowledged = app.test_client().put("/api/events/cursor", headers=headers,
+                                             json={"cursor": cursor_at(app, event_id)})
+        assert acknowledged.status_code == 200, acknowledged.get_json()
+    token(app, "manager")  # never acknowledges
+    config = {k: v for k, v in app.config.items() if k.startswith("JOMRESKIT_")}
+    without = create_app({**config, "JOMRESKIT_LOAD_PLUGINS": "api_core,api_feature_webhooks,"
+                                                              "api_feature_search"})
+    timed: list[list[float]] = []
+    for site in (app, without):
+        client = site.test_client()
+        sign_in(client, "manager")
+        times = []
+        for _ in range(KEY_PAGES):
+            began = time.perf_counter()
+            page = client.get("/console/keys/")
+            times.append(time.perf_counter() - began)
+            assert page.status_code == 200
+        timed.append(times)
+    cells = [line.strip() for line in page_text(app).split("<td data-label=\"Event feed\">")[1:]]
+    get_kit(without).engine.dispose()
+    return timed[0], timed[1], "; ".join(cell.split("<")[0] for cell in cells)
+
+
+def page_text(app: Flask) -> str:
+    client = app.test_client()
+    sign_in(client, "manager")
+    return client.get("/console/keys/").get_data(as_text=True)
+
+
 def cpu_over(seconds: float) -> float:
     before = resource.getrusage(resource.RUSAGE_SELF)
     time.sleep(seconds)
@@ -152,39 +203,78 @@ def cpu_over(seconds: float) -> float:
     return 100 * used / seconds
 
 
-def idle_readers(app: Flask, readers: int, seconds: float) -> tuple[float, float, int]:
+def idle_readers(app: Flask, readers: int, seconds: float, hold: bool) -> dict[str, float]:
+    """``readers`` waiting in ``wait=30`` on a served site: this process's CPU while they wait
+    (and while it idles without them), the SQL statements meanwhile, and how long after the
+    event they wait for they all had it. With ``hold``, a transaction that took an id is open
+    in another connection, as a long one elsewhere on the server would be, and the event
+    commits behind it: the readers wait for the horizon to pass it, and get it when that
+    transaction ends."""
+    kit = get_kit(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}/api"
     headers = {"Authorization": f"Bearer {token(app, 'manager')}"}
     with app.app_context():
-        newest_id = get_kit(app).session().scalar(sa.text("SELECT max(id) FROM events"))
-        get_kit(app).session.remove()
+        newest_id = kit.session().scalar(sa.text("SELECT max(id) FROM events"))
+        kit.session.remove()
     newest = cursor_at(app, newest_id)
     idle = cpu_over(seconds)
 
-    answered: list[float] = []
-    began = time.monotonic()
+    def fire() -> None:
+        with app.app_context(), kit.transaction():
+            services.save_note(kit, 41, "the event the readers wait for")
+        kit.session.remove()
+
+    holding = kit.engine.connect() if hold else None
+    if holding is not None:
+        holding.scalar(sa.text("SELECT pg_current_xact_id()"))  # an id: holds the horizon
+        fire()  # commits behind it
+    answers: list[tuple[float, bool, bool]] = []  # (when, had the event, said more)
 
     def wait() -> None:
-        requests.get(f"{base}/events?after={newest}&wait=30", headers=headers, timeout=60)
-        answered.append(time.monotonic() - began)
+        body = requests.get(f"{base}/events?after={newest}&wait=30", headers=headers,
+                            timeout=60).json()
+        answers.append((time.monotonic(), bool(body["data"]), body["meta"]["more"]))
 
     threads = [threading.Thread(target=wait, daemon=True) for _ in range(readers)]
     for thread in threads:
         thread.start()
     time.sleep(3)  # every reader asked once and waits
+    held = wakeup.waker(kit).held_readers
     statements: list[str] = []
     count = lambda *_args: statements.append("")  # noqa: E731
-    sa.event.listen(get_kit(app).engine, "before_cursor_execute", count)
+    sa.event.listen(kit.engine, "before_cursor_execute", count)
+    window = time.monotonic()
     waiting = cpu_over(seconds)
-    sa.event.remove(get_kit(app).engine, "before_cursor_execute", count)
+    sa.event.remove(kit.engine, "before_cursor_execute", count)
+    released = time.monotonic()
+    if holding is not None:
+        holding.rollback()
+        holding.close()
+    else:
+        fire()
     for thread in threads:
         thread.join()
     server.shutdown()
     # Readers that had answered before the window closed were not waiting in it.
-    assert min(answered) > seconds + 3, f"a reader was answered after {min(answered):.1f} s"
-    return idle, waiting, len(statements)
+    early = [a for a in answers if a[0] < released]
+    assert not early, f"{len(early)} readers were answered before the window closed"
+    assert all(had for _, had, _ in answers), "a reader was answered without the event"
+    return {"idle": idle, "waiting": waiting, "held": held, "statements": len(statements),
+            "per_second": len(statements) / (released - window),
+            "woken": max(when for when, _, _ in answers) - released}
+
+
+def print_waiting(readers: int, seconds: float, figures: dict[str, float], hold: bool) -> None:
+    how = ("a transaction held open in another connection" if hold
+           else "no transaction of ours holding the horizon")
+    print(f"  {readers} readers waiting, {how} ({figures['held']:.0f} waiting on held-back "
+          f"events): CPU of this process over {seconds:g} s {figures['waiting']:.2f} % of a "
+          f"core (idle without readers {figures['idle']:.2f} %, difference "
+          f"{figures['waiting'] - figures['idle']:.2f} %); {figures['statements']:.0f} SQL "
+          f"statements ({figures['per_second']:.1f} a second); all had the event "
+          f"{figures['woken']:.2f} s after it {'was released' if hold else 'committed'}")
 
 
 def bench(database_url: str | None, events: int, seconds: float) -> None:
@@ -198,10 +288,12 @@ def bench(database_url: str | None, events: int, seconds: float) -> None:
         bare = statistics.median(bare_times(app, starts)) * 1000
         print(f"  page of {PAGE} through the API: median {feed:.2f} ms "
               f"(bare id > x query: {bare:.2f} ms, ratio {feed / bare:.1f}x)")
-        idle, waiting, statements = idle_readers(app, READERS, seconds)
-        print(f"  CPU of this process over {seconds:g} s: idle {idle:.2f} % of a core, "
-              f"with {READERS} readers waiting {waiting:.2f} % "
-              f"(difference {waiting - idle:.2f} %); {statements} SQL statements meanwhile")
+        for hold in (False, True) if database_url else (False,):
+            print_waiting(READERS, seconds, idle_readers(app, READERS, seconds, hold), hold)
+        with_column, without, cells = key_page_times(app, events)
+        shown, bare = statistics.median(with_column) * 1000, statistics.median(without) * 1000
+        print(f"  App Key Management, 3 feed keys: median {shown:.1f} ms (without the feed "
+              f"plugin: {bare:.1f} ms, ratio {shown / bare:.1f}x); shown: {cells}")
         get_kit(app).engine.dispose()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from flask import Flask, Response, request
+from sqlalchemy import create_engine, text
 
 from jomreskit.responder import ResponderConfig, StepLog, make_app
 
@@ -162,8 +164,8 @@ def test_jomreskit_demo_once_completes_the_round_trip(database_url, tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    for told in ("created an API key with scope webhooks_get", "created webhook",
-                 "fired booking_modified property_uid=1 contract_uid=41",
+    for told in ("created an API key with scope webhooks_get and events_get", "created webhook",
+                 "fired booking_modified property_uid=1 contract_uid=41 (event 22)",
                  "sent the notification", "HTTP Basic credentials accepted",
                  "signature verified", "took a new token",
                  "/api/webhooks/1/booking_modified/41 answered 200", '"contract_uid": 41',
@@ -172,3 +174,39 @@ def test_jomreskit_demo_once_completes_the_round_trip(database_url, tmp_path):
     demo_folder = tmp_path / "instance" / "demo"
     assert (demo_folder / "responder.jsonl").exists()
     assert (demo_folder / "jomreskit.db").exists() == database_url.startswith("sqlite")
+
+    # Then the responder catches up on the event feed (api_feature_events is installed): every
+    # event of the manager's properties since its key's (never) acknowledged cursor, each
+    # callback read, and the cursor stored for its key.
+    feed_part = out[out.index("follows the event feed too"):]
+    read = re.findall(r"^ +event +(\d+) (\w+) .*: GET answered (\d+)$", feed_part, re.M)
+    with create_engine(database_url if not database_url.startswith("sqlite")
+                       else f"sqlite:///{demo_folder / 'jomreskit.db'}").connect() as db:
+        expected = [row.id for row in db.execute(text("SELECT id, ids FROM events ORDER BY id"))
+                    if (json.loads(row.ids) if isinstance(row.ids, str) else row.ids)
+                    .get("property_uid") in (1, 2)]
+        stored = db.execute(text("SELECT event_id FROM event_feed_cursors")).scalars().all()
+    assert [int(event_id) for event_id, _type, _status in read] == expected
+    assert read[-1] == ("22", "booking_modified", "200")
+    assert {status for _id, _type, status in read} == {"200"}
+    cursor = re.search(r"acknowledged cursor (ev1_\w+) \(PUT /events/cursor\)", feed_part)[1]
+    assert stored == [22]
+    acknowledged = [s for s in steps(demo_folder / "responder.jsonl")
+                    if s["step"] == "acknowledged"]
+    assert acknowledged[-1]["cursor"] == cursor and acknowledged[-1]["status"] == 200
+    assert "then caught up on the event feed" in out
+
+
+def test_without_the_event_feed_the_demo_tells_the_webhook_round_only(tmp_path):
+    env = {**os.environ, "JOMRESKIT_INSTANCE_PATH": str(tmp_path / "instance"),
+           "JOMRESKIT_LOAD_PLUGINS": "api_core,api_feature_webhooks,webhooks_core,"
+                                     "authmethod_basic"}
+    env.pop("JOMRESKIT_DATABASE_URL", None)
+
+    result = subprocess.run([JOMRESKIT, "demo", "--once", "--port", "0"], env=env,
+                            capture_output=True, text=True, timeout=90)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "created an API key with scope webhooks_get (the secret" in result.stdout
+    assert "Round trip complete" in result.stdout
+    assert "event feed" not in result.stdout

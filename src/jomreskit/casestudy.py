@@ -5,9 +5,14 @@ webhook (auth method ``basic``) pointing at the simulation responder; the API, i
 worker and the responder start on loopback; ``booking_modified`` is fired for Fawlty Towers
 (property 1, contract 41) and the story is told as it happens: the notification sent, the
 responder's credential and signature checks, its token, its callback and the booking it read.
+When the site offers the event feed (api_feature_events), the key also gets ``events_get`` and
+the responder then catches up on the feed as ``jomreskit responder --follow`` does: every event
+since its key's acknowledged cursor, each callback read, the new cursor stored.
 
 The core imports no plugin: keys and webhooks are made through the CLI commands their plugins
-register (`keys create`, `webhooks create`), with the JSON output the design promises.
+register (`keys create`, `webhooks create`), with the JSON output the design promises, and the
+feed is read over HTTP, as a remote service reads it; whether the site has it is told by the
+scope it registers.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ NEEDED_PLUGINS = {
     "webhooks_core": "jomreskit-webhooks-core",
     "authmethod_basic": "jomreskit-authmethod-basic",
 }
+FEED_SCOPE = "events_get"  # registered by api_feature_events, with GET /events
 EVENT = "booking_modified"
 IDS = {"property_uid": 1, "contract_uid": 41}
 MANAGER = "manager"
@@ -149,10 +155,13 @@ def run(
         kit.settings["JOMRESKIT_BASE_URL"] = site_url
         api_url = site_url + kit.settings["JOMRESKIT_API_PREFIX"].rstrip("/")
 
+        # The feed is optional: the demo shows it when the site offers it.
+        feed = FEED_SCOPE in kit.scopes
+        scopes = ["webhooks_get", FEED_SCOPE] if feed else ["webhooks_get"]
         key = run_command(kit, "keys", "create", "--manager", MANAGER,
-                          "--scope", "webhooks_get", "--json")
-        story.say("Manager", "created an API key with scope webhooks_get (the secret is "
-                  "shown once)", f"client_id {key['client_id']}\n"
+                          *(arg for scope in scopes for arg in ("--scope", scope)), "--json")
+        story.say("Manager", f"created an API key with scope {' and '.join(scopes)} (the "
+                  "secret is shown once)", f"client_id {key['client_id']}\n"
                   f"client_secret {key['client_secret']}")
         username, password = "channel-manager", secrets.token_urlsafe(12)
         webhook = run_command(kit, "webhooks", "create", "--manager", MANAGER,
@@ -166,9 +175,10 @@ def run(
         log_path = folder / "responder.jsonl"
         log = remote.StepLog(path=log_path, syslog=options.syslog)
         cleanup.callback(log.close)
-        responder_app.app = remote.make_app(remote.ResponderConfig(
+        responder_config = remote.ResponderConfig(
             api_url=api_url, client_id=key["client_id"], client_secret=key["client_secret"],
-            signing_secret=webhook["secret"], username=username, password=password), log)
+            signing_secret=webhook["secret"], username=username, password=password)
+        responder_app.app = remote.make_app(responder_config, log)
         outcome = Outcome()
         log.listeners.append(lambda record: follow(record, outcome, story))
 
@@ -201,11 +211,15 @@ def run(
         elif not outcome.done:
             outcome.problem = (f"no round trip within {options.time_limit:.0f} s "
                                f"(last step: {_last_step(outcome)})")
+        if outcome.ok and feed:
+            outcome.problem = catch_up(responder_config, log, story, event.id, deadline)
+            outcome.ok = not outcome.problem
 
         echo("")
         if outcome.ok:
             echo(f"Round trip complete in {time.monotonic() - started:.1f} s: the responder "
-                 "verified the notification, took a token and read booking 41.")
+                 "verified the notification, took a token and read booking 41"
+                 + (", then caught up on the event feed." if feed else "."))
         else:
             echo(f"The round trip FAILED: {outcome.problem}")
         if options.once:
@@ -216,7 +230,8 @@ def run(
             environment["JOMRESKIT_DATABASE_URL"] = database_url
         console = kit.settings.get("JOMRESKIT_CONSOLE_PREFIX")
         tell_how_to_go_on(echo, environment, api_url, responder_url, log_path,
-                          console=f"{site_url}{console}/" if console else None)
+                          console=f"{site_url}{console}/" if console else None,
+                          feed_key=key["client_id"] if feed else None)
         wait_for_interrupt()
         echo("Stopping the site, its worker and the responder.")
     return outcome.ok
@@ -257,6 +272,76 @@ def follow(record: dict[str, Any], outcome: Outcome, story: Narrator) -> None:
         outcome.ok = record.get("status") == 200 and data.get("contract_uid") == 41
         if not outcome.ok:
             outcome.problem = f"the callback did not return booking 41 ({record['message']})"
+
+
+@dataclass
+class FeedRead:
+    """What the responder read from the event feed, as it goes, until it has read the event the
+    demo fired and acknowledged it."""
+
+    fired: int
+    lines: list[str] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
+    pending: str = ""  # the event read last, told with its callback's answer
+    cursor: str = ""
+    problem: str = ""
+
+
+def catch_up(config: remote.ResponderConfig, log: remote.StepLog, story: Narrator,
+             fired: int, deadline: float) -> str:
+    """The responder reads the event feed as `jomreskit responder --follow` does (the same
+    code): every event since its key's acknowledged cursor, each callback fetched, then the new
+    cursor acknowledged. Stops once the event the demo fired was read and acknowledged (on
+    PostgreSQL another transaction on the server may hold it back for a moment); returns the
+    problem, or "" when every step worked."""
+    story.say("Responder", "follows the event feed too (jomreskit responder --follow): reads "
+              "what happened since its key's acknowledged cursor (none yet: from the oldest "
+              "event kept)")
+    read = FeedRead(fired)
+    stop = threading.Event()
+    # The webhook round is over: for now the responder's log tells the feed's story.
+    listeners, log.listeners = log.listeners, [lambda record: tell_feed(record, read, stop)]
+    give_up = threading.Timer(max(0.0, deadline - time.monotonic()), stop.set)
+    give_up.start()
+    try:
+        remote.follow(config, log, stop, wait=1)
+    finally:
+        give_up.cancel()
+        log.listeners = listeners
+    if read.lines:
+        story.say("Responder", f"read {len(read.event_ids)} events, oldest first, and fetched "
+                  "each callback:", "\n".join(read.lines))
+    if read.problem:
+        story.say("Responder", f"FAILED: {read.problem}")
+        return f"event feed: {read.problem}"
+    if not read.cursor:
+        return "event feed: nothing acknowledged in time"
+    if fired not in read.event_ids:
+        return f"event feed: event {fired} was not read in time"
+    story.say("Responder", f"acknowledged cursor {read.cursor} (PUT /events/cursor): its key "
+              "resumes from there after a restart")
+    return ""
+
+
+def tell_feed(record: dict[str, Any], read: FeedRead, stop: threading.Event) -> None:
+    """Collect one step of the feed follower as a line of the story; stop it once it has
+    acknowledged the fired event, or at its first failure."""
+    step = record["step"]
+    if not record["ok"]:
+        read.problem = f"{step}: {record['message']}"
+        stop.set()
+    elif step == "received":
+        event = record.get("body") or {}
+        ids = " ".join(f"{k}={v}" for k, v in (event.get("ids") or {}).items())
+        read.event_ids.append(event.get("id"))
+        read.pending = f"event {event.get('id'):>3} {event.get('type')} {ids}"
+        read.lines.append(read.pending + ": no callback")
+    elif step == "callback":
+        read.lines[-1] = f"{read.pending}: GET answered {record.get('status')}"
+    elif step == "acknowledged":
+        read.cursor = record.get("cursor", "")
+        if read.fired in read.event_ids:
+            stop.set()
 
 
 def wait_for_delivery(kit: Kit, webhook_id: Any, deadline: float) -> dict[str, Any] | None:
@@ -320,7 +405,8 @@ def serving(server: BaseWSGIServer) -> Iterator[None]:
 
 
 def tell_how_to_go_on(echo: Callable[[str], Any], environment: dict[str, str], api_url: str,
-                      responder_url: str, log_path: Path, console: str | None = None) -> None:
+                      responder_url: str, log_path: Path, console: str | None = None,
+                      feed_key: str | None = None) -> None:
     command = "jomreskit"
     here = Path(sys.executable).parent / "jomreskit"
     if here.exists() and shutil.which("jomreskit") != str(here):
@@ -343,6 +429,12 @@ then fire more events (the story goes on here) and see what the site sent:
   {command} deliveries list
 and read the responder's log:
   tail -f {log_path}
+""")
+    if feed_key:
+        echo(f"""Follow the event feed from where the responder left off (the secret is the one
+shown when the key was created):
+  {command} responder --follow --api-url {api_url} --client-id {feed_key} \\
+      --client-secret "$CLIENT_SECRET"
 """)
 
 

@@ -230,3 +230,49 @@ def test_the_manager_console_end_to_end(served, browser):
     assert answer.status == 403
     assert "Your account cannot use this page." in page.content()
     context.close()
+
+
+def test_app_key_management_shows_where_each_key_is_in_the_event_feed(served, browser):
+    from jomreskit_api_core.testing import create_key
+
+    site, base, _receiver = served
+    # A remote service follows the feed with one key and acknowledges half of what it read;
+    # a second key has never acknowledged anything; a third cannot read the feed at all.
+    reader, secret = create_key(site, "manager", ["events_get"], name="Feed reader")
+    idle, _ = create_key(site, "manager", ["events_get"], name="Not started")
+    callbacks_only, _ = create_key(site, "manager", ["webhooks_get"], name="Callbacks")
+    token = requests.post(base + "/api/oauth/token", data={"grant_type": "client_credentials"},
+                          auth=(reader, secret), timeout=10).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    events = requests.get(base + "/api/events", params={"limit": 1000}, headers=bearer,
+                          timeout=10).json()["data"]
+    middle = events[len(events) // 2]
+    acknowledged = requests.put(base + "/api/events/cursor", json={"cursor": middle["cursor"]},
+                                headers=bearer, timeout=10)
+    assert acknowledged.status_code == 200, acknowledged.text
+    site.cli("events", "fire", "booking_modified", "property_uid=1", "contract_uid=41")
+    behind = len(events) - len(events) // 2 - 1 + 1
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    sign_in(page, base, "manager")
+    open_from_menu(page, "App Key Management")
+
+    def feed_cell(client_id: str) -> str:
+        return page.locator(f"#key-{client_id} td[data-label='Event feed']").inner_text().strip()
+
+    assert page.get_by_role("columnheader", name="Event feed").is_visible()
+    assert feed_cell(reader) == f"acknowledged event {middle['id']:,} – {behind} events behind"
+    assert feed_cell(idle) == "never acknowledged"
+    assert feed_cell(callbacks_only) == "—"
+    Shots()(page, "app-key-management-event-feed")
+
+    # Without the event feed plugin the page has no such column (the running site follows
+    # the registry: no restart needed).
+    assert site.cli("plugins", "disable", "api_feature_events").exit_code == 0
+    site.kit._next_registry_check = 0.0  # as two seconds later
+    page.reload()
+    assert page.locator(f"#key-{reader}").is_visible()
+    assert page.get_by_role("columnheader", name="Event feed").count() == 0
+    assert page.locator("td[data-label='Event feed']").count() == 0
+    context.close()

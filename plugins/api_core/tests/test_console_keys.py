@@ -4,6 +4,7 @@ descriptions, sees its secret once, rotates and revokes it, and never sees anyon
 from __future__ import annotations
 
 import re
+import sys
 
 from jomreskit_api_core.testing import create_key
 
@@ -116,3 +117,91 @@ def test_a_manager_never_sees_or_touches_another_manager_keys(api_site):
                              data={"csrf_token": token_in(page)}, follow_redirects=True)
         assert flashes(answer) == [f"no API key '{client_id}'"]
     assert token_status(api_site, client_id, secret) == 200
+
+
+KEY_COLUMNS_PLUGIN = '''
+from jomreskit import hookimpl
+from jomreskit_api_core import KeyColumn
+
+requires = ["api_core"]
+calls = []
+
+
+def scope_count(kit, keys):
+    calls.append([key.client_id for key in keys])
+    return {key.id: f"{len(key.scopes)} scope(s) <b>" for key in keys if key.active}
+
+
+def broken(kit, keys):
+    raise RuntimeError("its table is missing")
+
+
+@hookimpl
+def api_key_columns():
+    return [KeyColumn("Scope count", scope_count), KeyColumn("Broken", broken)]
+'''
+
+
+def cell(page, client_id: str, title: str) -> str:
+    row = re.search(rf'<tr id="key-{client_id}">(.*?)</tr>', page.text, re.S)[1]
+    return re.search(rf'<td data-label="{title}">(.*?)</td>', row, re.S)[1].strip()
+
+
+def test_plugins_add_columns_filled_once_for_all_the_keys_shown(make_api_site, caplog):
+    site = make_api_site(plugins=[KEY_COLUMNS_PLUGIN])
+    first, _ = create_key(site, "manager", ["webhooks_get"])
+    second, _ = create_key(site, "manager", ["webhooks_get"])
+    client = site.client()
+    sign_in(client, "manager")
+    client.post(f"/console/keys/{second}/revoke",
+                data={"csrf_token": token_in(client.get("/console/keys/"))})
+    plugin = sys.modules["jomreskit_plugins.test_plugin_0"]
+    plugin.calls.clear()
+
+    page = client.get("/console/keys/")
+
+    assert page.status_code == 200
+    assert plugin.calls == [[first, second]]  # one call for the page, revoked keys too
+    assert '<th scope="col">Scope count</th>' in page.text
+    assert cell(page, first, "Scope count") == "1 scope(s) &lt;b&gt;"  # escaped
+    assert cell(page, second, "Scope count") == "—"  # left out: a dash
+    # A column that fails says so and is logged; the page and its other columns still work.
+    assert cell(page, first, "Broken") == "unavailable"
+    assert "the column 'Broken' could not be filled" in caplog.text
+    assert "its table is missing" in caplog.text
+    assert 'value="webhooks_get"' in page.text
+
+
+def test_without_keys_no_column_is_asked_for(make_api_site):
+    site = make_api_site(plugins=[KEY_COLUMNS_PLUGIN])
+    client = site.client()
+    sign_in(client, "manager2")
+    plugin = sys.modules["jomreskit_plugins.test_plugin_0"]
+    plugin.calls.clear()
+
+    page = client.get("/console/keys/")
+
+    assert "You have no API keys yet." in page.text
+    assert plugin.calls == []
+
+
+def test_a_failing_column_hook_leaves_the_page_working(make_api_site, caplog):
+    site = make_api_site(plugins=['''
+from jomreskit import hookimpl
+
+requires = ["api_core"]
+
+
+@hookimpl
+def api_key_columns():
+    raise RuntimeError("columns misconfigured")
+'''])
+    client_id, _ = create_key(site, "manager", ["webhooks_get"])
+    client = site.client()
+    sign_in(client, "manager")
+
+    page = client.get("/console/keys/")
+
+    assert page.status_code == 200
+    assert f'<tr id="key-{client_id}">' in page.text
+    assert "columns misconfigured" in caplog.text

@@ -69,6 +69,10 @@ class Hooks:
     def register_api_routes(self, api: Any) -> None:
         self._each("register_api_routes", api=api)
 
+    def api_key_columns(self) -> list[Any]:
+        """Asked on each App Key Management page, so a plugin disabled meanwhile is gone."""
+        return list(_flatten(self.pm.hook.api_key_columns()))
+
     def register_settings(self) -> list[SiteSetting]:
         return list(_flatten(self._each("register_settings")))
 

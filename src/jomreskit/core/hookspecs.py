@@ -43,6 +43,12 @@ def register_api_routes(api: Any) -> None:
 
 
 @hookspec
+def api_key_columns() -> list[Any]:
+    """Return columns for the console's App Key Management table (api_core's ``KeyColumn``):
+    a title, and how to fill each shown key's cell."""
+
+
+@hookspec
 def register_authmethods() -> list[AuthMethod]:
     """Return the webhook auth methods this plugin provides."""
 

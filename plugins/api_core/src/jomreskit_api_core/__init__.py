@@ -1,5 +1,8 @@
 """OAuth2 API keys per manager and the REST API framework.
 
+Other plugins add columns to the console's App Key Management page through the
+``api_key_columns()`` hook, returning ``KeyColumn`` objects.
+
 Feature plugins register routes through ``register_api_routes(api)``::
 
     from jomreskit import hookimpl
@@ -27,10 +30,14 @@ from .api import (
     get_api,
     require_property,
 )
+from .columns import KeyColumn
+from .models import ApiKey
 
 __all__ = [
     "Api",
     "ApiError",
+    "ApiKey",
+    "KeyColumn",
     "Param",
     "Route",
     "current_api_key",

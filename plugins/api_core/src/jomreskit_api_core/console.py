@@ -1,5 +1,6 @@
 """App Key Management: the web console page where a manager creates, revokes and rotates their
-own API keys. The work is done by ``keys``; this module only shows it."""
+own API keys. The work is done by ``keys``; this module only shows it, with the columns other
+plugins add (``columns``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from jomreskit import JomresKitError, get_kit
 from jomreskit.console import ConsolePage, current_user
 from jomreskit.domain import User
 
-from . import keys
+from . import columns, keys
 
 bp = Blueprint("api_core_console", __name__, template_folder="templates", url_prefix="/keys")
 
@@ -39,9 +40,11 @@ def _page(status: int = 200, **shown: Any) -> tuple[str, int]:
         + "/oauth/token"
     shown.setdefault("chosen", [])
     shown.setdefault("name", "")
+    listed = keys.list_keys(kit, user)
     return render_template(
         "api_core/keys.html",
-        keys=keys.list_keys(kit, user),
+        keys=listed,
+        columns=columns.fill(kit, listed),
         scopes=keys.grantable_scopes(kit, user.role),
         token_url=token_url,
         **shown,

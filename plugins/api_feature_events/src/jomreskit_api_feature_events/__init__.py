@@ -2,7 +2,8 @@
 
 ``GET <api prefix>/events`` hands out the events of the key's manager's properties, oldest
 first, never skipping or repeating one; ``PUT <api prefix>/events/cursor`` stores the key's
-acknowledged position. Scope ``events_get``.
+acknowledged position. Scope ``events_get``. The console's App Key Management page shows
+each key's acknowledged position and how far behind it is (``key_column``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def register_scopes() -> list[Scope]:
 @hookimpl
 def register_api_routes(api: Api) -> None:
     routes.register(api, SCOPE)
+
+
+@hookimpl
+def api_key_columns() -> list[Any]:
+    from .key_column import column
+
+    return [column(SCOPE)]
 
 
 @hookimpl

@@ -39,6 +39,7 @@ class Page:
     events: list[tuple[Position, Event]]
     next: Position
     more_coming: bool  # events exist past the horizon: reading again soon will find more
+    held_back: Position | None = None  # the first of those: settled once the horizon passes it
 
 
 class CursorExpired(Exception):
@@ -87,8 +88,11 @@ def read(kit: Kit, reader: Reader, start: Position, limit: int,
     newest = session.execute(select(EVENTS.c.feed_xid, EVENTS.c.id).where(final)
                              .order_by(*order(session, descending=True)).limit(1)).first()
     last = max(start, Position(*newest)) if newest else start
-    unsettled = session.scalar(select(EVENTS.c.id).where(~final, after(session, last)).limit(1))
-    return Page(events, last, more_coming=unsettled is not None)
+    unsettled = session.execute(select(EVENTS.c.feed_xid, EVENTS.c.id)
+                                .where(~final, after(session, last))
+                                .order_by(*order(session)).limit(1)).first()
+    held_back = None if unsettled is None else Position(*unsettled)
+    return Page(events, last, more_coming=held_back is not None, held_back=held_back)
 
 
 def _event(kit: Kit, row: Any) -> Event:

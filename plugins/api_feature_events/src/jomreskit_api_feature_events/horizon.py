@@ -12,7 +12,9 @@ in ``(feed_xid, id)`` order and only below a horizon that nothing can still appe
   ``feed_xid`` stays 0 and the horizon is the newest id committed.
 
 The horizon is read once and then passed as a number, so a page and the cursor that follows it
-describe the same settled set even though each statement sees newer commits.
+describe the same settled set even though each statement sees newer commits. Readers whose
+events are held back wait for the horizon to pass the first of them (``passes``); one thread per
+process reads it for all of them (see ``wakeup``).
 
 The order is written per database too: PostgreSQL walks the ``(feed_xid, id)`` index with a
 row comparison; SQLite would not use that index for one, and there ``feed_xid`` is always 0.
@@ -20,9 +22,12 @@ row comparison; SQLite would not use that index for one, and there ``feed_xid`` 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Connection,
     Integer,
     String,
     column,
@@ -51,18 +56,40 @@ EVENTS = table(
 _XMIN = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
+def now(connection: Session | Connection) -> int:
+    """The horizon as of now: PostgreSQL's snapshot xmin, SQLite's newest event id."""
+    if _dialect(connection) == "postgresql":
+        return int(connection.scalar(_XMIN))
+    return int(connection.scalar(select(func.coalesce(func.max(EVENTS.c.id), 0))))
+
+
 def settled(session: Session) -> ColumnElement[bool]:
     """The condition that holds for every event whose place in the feed is final, as of now."""
-    if session.get_bind().dialect.name == "postgresql":
-        return EVENTS.c.feed_xid < session.scalar(_XMIN)
-    return EVENTS.c.id <= session.scalar(select(func.coalesce(func.max(EVENTS.c.id), 0)))
+    if _dialect(session) == "postgresql":
+        return EVENTS.c.feed_xid < now(session)
+    return EVENTS.c.id <= now(session)
 
 
-def after(session: Session, position: Position) -> ColumnElement[bool]:
-    """The condition of the events after ``position`` in the feed's order."""
+def passes(dialect: str, horizon: int, position: Position) -> bool:
+    """Whether the event at ``position`` is settled once the horizon reads ``horizon``."""
+    if dialect == "postgresql":
+        return horizon > position.xid
+    return horizon >= position.event_id
+
+
+def _dialect(connection: Session | Connection) -> str:
+    if isinstance(connection, Session):
+        return connection.get_bind().dialect.name
+    return connection.dialect.name
+
+
+def after(session: Session, position: Position | tuple[Any, Any]) -> ColumnElement[bool]:
+    """The condition of the events after ``position`` in the feed's order: a position, or the
+    two columns (xid, event id) that hold one, to compare with many stored cursors at once."""
+    xid, event_id = position
     if session.get_bind().dialect.name == "postgresql":
-        return tuple_(EVENTS.c.feed_xid, EVENTS.c.id) > tuple_(*position)
-    return EVENTS.c.id > position.event_id
+        return tuple_(EVENTS.c.feed_xid, EVENTS.c.id) > tuple_(xid, event_id)
+    return EVENTS.c.id > event_id
 
 
 def order(session: Session, descending: bool = False) -> list[ColumnElement[int]]:

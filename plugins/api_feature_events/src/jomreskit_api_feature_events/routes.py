@@ -13,7 +13,6 @@ from .cursor import START, Position, decode, encode
 
 ACKNOWLEDGED = "acknowledged"
 MAX_ID = 2**31 - 1  # property ids are 32-bit: a larger one would overflow the query
-RECHECK_FIRST, RECHECK_MAX = 0.05, 1.0  # seconds, while events wait behind a transaction
 
 EVENT = {
     "type": "object",
@@ -94,7 +93,6 @@ def register(api: Api, scope: str) -> None:
         reader = feed.Reader(token.manager_id, token.is_super)
         deadline = time.monotonic() + params["wait"]
         waker = wakeup.waker(kit)
-        recheck = RECHECK_FIRST
         while True:
             seen = waker.generation
             try:
@@ -107,13 +105,9 @@ def register(api: Api, scope: str) -> None:
                 break
             after = page.next
             session.close()  # no connection held while waiting
-            if page.more_coming:
-                # Events committed but held behind a running transaction: its end sends no
-                # wake-up when it fired nothing, so look again, less often the longer it runs.
-                waker.wait(seen, min(left, recheck))
-                recheck = min(recheck * 2, RECHECK_MAX)
-            else:
-                waker.wait(seen, left)
+            # Events committed but held behind a running transaction (page.held_back): its end
+            # sends no wake-up when it fired nothing, so the waker watches the horizon for us.
+            waker.wait(seen, left, held=page.held_back)
             kit.autocommit()
         data = [feed.as_json(kit, position, event, encode(position))
                 for position, event in page.events]

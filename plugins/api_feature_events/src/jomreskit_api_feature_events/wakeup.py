@@ -6,11 +6,19 @@ condition variable. It moves when:
 - this process commits a transaction that fired an event (an ``after_commit`` listener on the
   site's sessions; ``event_fired`` marks the session);
 - on PostgreSQL, another process does: the firing transaction sends ``NOTIFY
-  jomreskit_events``, delivered at commit, and one thread per process LISTENs;
+  jomreskit_events``, delivered at commit, and one thread per process LISTENs (a site in a
+  schema other than ``public`` adds the schema's name: a notification reaches the whole
+  database, and sites side by side in one would wake each other's readers for nothing);
 - on SQLite, another process commits anything: one thread reads ``PRAGMA data_version`` on a
   connection of its own (microseconds, no lock) while readers wait.
 
 The watching thread runs only while someone waits, and leaves a few seconds after the last.
+
+None of these fires when a transaction that fired nothing ends, yet that can settle events held
+back behind it (see ``horizon``). So readers waiting on held-back events say which one they
+wait for, and one more thread per process reads the horizon for all of them, sooner at first
+and then once a second, while any of them waits: 200 such readers cost one query a second,
+not 200. It wakes them when the horizon passes the first event one of them waits for.
 """
 
 from __future__ import annotations
@@ -24,17 +32,22 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
+from . import horizon
+from .cursor import Position
+
 if TYPE_CHECKING:
     from jomreskit import Kit
 
 log = logging.getLogger("jomreskit.events")
 
 CHANNEL = "jomreskit_events"
-NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")
+NOTIFY = text("SELECT pg_notify(:channel, '')")
+SCHEMA = "SELECT current_schema()"
 _FIRED = "jomreskit_event_feed_fired"
 _STATE = "jomreskit_api_feature_events.waker"
 SQLITE_CHECK_SECONDS = 0.01
 IDLE_SECONDS = 5.0  # the watcher stays this long after the last reader left
+RECHECK_FIRST, RECHECK_MAX = 0.05, 1.0  # seconds between horizon reads, while events are held
 _lock = threading.Lock()
 
 
@@ -48,22 +61,87 @@ class FeedWaker:
         self._waiting = 0
         self._left_at = time.monotonic()
         self._watcher: threading.Thread | None = None
+        self.horizon: int | None = None  # as the rechecking thread read it last
+        self._held: list[Position] = []  # what each reader waiting on held-back events waits for
+        self._rechecker: threading.Thread | None = None
+        self._channel: str | None = None
+
+    def channel(self, session: Session) -> str:
+        """The name this site's notifications go by (looked up once, on ``session``)."""
+        if self._channel is None:
+            self._channel = channel(session.scalar(text(SCHEMA)))
+        return self._channel
+
+    @property
+    def held_readers(self) -> int:
+        """How many readers wait on events held back behind a running transaction."""
+        with self._condition:
+            return len(self._held)
 
     def wake(self) -> None:
         with self._condition:
             self.generation += 1
             self._condition.notify_all()
 
-    def wait(self, seen: int, timeout: float) -> bool:
-        """Wait until the generation moves past ``seen`` or ``timeout``; True when it moved."""
+    def wait(self, seen: int, timeout: float, held: Position | None = None) -> bool:
+        """Wait until the generation moves past ``seen``, or the horizon passes ``held`` (an
+        event held back behind a running transaction), or ``timeout``; True unless timed out."""
+        dialect = self.kit.engine.dialect.name
+
+        def ready() -> bool:
+            return self.generation != seen or (
+                held is not None and self.horizon is not None
+                and horizon.passes(dialect, self.horizon, held))
+
         with self._condition:
             self._waiting += 1
             self._watch()
+            if held is not None:
+                self._held.append(held)
+                self._recheck()
             try:
-                return self._condition.wait_for(lambda: self.generation != seen, timeout)
+                return self._condition.wait_for(ready, timeout)
             finally:
                 self._waiting -= 1
                 self._left_at = time.monotonic()
+                if held is not None:
+                    self._held.remove(held)
+
+    def _recheck(self) -> None:
+        # Called holding the condition; the thread clears ``_rechecker`` under it as it leaves,
+        # so a reader arriving then starts the next one.
+        if self._rechecker is None:
+            self._rechecker = threading.Thread(target=self._read_horizon, daemon=True,
+                                               name="jomreskit-events-horizon")
+            self._rechecker.start()
+
+    def _read_horizon(self) -> None:
+        dialect = self.kit.engine.dialect.name
+        delay = RECHECK_FIRST
+        try:
+            with self.kit.engine.connect() as connection:
+                while True:
+                    time.sleep(delay)
+                    with self._condition:
+                        # Readers a wake-up answered often wait again at once: staying a moment
+                        # keeps the backoff (and the connection) rather than starting afresh.
+                        if not self._held and time.monotonic() - self._left_at > RECHECK_MAX:
+                            self._rechecker = None
+                            return
+                        if not self._held:
+                            continue
+                    read = horizon.now(connection)
+                    connection.rollback()  # no transaction left open between two reads
+                    delay = min(delay * 2, RECHECK_MAX)
+                    with self._condition:
+                        self.horizon = read
+                        if any(horizon.passes(dialect, read, held) for held in self._held):
+                            self._condition.notify_all()
+                            delay = RECHECK_FIRST  # the woken may wait on the next ones
+        except Exception as exc:  # the next reader to wait on held-back events starts another
+            log.warning("cannot read the event feed's horizon: %s", exc)
+        with self._condition:
+            self._rechecker = None
 
     def _watch(self) -> None:
         # Called holding the condition: at most one watcher thread at a time.
@@ -92,7 +170,8 @@ class FeedWaker:
             raw.detach()  # not returned to the pool: this connection only listens
             connection.rollback()
             connection.autocommit = True
-            connection.execute(f"LISTEN {CHANNEL}")
+            name = channel(connection.execute(SCHEMA).fetchone()[0])
+            connection.execute('LISTEN "{}"'.format(name.replace('"', '""')))
             self.wake()  # whatever committed before we listened
             while not self._idle():
                 for _notify in connection.notifies(timeout=0.5, stop_after=1):
@@ -119,6 +198,13 @@ class FeedWaker:
             connection.close()
 
 
+def channel(schema: str | None) -> str:
+    """The notification channel of a site whose tables are in ``schema``."""
+    if schema in (None, "public"):
+        return CHANNEL
+    return f"{CHANNEL}:{schema}"[:63]  # longer names are refused; a clash only wakes more
+
+
 def waker(kit: Kit) -> FeedWaker:
     """The site's waker, with its commit listener installed on first use."""
     found = kit.app.extensions.get(_STATE)
@@ -143,9 +229,10 @@ def waker(kit: Kit) -> FeedWaker:
 
 def fired(kit: Kit, session: Session) -> None:
     """Note that ``session``'s transaction fired an event: wake readers when it commits."""
-    waker(kit)
+    found = waker(kit)
     if session.info.get(_FIRED):
         return
     session.info[_FIRED] = True
     if kit.engine.dialect.name == "postgresql":
-        session.execute(NOTIFY)  # sent at commit, once per transaction
+        # sent at commit, once per transaction
+        session.execute(NOTIFY, {"channel": found.channel(session)})
