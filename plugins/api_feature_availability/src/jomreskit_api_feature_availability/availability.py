@@ -75,7 +75,7 @@ NIGHTS_BODY = {
             "departure": {"type": "string", "format": "date",
                           "description": "The day after the last night (at most 366 nights)."},
         },
-    }, "example": {"room_uids": [1], "arrival": "2030-01-10", "departure": "2030-01-12"}}},
+    }, "example": {"room_uids": [1], "arrival": "2099-01-10", "departure": "2099-01-12"}}},
 }
 WRITE_ERRORS = {
     409: {"description": "A night is sold to a guest (`room_unavailable`): nothing is closed.",
@@ -160,9 +160,9 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                            "night before `departure` (at most 366 nights): free, booked (sold "
                            "to a guest) or closed (a black booking).",
                params=(property_param,
-                       Param("arrival", format="date", required=True, example="2030-01-10",
+                       Param("arrival", format="date", required=True, example="2099-01-10",
                              description="The first night."),
-                       Param("departure", format="date", required=True, example="2030-01-12",
+                       Param("departure", format="date", required=True, example="2099-01-12",
                              description="The day after the last night.")))
     def availability_calendar(property_uid: int) -> Any:
         require_property(property_uid)

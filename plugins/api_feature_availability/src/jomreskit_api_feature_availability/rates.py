@@ -54,7 +54,7 @@ RATE_BODY = {
             "price_per_night": {"oneOf": [{"type": "string"}, {"type": "number"}],
                                 "description": 'At least 0, to the cent: "75.00".'},
         },
-    }, "example": {"room_type": "Double", "valid_from": "2030-01-10", "valid_to": "2030-01-31",
+    }, "example": {"room_type": "Double", "valid_from": "2099-01-10", "valid_to": "2099-01-31",
                    "price_per_night": "80.00"}}},
 }
 RATE_MEMBERS = ("room_type", "room_uid", "valid_from", "valid_to", "price_per_night")
@@ -79,7 +79,7 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                            "those covering some night between them.",
                params=(property_param,
                        Param("room_type", description="Only this room type's rates."),
-                       Param("valid_from", format="date", example="2030-01-01",
+                       Param("valid_from", format="date", example="2099-01-01",
                              description="Only rates covering a night from this one on."),
                        Param("valid_to", format="date",
                              description="Only rates covering a night up to this one.")))

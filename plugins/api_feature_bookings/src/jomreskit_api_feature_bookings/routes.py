@@ -55,13 +55,13 @@ CREATE_BODY = {"required": True, "content": {"application/json": {"schema": {
                                  "description": "An existing guest of the property, instead "
                                                 "of `guest`."},
                    "booking_number": {"type": "string", "maxLength": 50}},
-}, "example": {"arrival": "2030-01-10", "departure": "2030-01-12", "room_uids": [2],
+}, "example": {"arrival": "2099-01-10", "departure": "2099-01-12", "room_uids": [2],
                "adults": 2, "guest": {"firstname": "Basil", "surname": "Fawlty"},
                "contract_total": "130.00"}}}}
 MODIFY_BODY = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "additionalProperties": False, "minProperties": 1,
     "properties": MEMBERS_SCHEMA,
-}, "example": {"departure": "2030-01-13"}}}}
+}, "example": {"adults": 1, "special_requests": "A late arrival"}}}}
 CONFLICT = {409: {
     "description": "A room is taken on one of the nights (`room_unavailable`), or the booking "
                    "is cancelled (`booking_cancelled`, `already_cancelled`).",
