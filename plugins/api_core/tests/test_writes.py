@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 from jomreskit_api_core import etag_of
-from jomreskit_api_core.testing import auth, bearer_token
+from jomreskit_api_core.testing import auth, bearer_token, create_key, issue_token
 from sqlalchemy import event, func, select, text
 
 from jomreskit.domain import ContractNote, EventRecord, Guest
@@ -253,3 +253,39 @@ def test_a_change_without_if_match_goes_ahead(served):
     with site.app.app_context():
         assert site.kit.session().get(Guest, 1).firstname == "Polly"
         site.kit.session.remove()
+
+
+# -- whose change --------------------------------------------------------------------------
+
+
+def newest_event(site) -> EventRecord:
+    with site.app.app_context():
+        try:
+            return site.kit.session().scalars(
+                select(EventRecord).order_by(EventRecord.id.desc()).limit(1)).one()
+        finally:
+            site.kit.session.remove()
+
+
+def test_the_events_of_a_write_are_marked_with_the_writing_keys_client_id(served):
+    site, url, _ = served
+    client_id, secret = create_key(site, "manager", ["notes_write"])
+
+    response = requests.post(url + NOTES, json={"text": "From the channel manager"},
+                             headers=auth(issue_token(site, client_id, secret)))
+
+    assert response.status_code == 201
+    event = newest_event(site)
+    assert (event.name, event.ids["note_id"]) == ("booking_note_saved",
+                                                  response.json()["data"]["note_id"])
+    assert event.origin == client_id
+
+
+def test_the_events_of_a_change_on_the_site_have_no_origin(served):
+    site, url, headers = served
+    requests.post(url + NOTES, json={"text": "through the API first"}, headers=headers)
+
+    with site.app.app_context(), site.kit.transaction():
+        site.kit.fire("booking_modified", property_uid=1, contract_uid=41)
+
+    assert newest_event(site).origin is None  # the API write's mark did not linger
