@@ -42,19 +42,19 @@ def test_a_booking_racing_a_close_of_the_same_nights_leaves_one_of_them(make_api
     with ThreadPoolExecutor(CLIENTS) as pool:
         answers = list(pool.map(send, range(CLIENTS)))
 
-    took = [(path, a.json()["data"]) for path, a in answers if a.status_code == 200 and (
+    took = [(path, a.json()["data"]) for path, a in answers if a.status_code in (200, 201) and (
         path.startswith("/bookings") or a.json()["data"]["blackbookings"])]
     assert len(took) == 1, [(path, a.status_code, a.text) for path, a in answers]
     [(won_by, winner)] = took
     booked = won_by.startswith("/bookings")
     contract_uid = winner["contract_uid"] if booked else winner["blackbookings"][0]["contract_uid"]
     for _path, answer in answers:
-        if answer.status_code == 200:
+        if answer.status_code in (200, 201):
             continue
         assert answer.status_code == 409, answer.text
         assert answer.json()["error"]["code"] == "room_unavailable"
     if booked:  # after a booking no close succeeds, not even one closing nothing
-        assert sum(a.status_code == 200 for _path, a in answers) == 1
+        assert sum(a.status_code < 300 for _path, a in answers) == 1
     with site.app.app_context():
         holders = site.kit.session().scalars(select(RoomBooking.contract_uid).where(
             RoomBooking.room_uid == 2, RoomBooking.date >= ARRIVAL,

@@ -45,7 +45,7 @@ class Remote:
 
     def ok(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = self.call(method, path, **kwargs)
-        assert response.status_code == 200, f"{method} {path}: {response.text}"
+        assert response.status_code in (200, 201), f"{method} {path}: {response.text}"
         return response.json()["data"]
 
     def refused(self, method: str, path: str, **kwargs: Any) -> tuple[int, str]:

@@ -49,6 +49,7 @@ def test_a_booking_with_a_bad_member_is_refused_naming_it(remote, change, member
 
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == f"invalid_{member}"
+    assert response.json()["error"]["field"] == member
 
 
 @pytest.mark.parametrize("raw", [b"", b"{", b"[1, 2]", b'"text"', b"\xff\xfe", b"null"])
@@ -69,5 +70,6 @@ def test_a_modify_with_a_bad_member_is_refused_and_changes_nothing(remote):
         response = remote.call("PATCH", "/bookings/1/41", json=change)
         assert response.status_code == 422, (change, response.text)
         assert response.json()["error"]["code"] == f"invalid_{member}"
+        assert response.json()["error"].get("field") == (None if member == "json" else member)
 
     assert remote.ok("GET", "/bookings/1/41") == before

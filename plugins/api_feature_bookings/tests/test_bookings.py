@@ -66,7 +66,7 @@ def test_modify_changes_dates_rooms_and_guest_and_fires_booking_modified(remote)
                                                                   "booking_modified"]
     # Room 2 is free again on those nights; room 3 is not.
     assert remote.call("POST", "/bookings/1", json={**BOOKING, "room_uids": [2]}
-                       ).status_code == 200
+                       ).status_code == 201
     assert remote.refused("POST", "/bookings/1", json={**BOOKING, "room_uids": [3]}) == (
         409, "room_unavailable")
 
@@ -84,7 +84,7 @@ def test_cancel_frees_the_nights_and_fires_booking_cancelled(remote):
         409, "already_cancelled")
     assert remote.refused("PATCH", f"/bookings/1/{made['contract_uid']}",
                           json={"adults": 1}) == (409, "booking_cancelled")
-    assert remote.call("POST", "/bookings/1", json=BOOKING).status_code == 200
+    assert remote.call("POST", "/bookings/1", json=BOOKING).status_code == 201
 
 
 def test_the_same_nights_of_a_room_are_not_sold_twice(remote):

@@ -54,12 +54,12 @@ def test_twenty_clients_booking_the_last_free_room_get_one_booking(make_api_site
     answers = race(base, tokens, [("/bookings/1", body)] * CLIENTS)
 
     statuses = sorted(a.status_code for a in answers)
-    assert statuses == [200] + [409] * (CLIENTS - 1), [a.text for a in answers]
+    assert statuses == [201] + [409] * (CLIENTS - 1), [a.text for a in answers]
     refused = [a.json()["error"] for a in answers if a.status_code == 409]
     assert {error["code"] for error in refused} == {"room_unavailable"}
     assert all("room 2" in error["message"] or "same moment" in error["message"]
                for error in refused)
-    [won] = [a.json()["data"] for a in answers if a.status_code == 200]
+    [won] = [a.json()["data"] for a in answers if a.status_code == 201]
     with site.app.app_context():
         session = site.kit.session()
         nights = session.execute(select(RoomBooking.contract_uid, func.count()).where(

@@ -179,7 +179,6 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                            "a guest answers 409 `room_unavailable` and closes nothing.",
                params=(property_param,), request_body=NIGHTS_BODY, response=SUMMARY,
                responses=WRITE_ERRORS)
-    @body.committed
     def availability_close(property_uid: int) -> Any:
         require_property(property_uid)
         room_uids, arrival, departure = _nights_of(body.json_object(
@@ -196,7 +195,6 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                            "`blackbooking_created` for the part after a night opened in its "
                            "middle). Nights sold to guests are left as they are.",
                params=(property_param,), request_body=NIGHTS_BODY, response=SUMMARY)
-    @body.committed
     def availability_open(property_uid: int) -> Any:
         require_property(property_uid)
         room_uids, arrival, departure = _nights_of(body.json_object(

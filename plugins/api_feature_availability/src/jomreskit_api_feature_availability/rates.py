@@ -97,7 +97,6 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                            "around them. Fires `tariffs_updated`; answers the property's rates "
                            "for that room type.",
                params=(property_param,), request_body=RATE_BODY, response=RATES)
-    @body.committed
     def rates_set(property_uid: int) -> Any:
         require_property(property_uid)
         existing(kit, property_uid)

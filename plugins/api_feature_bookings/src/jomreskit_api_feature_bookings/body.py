@@ -1,8 +1,8 @@
 """Reading a write's JSON body: each member checked and typed, or 422 naming the member.
 
-Every refusal is ``ApiError(422, "invalid_<member>", "<member>: why")``, so a client knows which
-member to fix; a member the route does not know is refused too (a misspelt one would otherwise
-be ignored without a word).
+Every refusal is ``ApiError(422, "invalid_<member>", "<member>: why", field="<member>")``, so a
+client knows which member to fix; a member the route does not know is refused too (a misspelt
+one would otherwise be ignored without a word).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import request
-from jomreskit_api_core import ApiError
+from jomreskit_api_core import ApiError, current_json
 
 MAX_ID = 2**31 - 1
 MAX_NIGHTS = 366  # a year of nights at most in one write or read
@@ -22,14 +21,13 @@ CENT = Decimal("0.01")
 
 
 def invalid(member: str, why: str) -> ApiError:
-    return ApiError(422, f"invalid_{member}", f"{member}: {why}")
+    return ApiError(422, f"invalid_{member}", f"{member}: {why}", field=member)
 
 
 def json_object(known: Iterable[str]) -> dict[str, Any]:
-    """The request's JSON object, holding no member outside ``known``."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(422, "invalid_json", "send a JSON object (Content-Type: application/json)")
+    """The request's JSON object (api_core's ``current_json``), holding no member outside
+    ``known``."""
+    body = current_json()
     known = set(known)
     for member in body:
         if member not in known:
@@ -121,16 +119,3 @@ def nights(arrival: date, departure: date, today: date | None = None,
     if not past and arrival < (today or date.today()):
         raise invalid("arrival", "is in the past")
 
-
-def committed(view: Any) -> Any:
-    """Run a write view in one transaction of its own (until api_core runs writes so)."""
-    import functools
-
-    from jomreskit_api_core import get_api
-
-    @functools.wraps(view)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        with get_api().kit.transaction():
-            return view(*args, **kwargs)
-
-    return run

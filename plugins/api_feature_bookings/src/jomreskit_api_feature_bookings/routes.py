@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from jomreskit_api_core import Api, ApiError, Param, require_property
+from jomreskit_api_core import Api, ApiError, Param, check_if_match, require_property
 from sqlalchemy import select
 
 from jomreskit import Conflict
@@ -62,10 +62,22 @@ MODIFY_BODY = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "additionalProperties": False, "minProperties": 1,
     "properties": MEMBERS_SCHEMA,
 }, "example": {"adults": 1, "special_requests": "A late arrival"}}}}
+ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 CONFLICT = {409: {
     "description": "A room is taken on one of the nights (`room_unavailable`), or the booking "
                    "is cancelled (`booking_cancelled`, `already_cancelled`).",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
+    "content": ERROR}}
+CREATED = {**CONFLICT, 201: {
+    "description": "Booked: the booking, its address in `Location` and its `ETag`.",
+    "headers": {"Location": {"schema": {"type": "string"}},
+                "ETag": {"schema": {"type": "string"}}},
+    "content": {"application/json": {"schema": {
+        "type": "object", "required": ["data", "meta"],
+        "properties": {"data": record.BOOKING_SCHEMA, "meta": {"type": "object"}}}}}}}
+CONDITIONAL = {**CONFLICT, 412: {
+    "description": "`If-Match` names an ETag the booking no longer has "
+                   "(`precondition_failed`): read it again.",
+    "content": ERROR}}
 
 
 def register(api: Api, read_scope: str, write_scope: str) -> None:
@@ -83,9 +95,8 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                            "booking made on the site does. A room taken on any of the nights "
                            "answers 409 `room_unavailable`: two clients booking the last room "
                            "at once get one booking between them.",
-               params=(property_param,), request_body=CREATE_BODY,
-               response=record.BOOKING_SCHEMA, responses=CONFLICT)
-    @body.committed
+               params=(property_param,), request_body=CREATE_BODY, etag=True,
+               response=record.BOOKING_SCHEMA, responses=CREATED)
     def booking_create(property_uid: int) -> Any:
         require_property(property_uid)
         prop = _property(kit, property_uid)
@@ -115,12 +126,14 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
             guest_uid = services.save_guest(kit, property_uid, **(guest_fields or {})).guest_uid
         contract = services.add_booking(kit, property_uid, arrival, departure, room_uids,
                                         guest_uid=guest_uid, **fields)
-        return record.booking(contract)
+        where = api.path(f"/bookings/{property_uid}/{contract.contract_uid}")
+        return record.booking(contract), {}, 201, {"Location": where}
 
     @api.route("/bookings/<int:property_uid>/<int:contract_uid>", scope=read_scope,
                tags=("bookings",), summary="A booking",
                description="The booking with its guest, rooms, dates and totals.",
-               params=(property_param, contract_param), response=record.BOOKING_SCHEMA)
+               params=(property_param, contract_param), response=record.BOOKING_SCHEMA,
+               etag=True)
     def booking_read(property_uid: int, contract_uid: int) -> Any:
         require_property(property_uid)
         return record.booking(_booking(kit, property_uid, contract_uid))
@@ -133,14 +146,14 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                            "`booking_modified` (and `guest_updated` when guest details "
                            "change), as a change on the site does.",
                params=(property_param, contract_param), request_body=MODIFY_BODY,
-               response=record.BOOKING_SCHEMA, responses=CONFLICT)
-    @body.committed
+               response=record.BOOKING_SCHEMA, responses=CONDITIONAL, etag=True)
     def booking_modify(property_uid: int, contract_uid: int) -> Any:
         require_property(property_uid)
-        contract = _booking(kit, property_uid, contract_uid)
+        contract = _booking(kit, property_uid, contract_uid, for_update=True)
+        check_if_match(record.booking(contract))
         payload = body.json_object(BOOKING_MEMBERS)
         if not payload:
-            raise body.invalid("json", "send at least one member to change")
+            raise ApiError(422, "invalid_json", "send at least one member to change")
         if contract.status == "cancelled":
             raise Conflict(f"booking {contract_uid} is cancelled", code="booking_cancelled")
         arrival = body.a_date(payload, "arrival", required=False) or contract.arrival
@@ -170,11 +183,11 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                            "`booking_cancelled`. A booking already cancelled answers 409 "
                            "`already_cancelled`.",
                params=(property_param, contract_param), response=record.BOOKING_SCHEMA,
-               responses=CONFLICT)
-    @body.committed
+               responses=CONDITIONAL, etag=True)
     def booking_cancel(property_uid: int, contract_uid: int) -> Any:
         require_property(property_uid)
-        _booking(kit, property_uid, contract_uid)
+        check_if_match(record.booking(_booking(kit, property_uid, contract_uid,
+                                               for_update=True)))
         return record.booking(services.cancel_booking(kit, contract_uid))
 
 
@@ -185,9 +198,14 @@ def _property(kit: Kit, property_uid: int) -> Property:
     return prop
 
 
-def _booking(kit: Kit, property_uid: int, contract_uid: int) -> Contract:
-    """The property's booking, or 404 (a black booking is not a booking here)."""
-    contract = kit.session().get(Contract, contract_uid)
+def _booking(kit: Kit, property_uid: int, contract_uid: int,
+             for_update: bool = False) -> Contract:
+    """The property's booking, or 404 (a black booking is not a booking here).
+
+    ``for_update``: locked until the write commits (PostgreSQL), so a concurrent modify waits
+    and then sees this one's change: an If-Match checked now still holds when it writes.
+    """
+    contract = kit.session().get(Contract, contract_uid, with_for_update=for_update)
     if contract is None or contract.property_uid != property_uid or contract.blackbooking:
         raise ApiError(404, "invalid_contract_uid",
                        f"no booking {contract_uid} at property {property_uid}")

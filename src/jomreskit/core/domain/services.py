@@ -260,7 +260,8 @@ def set_rates(
     """
     get(kit, Property, property_uid)
     if valid_to < valid_from:
-        raise ValidationError("valid_to must not be before valid_from", code="invalid_valid_to")
+        raise ValidationError("valid_to must not be before valid_from", code="invalid_valid_to",
+                              field="valid_to")
     session = kit.session()
     day = timedelta(days=1)
     overlapping = session.scalars(select(Tariff).where(
@@ -321,13 +322,15 @@ def _book_rooms(kit: Kit, contract: Contract, room_uids: Iterable[int]) -> None:
     session = kit.session()
     room_uids = list(dict.fromkeys(room_uids))  # a room named twice is booked once
     if contract.departure <= contract.arrival:
-        raise ValidationError("departure must be after arrival", code="invalid_dates")
+        raise ValidationError("departure must be after arrival", code="invalid_dates",
+                              field="departure")
     for room_uid in room_uids:
         room = get(kit, Room, room_uid)
         if room.property_uid != contract.property_uid:
             raise ValidationError(
                 f"room {room_uid} is not at property {contract.property_uid}",
                 code="invalid_room_uid",
+                field="room_uids",
             )
     contract.room_bookings.clear()
     session.flush()
@@ -421,13 +424,14 @@ def _blocks(taken: Iterable[tuple[int, date]]) -> list[tuple[date, date, list[in
 def _property_rooms(kit: Kit, property_uid: int, room_uids: Iterable[int]) -> list[int]:
     room_uids = list(dict.fromkeys(room_uids))
     if not room_uids:
-        raise ValidationError("name at least one room", code="invalid_room_uids")
+        raise ValidationError("name at least one room", code="invalid_room_uids",
+                              field="room_uids")
     found = set(kit.session().scalars(select(Room.room_uid).where(
         Room.property_uid == property_uid, Room.room_uid.in_(room_uids))))
     for room_uid in room_uids:
         if room_uid not in found:
             raise ValidationError(f"room {room_uid} is not at property {property_uid}",
-                                  code="invalid_room_uids")
+                                  code="invalid_room_uids", field="room_uids")
     return room_uids
 
 
@@ -442,7 +446,8 @@ def close_nights(
     """
     get(kit, Property, property_uid)
     if departure <= arrival:
-        raise ValidationError("departure must be after arrival", code="invalid_departure")
+        raise ValidationError("departure must be after arrival", code="invalid_departure",
+                              field="departure")
     room_uids = _property_rooms(kit, property_uid, room_uids)
     nights = _nights(arrival, departure)
     held = kit.session().execute(
@@ -477,7 +482,8 @@ def open_nights(
     """
     get(kit, Property, property_uid)
     if departure <= arrival:
-        raise ValidationError("departure must be after arrival", code="invalid_departure")
+        raise ValidationError("departure must be after arrival", code="invalid_departure",
+                              field="departure")
     room_uids = _property_rooms(kit, property_uid, room_uids)
     opened = {(room_uid, night) for room_uid in room_uids for night in _nights(arrival, departure)}
     session = kit.session()
