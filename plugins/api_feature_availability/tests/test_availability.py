@@ -141,3 +141,17 @@ def test_other_managers_other_properties_and_bad_input(remote):
     assert remote.refused("GET", "/availability/1", params={"arrival": day(5),
                                                              "departure": day(2)}) == (
         422, "invalid_departure")
+
+
+def test_opening_one_room_of_a_black_booking_of_two_keeps_the_other_closed(remote):
+    closed = remote.ok("POST", "/availability/1/close", json=nights([2, 3], 40, 50))
+    [black] = closed["blackbookings"]
+
+    opened = remote.ok("POST", "/availability/1/open", json=nights([3], 44, 46))
+
+    assert black["contract_uid"] in [b["contract_uid"] for b in opened["blackbookings"]]
+    held = sorted((b["arrival"], b["departure"], b["room_uids"]) for b in opened["blackbookings"])
+    assert held == [(day(40), day(44), [3]), (day(40), day(50), [2]), (day(46), day(50), [3])]
+    assert statuses(remote, 2, day(40), day(50)) == ["closed"] * 10
+    assert statuses(remote, 3, day(40), day(50)) == ["closed"] * 4 + ["free"] * 2 + [
+        "closed"] * 4
