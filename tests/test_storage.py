@@ -76,6 +76,31 @@ def test_autocommit_changes_nothing_once_the_session_has_begun(site):
         kit.session.remove()
 
 
+def property_names(site) -> list[str]:
+    with site.kit.transaction() as session:
+        names = list(session.scalars(select(Property.name).order_by(Property.property_uid)))
+    site.kit.session.remove()
+    return names
+
+
+def test_a_transaction_inside_another_is_a_savepoint_only_the_outer_commits(site):
+    kit = site.kit
+    with site.app.app_context():
+        before = property_names(site)
+        with pytest.raises(RuntimeError), kit.transaction() as session:
+            with kit.transaction():
+                session.get(Property, 1).name = "changed inside"
+            raise RuntimeError("the outer change fails after the inner one ended")
+        assert property_names(site) == before  # the inner block committed nothing by itself
+
+        with kit.transaction() as session:
+            session.get(Property, 1).name = "changed outside"
+            with pytest.raises(RuntimeError), kit.transaction():
+                session.get(Property, 2).name = "changed inside"
+                raise RuntimeError("the inner change fails")
+        assert property_names(site) == ["changed outside", *before[1:]]
+
+
 def test_a_pooled_connection_lost_while_resting_is_replaced_unnoticed(tmp_path, monkeypatch):
     server = os.environ.get(POSTGRES_ENV)
     if not server:

@@ -289,3 +289,24 @@ def test_the_events_of_a_change_on_the_site_have_no_origin(served):
         site.kit.fire("booking_modified", property_uid=1, contract_uid=41)
 
     assert newest_event(site).origin is None  # the API write's mark did not linger
+
+
+# -- the OpenAPI document -------------------------------------------------------------------
+
+
+def test_the_openapi_document_describes_what_writes_take_and_answer(served):
+    _, url, _ = served
+    document = requests.get(url + "/openapi.json").json()
+    change = document["paths"]["/guests/{property_uid}/{guest_uid}"]["put"]
+    read = document["paths"]["/guests/{property_uid}/{guest_uid}"]["get"]
+    add = document["paths"]["/bookings/{property_uid}/{contract_uid}/notes"]["post"]
+
+    headers = {p["name"] for p in change["parameters"] if p["in"] == "header"}
+    assert headers == {"Idempotency-Key", "If-Match"}
+    assert {p["name"] for p in add["parameters"] if p["in"] == "header"} == {"Idempotency-Key"}
+    assert not [p for p in read["parameters"] if p["in"] == "header"]
+    assert {"409", "412", "503"} <= set(change["responses"])
+    assert {"409", "503"} <= set(add["responses"]) and "412" not in add["responses"]
+    assert "ETag" in read["responses"]["200"]["headers"]
+    error = document["components"]["schemas"]["Error"]["properties"]["error"]
+    assert "field" in error["properties"] and "field" not in error["required"]

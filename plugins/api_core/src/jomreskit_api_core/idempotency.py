@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, request
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from jomreskit import ValidationError
@@ -100,6 +100,10 @@ class Idempotency:
             session.commit()
             if deleted.rowcount:
                 log.info("%d expired idempotency keys deleted", deleted.rowcount)
+        except SQLAlchemyError as exc:  # the write goes on; the next purge tries again
+            session.rollback()
+            log.warning("deleting expired idempotency keys failed: %s",
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         finally:
             self._purging.release()
 
