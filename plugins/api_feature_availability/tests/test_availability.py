@@ -155,3 +155,12 @@ def test_opening_one_room_of_a_black_booking_of_two_keeps_the_other_closed(remot
     assert statuses(remote, 2, day(40), day(50)) == ["closed"] * 10
     assert statuses(remote, 3, day(40), day(50)) == ["closed"] * 4 + ["free"] * 2 + [
         "closed"] * 4
+
+
+def test_the_last_night_a_date_can_name_is_closed_opened_and_shown(remote):
+    last = {"room_uids": [2], "arrival": "9999-12-30", "departure": "9999-12-31"}
+
+    assert remote.call("POST", "/availability/1/close", json=last).status_code == 200
+    assert statuses(remote, 2, "9999-12-30", "9999-12-31") == ["closed"]
+    assert remote.call("POST", "/availability/1/open", json=last).status_code == 200
+    assert statuses(remote, 2, "9999-12-30", "9999-12-31") == ["free"]

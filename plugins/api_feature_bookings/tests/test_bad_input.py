@@ -73,3 +73,11 @@ def test_a_modify_with_a_bad_member_is_refused_and_changes_nothing(remote):
         assert response.json()["error"].get("field") == (None if member == "json" else member)
 
     assert remote.ok("GET", "/bookings/1/41") == before
+
+
+def test_the_last_night_a_date_can_name_is_booked_without_overflowing(remote):
+    last = {**BOOKING, "arrival": "9999-12-30", "departure": "9999-12-31"}
+
+    assert remote.call("POST", "/bookings/1", json=last).status_code == 201
+    assert remote.refused("POST", "/bookings/1", json={**last, "departure": "10000-01-01"}) == (
+        422, "invalid_departure")

@@ -7,7 +7,7 @@ type's tariffs around it, so each night has one price.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from jomreskit_api_core import Api, Param, current_params, require_property
@@ -108,7 +108,10 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
         assert valid_from is not None and valid_to is not None and price is not None
         if valid_to < valid_from:
             raise body.invalid("valid_to", "must not be before valid_from")
-        body.nights(valid_from, valid_to + timedelta(days=1))
+        if (valid_to - valid_from).days >= body.MAX_NIGHTS:
+            raise body.invalid("valid_to", f"at most {body.MAX_NIGHTS} nights from valid_from")
+        if valid_from < date.today():
+            raise body.invalid("valid_from", "is in the past")
         rows = services.set_rates(kit, property_uid, room_type, valid_from, valid_to, price)
         return {"property_uid": property_uid, "rates": [as_json(t) for t in rows]}
 
