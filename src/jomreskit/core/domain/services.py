@@ -372,7 +372,9 @@ def add_booking(
     **fields: Any,
 ) -> Contract:
     get(kit, Property, property_uid)
-    contract = Contract(property_uid=property_uid, arrival=arrival, departure=departure, **fields)
+    # room_bookings given empty: a new contract's rooms are not read back from the database.
+    contract = Contract(property_uid=property_uid, arrival=arrival, departure=departure,
+                        room_bookings=[], **fields)
     _add(kit, contract)
     _book_rooms(kit, contract, room_uids)
     if not contract.booking_number:
