@@ -1,5 +1,6 @@
 """Never a double booking: twenty clients booking the last free room for the same nights at the
-same moment, each with its own API key, through a served site: exactly one gets the booking.
+same moment, each with its own API key and Idempotency-Key, through a served site: exactly one
+gets the booking, and a loser's retry is answered its 409 again.
 
 The guard is the database's, not a lock in the process: every night of every room is one row
 of room_bookings, unique per (room_uid, date). On PostgreSQL the racing inserts wait for the
@@ -32,6 +33,7 @@ def race(base: str, tokens: list[str], bodies: list[tuple[str, dict]]) -> list[r
         path, body = bodies[n]
         with requests.Session() as http:  # connected before the barrier, sent after it
             http.headers["Authorization"] = f"Bearer {tokens[n]}"
+            http.headers["Idempotency-Key"] = f"order-{n}"
             start.wait(timeout=30)
             return http.post(base + path, json=body, timeout=60)
 
@@ -60,6 +62,12 @@ def test_twenty_clients_booking_the_last_free_room_get_one_booking(make_api_site
     assert all("room 2" in error["message"] or "same moment" in error["message"]
                for error in refused)
     [won] = [a.json()["data"] for a in answers if a.status_code == 201]
+    # A loser retrying (the same key and body) is told the same, and books nothing.
+    loser = next(n for n, a in enumerate(answers) if a.status_code == 409)
+    retried = requests.post(f"{base}/bookings/1", json=body, timeout=30, headers={
+        "Authorization": f"Bearer {tokens[loser]}", "Idempotency-Key": f"order-{loser}"})
+    assert (retried.status_code, retried.headers.get("Idempotent-Replayed")) == (409, "true")
+    assert retried.json() == answers[loser].json()
     with site.app.app_context():
         session = site.kit.session()
         nights = session.execute(select(RoomBooking.contract_uid, func.count()).where(
