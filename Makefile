@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PLUGINS := api_core api_feature_webhooks api_feature_search api_feature_events webhooks_core \
+PLUGINS := api_core api_feature_webhooks api_feature_search api_feature_events \
+           api_feature_availability api_feature_bookings webhooks_core \
            authmethod_none authmethod_basic authmethod_oauth
 STAMP := $(VENV)/.installed
 

@@ -1,6 +1,7 @@
 """A site that has its own Flask app and its own SQLAlchemy set-up embeds jomreskit."""
 
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -60,7 +61,8 @@ def test_the_portal_gains_jomreskit_state_cli_and_events(portal):
     assert portal.extensions["jomreskit"] is kit
     upgraded = portal.test_cli_runner().invoke(args=["jomreskit", "db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "core: upgraded empty -> 0001" in upgraded.output
+    # The core's own line (api_core's ends alike).
+    assert re.search(r"^core: upgraded empty -> \d{4}$", upgraded.output, re.MULTILINE)
 
     response = portal.test_client().post("/bookings/41/touch")
 

@@ -107,3 +107,17 @@ def test_wrong_events_on_the_command_line_are_one_clear_line(make_site, args, me
     result = make_site().cli("events", "fire", *args)
     assert result.exit_code == 1
     assert result.output.strip() == message
+
+
+def test_events_fired_inside_kit_origin_carry_it_and_no_others(witnessed):
+    kit = witnessed.kit
+    with witnessed.app.app_context(), kit.transaction() as session:
+        with kit.origin("cm_client_1"):
+            marked = kit.fire("booking_modified", property_uid=1, contract_uid=41)
+        unmarked = kit.fire("booking_modified", property_uid=1, contract_uid=41)
+
+    assert (marked.origin, unmarked.origin) == ("cm_client_1", None)
+    with witnessed.app.app_context(), kit.transaction() as session:
+        origins = session.scalars(select(EventRecord.origin).where(
+            EventRecord.name == "booking_modified").order_by(EventRecord.id)).all()
+    assert origins == ["cm_client_1", None]

@@ -88,6 +88,21 @@ def test_a_webhooks_only_site_then_an_api_only_site(clean_venv, tmp_path):
     assert not importable(clean_venv, "jomreskit_webhooks_core")
 
 
+def test_each_writing_plugin_installs_alone_beside_api_core(clean_venv, tmp_path):
+    pip(clean_venv, "uninstall", "--yes", "jomreskit-api-feature-webhooks",
+        "jomreskit-webhooks-core", "jomreskit-authmethod-none")
+    for name in ("api_feature_availability", "api_feature_bookings"):
+        pip(clean_venv, "install", str(ROOT), str(ROOT / "plugins/api_core"),
+            str(ROOT / "plugins" / name))
+
+        rows = plugin_names(clean_venv, tmp_path / name)
+
+        assert set(rows) == {"api_core", name}
+        assert rows[name]["requires"] == ["api_core"]
+        assert all(row["error"] is None and row["enabled"] for row in rows.values())
+        pip(clean_venv, "uninstall", "--yes", "jomreskit-" + name.replace("_", "-"))
+
+
 def run_tests_in(venv_dir, folder):
     """Run a distribution's own tests with the environment's pytest, from its own folder, as
     its author would: jomreskit's fixtures must come from the installed entry point."""

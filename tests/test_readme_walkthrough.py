@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 STEP_1_PLUGINS = "api_core,api_feature_webhooks,webhooks_core,authmethod_basic"
 
 
-def walkthrough_steps() -> dict[int, list[str]]:
-    """The code lines of each numbered step of the walkthrough, by step number."""
+def walkthrough_steps(heading: str = "The case study, step by step") -> dict[int, list[str]]:
+    """The code lines of each numbered step of a README section, by step number."""
     text = (ROOT / "README.md").read_text()
-    section = text.split("## The case study, step by step", 1)[1].split("\n## ", 1)[0]
+    section = text.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
     steps: dict[int, list[str]] = {}
     for number, body in re.findall(r"\*\*(\d+)\. (.*?)(?=\n\*\*\d+\. |\Z)", section, re.S):
         steps[int(number)] = [line[4:] for line in body.splitlines()
@@ -80,6 +80,7 @@ def terminal(tmp_path):
         return process
 
     run.home = home  # type: ignore[attr-defined]
+    run.env = env  # type: ignore[attr-defined]
     run.start = start  # type: ignore[attr-defined]
     yield run
     for process in started:
@@ -114,3 +115,40 @@ def test_the_step_by_step_walkthrough_works_across_three_terminals(terminal):
         ("callback", True)]
     shown = terminal(activate + [". ~/jomreskit-site/env", "jomreskit deliveries show 1 --json"])
     assert json.loads(shown.stdout)["status"] == "succeeded"
+
+
+def test_writing_back_closes_nights_that_another_service_then_reads_closed(terminal):
+    steps = walkthrough_steps()
+    back = walkthrough_steps("Writing back")
+    activate = [line.split("&& ", 1)[1] for line in steps[1] if "activate" in line]
+    terminal.env["JOMRESKIT_LOAD_PLUGINS"] = (
+        STEP_1_PLUGINS + ",api_feature_availability,api_feature_bookings")
+    assert back[1][0].startswith("pip install")  # this checkout's are installed already
+    first = terminal(activate + steps[2] + steps[3] + steps[4] + steps[5] + back[1][1:],
+                     stdin="fawlty-towers-1975\nfawlty-towers-1975\n")
+    assert first.returncode == 0, first.stderr
+    terminal.start(steps[6], "8000")
+    terminal.start(steps[7], "8001")
+
+    wrote = terminal(activate + [". ~/jomreskit-site/env"] + back[2] + back[3])
+
+    assert wrote.returncode == 0, wrote.stderr
+    decoder = json.JSONDecoder()  # curl's two answers, one after the other
+    closed, end = decoder.raw_decode(wrote.stdout)
+    calendar, _ = decoder.raw_decode(wrote.stdout[end:].lstrip())
+    [black] = closed["data"]["blackbookings"]
+    assert black["room_uids"] == [2]
+    room_2 = next(r for r in calendar["data"]["rooms"] if r["room_uid"] == 2)
+    assert [n["status"] for n in room_2["nights"]] == ["closed"] * 3
+    client_id = json.loads((terminal.home / "jomreskit-site" / "cm.json").read_text())[
+        "client_id"]
+    log = terminal.home / "jomreskit-site" / "responder.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and '"callback"' not in (
+            log.read_text() if log.exists() else ""):
+        time.sleep(0.2)
+    shown = terminal(activate + back[4])
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(
+        f"blackbooking_created {{'client_id': '{client_id}'}} blackbooking: True room 2 "
+        f"closed on ['{black['arrival']}', "), shown.stdout

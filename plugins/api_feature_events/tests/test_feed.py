@@ -3,6 +3,9 @@ carries; filters; every bad request answers the API's JSON error."""
 
 from __future__ import annotations
 
+import requests
+from jomreskit_api_core.testing import auth, create_key, issue_token
+
 from jomreskit import Event
 from jomreskit.domain import services
 
@@ -117,3 +120,45 @@ def test_a_key_without_the_scope_is_refused(feed):
 
     feed.tokens["manager"] = bearer_token(feed.site, "manager", ["webhooks_get"])
     assert feed.error(feed.get()) == (403, "insufficient_scope")
+
+
+NOTE_WRITER = '''
+from jomreskit import Scope, hookimpl
+from jomreskit.domain import services
+from jomreskit_api_core import current_json
+
+requires = ["api_core"]
+
+
+@hookimpl
+def register_scopes():
+    return [Scope("notes_write", "Add notes to bookings.")]
+
+
+@hookimpl
+def register_api_routes(api):
+    @api.route("/notes/<int:contract_uid>", methods=("POST",), scope="notes_write",
+               summary="Add a note")
+    def add_note(contract_uid):
+        return {"note_id": services.save_note(api.kit, contract_uid,
+                                              current_json()["text"]).note_id}
+'''
+
+
+def test_an_event_written_through_the_api_names_the_writing_key(make_feed):
+    feed = make_feed(plugins=[NOTE_WRITER])
+    client_id, secret = create_key(feed.site, "manager", ["notes_write"])
+    token = issue_token(feed.site, client_id, secret)
+    written = requests.post(f"{feed.base}/notes/41", json={"text": "from the channel manager"},
+                            headers=auth(token))
+    assert written.status_code == 200, written.text
+    on_the_site = feed.fire_note(41, "from the front desk")
+
+    events, _ = feed.read_all()
+
+    *_, through_the_api, site_change = events
+    assert through_the_api["type"] == "booking_note_saved"
+    assert through_the_api["ids"]["note_id"] == written.json()["data"]["note_id"]
+    assert through_the_api["origin"] == {"client_id": client_id}
+    assert site_change["id"] == on_the_site
+    assert "origin" not in site_change

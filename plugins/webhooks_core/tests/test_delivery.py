@@ -58,6 +58,22 @@ def test_a_fired_event_arrives_signed_and_verifiable_with_standardwebhooks(site,
     assert "Authorization" not in got.headers  # auth method none, as in Jomres
 
 
+def test_a_change_written_through_the_api_names_the_writing_key(site, receiver):
+    # api_core sets the origin around API writes; the core's own way to, here, keeps
+    # webhooks_core's test free of the API.
+    webhook = create(site, receiver.url + "/hook")
+    with site.app.app_context(), site.kit.transaction(), site.kit.origin("cm_client_1"):
+        domain.save_note(site.kit, 41, "Late arrival, from the channel manager")
+    fire(site)  # a change made on the site, after it
+    drain(site)
+
+    bodies = {got.json()["type"]: got for got in receiver.wait_for(2)}
+    written = StandardWebhook(webhook["secret"]).verify(
+        bodies["booking_note_saved"].body, bodies["booking_note_saved"].headers)
+    assert written["data"]["origin"] == {"client_id": "cm_client_1"}
+    assert b'"origin"' not in bodies["booking_modified"].body  # as every notification was
+
+
 def test_the_webhook_id_stays_the_same_across_retries(site, receiver):
     webhook = create(site, receiver.url + "/hook")
     receiver.answer(500, "try later")

@@ -8,12 +8,17 @@ class JomresKitError(Exception):
     """Base of every error jomreskit reports to a user rather than crashing on."""
 
     code = "error"
+    #: The input field the error is about (``"departure"``), when there is one: the REST API
+    #: names it in its error answer.
+    field: str | None = None
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
+        if field:
+            self.field = field
 
 
 class ValidationError(JomresKitError):

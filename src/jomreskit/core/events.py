@@ -27,7 +27,8 @@ class EventType:
 
 @dataclass(frozen=True)
 class Event:
-    """An event as recorded: its row id, name, ids and when it was fired."""
+    """An event as recorded: its row id, name, ids, when it was fired, and by whose API write
+    (``origin``, when one fired it)."""
 
     id: int
     name: str
@@ -36,6 +37,9 @@ class Event:
     type: EventType = field(repr=False, compare=False)
     # What plugins did about it, one line each ("queued 2 webhook deliveries").
     outcomes: list[str] = field(default_factory=list, repr=False, compare=False)
+    # The client id of the API key whose write fired it (``Kit.origin``); None for a change
+    # made on the site itself.
+    origin: str | None = None
 
     @property
     def property_uid(self) -> int | None:

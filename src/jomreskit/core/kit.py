@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,9 @@ START_UP_HOOKS = frozenset({"init_app", "register_api_routes", "register_console
                             "background_services"})
 
 EXTENSION = "jomreskit"
+_IN_TRANSACTION = "jomreskit_in_transaction"  # session.info: a kit.transaction() is open
+# Who is making the changes being served, for the events they fire (see Kit.origin).
+_ORIGIN: ContextVar[str | None] = ContextVar("jomreskit_origin", default=None)
 
 
 class Kit:
@@ -235,14 +239,27 @@ class Kit:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """The current thread's session, committed on success and rolled back on error."""
+        """The current thread's session, committed on success and rolled back on error.
+
+        Inside another ``kit.transaction()`` (an API write runs in one that api_core opens) it
+        is a savepoint instead: its changes stand or fall together, and only the outermost
+        transaction commits, so a view that brackets its change this way still writes nothing
+        when the request fails after it.
+        """
         session = self.session()
+        if session.info.get(_IN_TRANSACTION):
+            with session.begin_nested():
+                yield session
+            return
+        session.info[_IN_TRANSACTION] = True
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+        finally:
+            session.info.pop(_IN_TRANSACTION, None)
 
     def autocommit(self) -> None:
         """Let the current thread's session run each statement as a transaction of its own
@@ -250,6 +267,18 @@ class Kit:
         db.autocommit(self.session())
 
     # -- events ----------------------------------------------------------------------------
+
+    @contextmanager
+    def origin(self, client_id: str | None) -> Iterator[None]:
+        """Mark the events fired inside the block (in this thread or task) as the doing of the
+        API key ``client_id``: their ``origin``, recorded with them, lets the remote service
+        that wrote a change recognise its own echo among the notifications. api_core sets it
+        around every API write; None inside the block unmarks."""
+        token = _ORIGIN.set(client_id)
+        try:
+            yield
+        finally:
+            _ORIGIN.reset(token)
 
     def fire(self, name: str, **ids: int) -> Event:
         """Record an event and tell every plugin, inside the caller's transaction.
@@ -263,10 +292,13 @@ class Kit:
         # them (a property just linked to its manager, say).
         session.flush()
         timestamp = db.utcnow()
+        origin = _ORIGIN.get()
         event_id = session.scalar(
-            _RECORD_EVENT, {"name": name, "ids": dict(ids), "created_at": timestamp}
+            _RECORD_EVENT,
+            {"name": name, "ids": dict(ids), "created_at": timestamp, "origin": origin},
         )
-        event = Event(id=event_id, name=name, ids=dict(ids), timestamp=timestamp, type=event_type)
+        event = Event(id=event_id, name=name, ids=dict(ids), timestamp=timestamp, type=event_type,
+                      origin=origin)
         event.outcomes.extend(self.hooks.event_fired(kit=self, event=event))
         return event
 

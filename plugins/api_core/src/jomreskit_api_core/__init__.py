@@ -30,7 +30,9 @@ from .api import (
     get_api,
     require_property,
 )
+from .bodies import current_json
 from .columns import KeyColumn
+from .conditional import check_if_match, etag_of
 from .models import ApiKey
 
 __all__ = [
@@ -40,10 +42,13 @@ __all__ = [
     "KeyColumn",
     "Param",
     "Route",
+    "check_if_match",
     "current_api_key",
+    "current_json",
     "current_manager",
     "current_params",
     "current_token",
+    "etag_of",
     "get_api",
     "require_property",
 ]
@@ -67,6 +72,7 @@ __version__ = "0.1.0"
 
 @hookimpl
 def register_settings() -> list[SiteSetting]:
+    from .idempotency import DEFAULT_TTL
     from .ratelimit import DEFAULT_LIMIT, DEFAULT_TOKEN_LIMIT
 
     return [
@@ -83,6 +89,9 @@ def register_settings() -> list[SiteSetting]:
         SiteSetting("JOMRESKIT_API_RATE_LIMIT_STORAGE", "memory",
                     "Where rate limit counters live: memory (per process), database (shared "
                     "through the site's database) or a redis:// URL."),
+        SiteSetting("JOMRESKIT_API_IDEMPOTENCY_TTL", DEFAULT_TTL,
+                    "Seconds a write's Idempotency-Key and its answer are kept: a retry within "
+                    "them gets the first answer; after them the key may be used again."),
     ]
 
 
@@ -90,12 +99,14 @@ def register_settings() -> list[SiteSetting]:
 def init_app(kit: Kit, app: Flask) -> None:
     """Mount the REST API at JOMRESKIT_API_PREFIX with every plugin's routes."""
     from . import routes
+    from .idempotency import Idempotency
     from .oauth import OAuth
     from .ratelimit import RateLimiter
 
     api = Api(kit, app.config["JOMRESKIT_API_PREFIX"])
     api.oauth = OAuth(kit, app)
     api.limiter = RateLimiter(kit)
+    api.idempotency = Idempotency(kit)
     routes.register(api, __version__)
     kit.hooks.register_api_routes(api=api)
     api.install(app)

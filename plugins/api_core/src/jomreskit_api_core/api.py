@@ -3,7 +3,9 @@
 A plugin implements ``register_api_routes(api)`` and adds routes with ``@api.route``. Each route
 declares its methods, the scope its token needs (or ``public=True``), and its parameters; api_core
 checks the token, the scope and the rate limit, parses the declared query parameters, wraps what
-the view returns in the success envelope and turns every error into the error envelope.
+the view returns in the success envelope and turns every error into the error envelope. A write
+(POST, PUT, PATCH, DELETE with a token) runs in one transaction, with its Idempotency-Key, and
+marks the events it fires with the writing key's client id.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, request
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter, Rule
 
@@ -30,6 +33,11 @@ from jomreskit import (
 from jomreskit.domain import User, services
 
 from . import responses
+from .conditional import etag_of
+from .errors import ApiError
+from .idempotency import answer as stored_answer
+from .idempotency import fingerprint as request_fingerprint
+from .idempotency import keeps as answer_is_kept
 from .models import ApiKey, TokenGrant
 
 if TYPE_CHECKING:
@@ -39,6 +47,7 @@ log = logging.getLogger("jomreskit.api")
 
 EXTENSION = "jomreskit_api_core"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PARAM_TYPES = ("string", "integer", "number", "boolean", "array")
 PARAM_LOCATIONS = ("query", "path", "header")
 MAX_ID = 2**31 - 1  # ids are 32-bit: a larger one in a path names nothing
@@ -57,18 +66,6 @@ CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
     "float": {"type": "number", "minimum": 0},
     "uuid": {"type": "string", "format": "uuid"},
 }
-
-
-class ApiError(Exception):
-    """An error a view raises to answer ``{"error": {"code": code, "message": message}}``."""
-
-    def __init__(self, status: int, code: str, message: str,
-                 headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
@@ -192,6 +189,13 @@ class Route:
     responses: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     security: list[dict[str, list[str]]] | None = None  # OpenAPI override, e.g. client auth
+    etag: bool = False  # the success answer carries the ETag of its data
+
+    @property
+    def writes(self) -> bool:
+        """Whether api_core runs the view as a write: in one transaction, with its
+        Idempotency-Key, its events marked with the writing key."""
+        return not self.public and self.method in WRITE_METHODS
 
     def path_params(self) -> list[tuple[str, str]]:
         """(name, converter) of each path parameter, in order."""
@@ -209,6 +213,7 @@ class Api:
         self.routes: list[Route] = []
         self.oauth: Any = None  # the OAuth2 server and resource protector (oauth.OAuth)
         self.limiter: Any = None  # the rate limiter (ratelimit.RateLimiter)
+        self.idempotency: Any = None  # the Idempotency-Keys (idempotency.Idempotency)
         self._installed = False
         self._operation_ids: set[str] = set()
 
@@ -230,13 +235,15 @@ class Api:
         tags: Sequence[str] = (),
         name: str | None = None,
         security: Sequence[Mapping[str, Sequence[str]]] | None = None,
+        etag: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register the decorated view for ``rule`` (a Flask rule relative to the API prefix).
 
         ``scope``: the scope a token needs (required unless ``public``). ``params``: its query
         and path parameters. ``response``: the JSON Schema of the ``data`` it returns.
         ``request_body``/``responses``/``security``: OpenAPI objects, for routes that need more
-        than that.
+        than that. ``etag``: a success answer carries ``ETag: etag_of(data)`` (see
+        ``check_if_match``).
         The view returns ``data`` or ``(data, meta)``, or a ready ``flask.Response``.
         """
 
@@ -244,7 +251,8 @@ class Api:
             self.add_route(rule, view, methods=methods, scope=scope, public=public,
                            summary=summary, description=description, params=params,
                            response=response, request_body=request_body,
-                           responses=responses, tags=tags, name=name, security=security)
+                           responses=responses, tags=tags, name=name, security=security,
+                           etag=etag)
             return view
 
         return decorator
@@ -256,7 +264,8 @@ class Api:
                   request_body: Mapping[str, Any] | None = None,
                   responses: Mapping[int, Mapping[str, Any]] | None = None,
                   tags: Sequence[str] = (), name: str | None = None,
-                  security: Sequence[Mapping[str, Sequence[str]]] | None = None) -> None:
+                  security: Sequence[Mapping[str, Sequence[str]]] | None = None,
+                  etag: bool = False) -> None:
         """``route`` without the decorator."""
         if self._installed:
             raise RuntimeError("API routes are registered in register_api_routes(api), not later")
@@ -287,6 +296,7 @@ class Api:
                 responses=dict(responses or {}), tags=tuple(tags),
                 security=None if security is None else [
                     {k: list(v) for k, v in s.items()} for s in security],
+                etag=etag,
             ))
 
     def _operation_id(self, name: str, method: str, several: bool) -> str:
@@ -371,22 +381,87 @@ class _RuleView:
 
     def api_call(self, route: Route, view_args: dict[str, Any]) -> Response:
         api = self.api
-        if route.method == "GET":  # reads: no transaction to begin and roll back
-            api.kit.autocommit()
-        if not route.public:
-            if isinstance(view_args.get("property_uid"), int):  # read with the token
-                g.jomreskit_property_uid = view_args["property_uid"]
-            token = api.oauth.authenticate(route.scope)
-            g.jomreskit_token = token
-            api.limiter.hit(token.api_key_id)
-        g.jomreskit_params = _parse_params(route)
-        result = route.view(**view_args)
-        if isinstance(result, Response):
-            return result
-        if isinstance(result, tuple):
-            data, meta = result
-            return responses.success(data, meta)
-        return responses.success(result)
+        if route.public:
+            if route.method == "GET":  # reads: no transaction to begin and roll back
+                api.kit.autocommit()
+            return _run_view(route, view_args)
+        # The token is read (and the request counted) statement by statement, so a write does
+        # not hold the write lock (SQLite) or a transaction open while it is checked.
+        api.kit.autocommit()
+        if isinstance(view_args.get("property_uid"), int):  # read with the token
+            g.jomreskit_property_uid = view_args["property_uid"]
+        token = api.oauth.authenticate(route.scope)
+        g.jomreskit_token = token
+        api.limiter.hit(token.api_key_id)
+        if not route.writes:
+            return _run_view(route, view_args)
+        return self.write(route, view_args, token)
+
+    def write(self, route: Route, view_args: dict[str, Any], token: TokenGrant) -> Response:
+        """Run a write view in one transaction, committed when it answers success and rolled
+        back otherwise, so a write that fails leaves nothing behind, its events included.
+
+        With an Idempotency-Key, the key is claimed first in the same transaction, the view
+        runs in a savepoint, and the answer (a client error too, the view's changes undone) is
+        stored before the commit; a key used before answers from its row without the view.
+        """
+        kit, idempotency = self.api.kit, self.api.idempotency
+        session = kit.session()
+        key = idempotency.requested_key()
+        if key is not None:
+            idempotency.purge_now_and_then(session)
+        session.commit()  # ends the autocommit the token was read in
+        try:
+            with kit.transaction(), kit.origin(token.client_id):
+                if key is None:
+                    response = _run_view(route, view_args)
+                    if response.status_code >= 400:
+                        raise _Refused(response)
+                    return response
+                request_print = request_fingerprint()
+                stored = idempotency.claim(session, token.api_key_id, key, request_print)
+                if stored is not None:
+                    return stored_answer(stored, request_print)
+                savepoint = session.begin_nested()
+                try:
+                    response = _run_view(route, view_args)
+                    session.flush()  # a conflict the view left pending is its answer too
+                except Exception as exc:  # noqa: BLE001 - the answer is stored like any other
+                    response = error_response(exc)
+                if response.status_code >= 400:
+                    savepoint.rollback()
+                    if not answer_is_kept(response):
+                        raise _Refused(response)
+                else:
+                    savepoint.commit()
+                idempotency.store(session, token.api_key_id, key, response)
+                return response
+        except _Refused as refused:
+            return refused.response
+
+
+class _Refused(Exception):
+    """A write view answered an error without raising: its transaction rolls back all the same."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _run_view(route: Route, view_args: dict[str, Any]) -> Response:
+    """Parse the route's query parameters, run its view and wrap what it returns."""
+    g.jomreskit_params = _parse_params(route)
+    result = route.view(**view_args)
+    if isinstance(result, Response):
+        return result
+    # data, or (data, meta), or as Flask's (body, status, headers): (data, meta, status[, headers])
+    data, meta, status, headers = (*result, None, None)[:4] if isinstance(result, tuple) else (
+        result, None, None, None)
+    response = responses.success(data, meta, status or 200)
+    response.headers.extend(headers or {})
+    if route.etag:
+        response.headers["ETag"] = etag_of(data)
+    return response
 
 
 def _parse_params(route: Route) -> dict[str, Any]:
@@ -412,13 +487,23 @@ STATUS_OF: tuple[tuple[type[JomresKitError], int], ...] = (
 )
 
 
+# SQLSTATEs of a write that lost to another: a deadlock, a serialization failure, a lock not
+# granted in time (PostgreSQL). Trying again shortly succeeds.
+_BUSY_STATES = ("40001", "40P01", "55P03")
+BUSY_RETRY_AFTER = "1"  # seconds
+
+
 def error_response(exc: BaseException) -> Response:
     """The JSON answer to an exception raised while serving an API request."""
     if isinstance(exc, ApiError):
-        return responses.error(exc.status, exc.code, exc.message, exc.headers)
+        return responses.error(exc.status, exc.code, exc.message, exc.headers, exc.field)
     if isinstance(exc, JomresKitError):
         status = next((s for kind, s in STATUS_OF if isinstance(exc, kind)), 400)
-        return responses.error(status, exc.code, exc.message)
+        return responses.error(status, exc.code, exc.message, field=exc.field)
+    if isinstance(exc, DBAPIError):
+        answer = _database_answer(exc)
+        if answer is not None:
+            return answer
     if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
         code = re.sub(r"[^a-z0-9]+", "_", (exc.name or "error").lower()).strip("_")
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
@@ -429,6 +514,39 @@ def error_response(exc: BaseException) -> Response:
     return responses.error(500, "internal_error",
                            f"unexpected error; the site's log has the details under request id "
                            f"{request_id}")
+
+
+def _database_answer(exc: DBAPIError) -> Response | None:
+    """409 for a change the database refused as contradicting what it holds (a unique key
+    taken by a write a moment before, say); 503 with Retry-After when other writes held the
+    database too long. None: a failure of the site's own (500)."""
+    request_id = g.get("jomreskit_request_id", "")
+    if isinstance(exc, IntegrityError):
+        # The constraint's name says which rule it was; the values may be a guest's details.
+        log.warning("API request %s %s refused by the database (request id %s): %s",
+                    request.method, request.path, request_id, _constraint(exc))
+        return responses.error(409, "conflict",
+                               "the change conflicts with the data as it is now (another "
+                               "change may have been made at the same moment); read it again "
+                               "before retrying")
+    state = getattr(exc.orig, "sqlstate", None) or ""
+    text = str(exc.orig)
+    if state in _BUSY_STATES or "database is locked" in text or "database table is locked" in text:
+        log.warning("API request %s %s found the database busy (request id %s): %s",
+                    request.method, request.path, request_id, text.splitlines()[0] if text
+                    else type(exc.orig).__name__)
+        return responses.error(503, "busy", "the database is busy with other changes; retry "
+                                            f"in {BUSY_RETRY_AFTER} second",
+                               {"Retry-After": BUSY_RETRY_AFTER})
+    return None
+
+
+def _constraint(exc: IntegrityError) -> str:
+    diag = getattr(exc.orig, "diag", None)  # psycopg names the constraint on its own
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return f"constraint {name}"
+    return str(exc.orig).splitlines()[0][:200]  # SQLite: "UNIQUE constraint failed: t.c"
 
 
 # -- what views use ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""API keys (OAuth2 clients owned by a manager), their access tokens, and rate-limit counters.
+"""API keys (OAuth2 clients owned by a manager), their access tokens, rate-limit counters, and
+the answers kept for Idempotency-Keys.
 
 Client secrets and access tokens are random with about 250 bits of entropy, so a SHA-256 of
 each is what is stored (a slow password hash adds nothing there): a leaked table gives away
@@ -12,9 +13,10 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, list_to_scope, scope_to_list
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from jomreskit import Scope
@@ -172,3 +174,23 @@ class RateLimitCounter(Base):
     bucket: Mapped[str] = mapped_column(String(100), primary_key=True)
     window: Mapped[int] = mapped_column(Integer)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class IdempotentRequest(Base):
+    """A write sent with an ``Idempotency-Key``, and the answer it got (see ``idempotency``).
+
+    Written in the write's own transaction: the row exists if and only if the write committed
+    (or answered an error, which changed nothing). ``status`` is None while the write runs.
+    """
+
+    __tablename__ = "api_idempotency_keys"
+
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path, query, body
+    status: Mapped[int | None] = mapped_column(Integer, default=None)
+    headers: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -19,6 +19,9 @@ ERROR_SCHEMA: dict[str, Any] = {
             "properties": {
                 "code": {"type": "string", "description": "A short machine-readable code."},
                 "message": {"type": "string", "description": "What went wrong, for people."},
+                "field": {"type": "string",
+                          "description": "The input field at fault, when the error is about "
+                                         "one (absent otherwise)."},
             },
         }
     },
@@ -32,12 +35,43 @@ ERROR_RESPONSES: dict[str, str] = {
            "this property (forbidden_property).",
     "404": "Nothing here: an unknown path or id.",
     "405": "The method is not allowed on this path (see Allow).",
-    "422": "A parameter is invalid (code invalid_<name>).",
+    "422": "A parameter is invalid (code invalid_<name>), or the request's body (invalid_json, "
+           "or a code of the route's with `field` naming the field at fault).",
     "429": "The API key is over its rate limit (see Retry-After).",
     "500": "An unexpected error; the message carries a request id found in the site's log.",
 }
 
 PUBLIC_ERRORS = ("404", "405", "422", "500")
+
+# What a write (a token route's POST, PUT, PATCH or DELETE) may answer besides.
+WRITE_ERROR_RESPONSES: dict[str, str] = {
+    "409": "The change conflicts with the data as it is now (conflict, or a code of the "
+           "route's), or a request with the same Idempotency-Key is still being answered "
+           "(idempotency_key_in_use).",
+    "503": "The database was busy with other changes for too long (busy); retry after "
+           "Retry-After seconds.",
+}
+IF_MATCH_ERROR_RESPONSES: dict[str, str] = {
+    "412": "If-Match names none of the record's current ETag (precondition_failed): read it "
+           "again; the answer's ETag is the current one.",
+}
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    "description": "Makes a retry safe: the same key with the same request within "
+                   "JOMRESKIT_API_IDEMPOTENCY_TTL seconds answers the first answer again "
+                   "(marked Idempotent-Replayed: true) without doing the write twice; with "
+                   "another request it answers 422 idempotency_key_reused.",
+}
+IF_MATCH: dict[str, Any] = {
+    "name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "The ETag the record had when read: the change is refused (412) if it has "
+                   "changed since.",
+}
+ETAG_HEADER: dict[str, Any] = {
+    "description": "The strong ETag of the answer's data, for If-Match.",
+    "schema": {"type": "string"},
+}
 
 
 def document(api: Api, title: str = "jomreskit REST API", version: str = "") -> dict[str, Any]:
@@ -79,7 +113,8 @@ def document(api: Api, title: str = "jomreskit REST API", version: str = "") -> 
                 status: {"description": text,
                          "content": {"application/json": {"schema": {
                              "$ref": "#/components/schemas/Error"}}}}
-                for status, text in ERROR_RESPONSES.items()
+                for status, text in {**ERROR_RESPONSES, **WRITE_ERROR_RESPONSES,
+                                     **IF_MATCH_ERROR_RESPONSES}.items()
             },
         },
     }
@@ -119,6 +154,10 @@ def _operation(route: Route) -> dict[str, Any]:
         if param.type == "array":
             entry.update(style="form", explode=True)
         parameters.append(entry)
+    if route.writes:
+        parameters.append(dict(IDEMPOTENCY_KEY))
+        if route.etag:
+            parameters.append(dict(IF_MATCH))
 
     data_schema = dict(route.response) if route.response else {}
     responses: dict[str, Any] = {
@@ -131,7 +170,12 @@ def _operation(route: Route) -> dict[str, Any]:
             }}},
         }
     }
+    if route.etag:
+        responses["200"]["headers"] = {"ETag": ETAG_HEADER}
     statuses = PUBLIC_ERRORS if route.public else tuple(ERROR_RESPONSES)
+    if route.writes:
+        statuses += tuple(WRITE_ERROR_RESPONSES) + (
+            tuple(IF_MATCH_ERROR_RESPONSES) if route.etag else ())
     for status in statuses:
         responses[status] = {"$ref": f"#/components/responses/{status}"}
     for status, response in route.responses.items():

@@ -1,6 +1,7 @@
 """The REST API's two response shapes, and the one helper that writes every error.
 
-Success: ``{"data": ..., "meta": {...}}``. Error: ``{"error": {"code": ..., "message": ...}}``.
+Success: ``{"data": ..., "meta": {...}}``. Error: ``{"error": {"code": ..., "message": ...}}``,
+with ``"field"`` beside them when the error is about one input field.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
 
 
+def canonical(value: Any) -> bytes:
+    """One JSON text per value, whatever order its members were built in: what ETags and
+    request fingerprints hash."""
+    return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"),
+                      sort_keys=True).encode("utf-8", "surrogatepass")
+
+
 def json_response(body: Any, status: int = 200,
                   headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> Response:
     """A JSON response of ``body`` as is (no envelope)."""
@@ -50,6 +58,11 @@ def success(data: Any, meta: Mapping[str, Any] | None = None, status: int = 200)
 
 
 def error(status: int, code: str, message: str,
-          headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> Response:
-    """The error envelope: every error the API answers goes through here."""
-    return json_response({"error": {"code": code, "message": message}}, status, headers)
+          headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+          field: str | None = None) -> Response:
+    """The error envelope: every error the API answers goes through here. ``field`` names the
+    input field at fault; without one the member is left out."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    return json_response({"error": body}, status, headers)

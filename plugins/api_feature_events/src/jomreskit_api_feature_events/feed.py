@@ -99,12 +99,14 @@ def _event(kit: Kit, row: Any) -> Event:
     ids = dict(row.ids)
     event_type = (kit.catalog.get(row.name) if row.name in kit.catalog
                   else EventType(row.name, tuple(ids)))  # its plugin is gone: ids as recorded
-    return Event(id=row.id, name=row.name, ids=ids, timestamp=row.created_at, type=event_type)
+    return Event(id=row.id, name=row.name, ids=ids, timestamp=row.created_at, type=event_type,
+                 origin=row.origin)
 
 
 def as_json(kit: Kit, position: Position, event: Event, cursor: str) -> dict[str, Any]:
-    """An event as the feed hands it out: the fields of a notification, and its cursor."""
-    return {
+    """An event as the feed hands it out: the fields of a notification, and its cursor; for a
+    change written through the API, its ``origin`` as a notification's data carries it."""
+    item: dict[str, Any] = {
         "id": event.id,
         "type": event.name,
         "ids": dict(event.ids),
@@ -112,6 +114,9 @@ def as_json(kit: Kit, position: Position, event: Event, cursor: str) -> dict[str
         "callback_url": kit.callback_url(event),
         "cursor": cursor,
     }
+    if event.origin is not None:
+        item["origin"] = {"client_id": event.origin}
+    return item
 
 
 def _timestamp(moment: datetime) -> str:

@@ -51,6 +51,7 @@ EVENTS = table(
     column("ids", JSON),
     column("created_at", UTCDateTime(timezone=True)),
     column("feed_xid", BigInteger),  # added by this plugin's migration
+    column("origin", String),  # the writing API key's client id, for a change made through it
 )
 
 _XMIN = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")

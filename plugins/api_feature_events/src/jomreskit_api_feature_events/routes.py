@@ -26,6 +26,11 @@ EVENT = {
         "callback_url": {"type": ["string", "null"],
                          "description": "Where to read the record, as a notification says."},
         "cursor": {"type": "string", "description": "The position just after this event."},
+        "origin": {"type": "object", "required": ["client_id"],
+                   "properties": {"client_id": {"type": "string"}},
+                   "description": "Only for a change written through the API: the client id "
+                                  "of the API key that wrote it, as in a notification's "
+                                  "data (a service can skip its own changes)."},
     },
 }
 

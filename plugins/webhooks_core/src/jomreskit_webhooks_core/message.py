@@ -37,16 +37,22 @@ def new_msg_id() -> str:
 
 
 def body(event_type: str, timestamp: datetime, ids: Mapping[str, int], manager_id: int,
-         callback_url: str | None) -> str:
+         callback_url: str | None, origin: str | None = None) -> str:
     """The JSON body of a notification (DESIGN §4 and §4a).
 
     ``data`` holds the event's ids, the receiving ``manager_id`` and, as Jomres sent it,
-    ``task`` (the event's name). ``callback_url`` is null when no installed plugin offers one.
+    ``task`` (the event's name); for a change written through the API, ``origin``:
+    ``{"client_id": <the writing API key's>}``, so the service that wrote it can tell its own
+    echo (absent for changes made on the site, whose body is as before). ``callback_url`` is
+    null when no installed plugin offers one.
     """
+    data: dict[str, object] = {**ids, "manager_id": manager_id, "task": event_type}
+    if origin is not None:
+        data["origin"] = {"client_id": origin}
     envelope = {
         "type": event_type,
         "timestamp": timestamp_text(timestamp),
-        "data": {**ids, "manager_id": manager_id, "task": event_type},
+        "data": data,
         "callback_url": callback_url,
     }
     return json.dumps(envelope, separators=(",", ":"))

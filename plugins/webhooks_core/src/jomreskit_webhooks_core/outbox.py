@@ -136,8 +136,10 @@ def queue(kit: Kit, event: Event) -> int:
     else:
         return 0
     body = message.body(event.name, event.timestamp, event.ids, _SENTINEL,
-                        kit.callback_url(event))
-    head, tail = body.split(str(_SENTINEL))
+                        kit.callback_url(event), event.origin)
+    # The first occurrence is manager_id's: only ids (positive) come before it, and an origin's
+    # text after it may be anything.
+    head, tail = body.split(str(_SENTINEL), 1)
     params.update(
         event=f",{event.name},", event_id=event.id,
         event_type=event.name, msg_prefix=message.new_msg_id() + "_", head=head, tail=tail,

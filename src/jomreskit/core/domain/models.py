@@ -368,6 +368,8 @@ class EventRecord(Base):
     name: Mapped[str] = mapped_column(String(100), index=True)
     ids: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The client id of the API key whose write fired it; NULL for a change made on the site.
+    origin: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class SiteAddress(Base):

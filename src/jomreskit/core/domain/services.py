@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import bindparam, delete, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from ..errors import Conflict, NotFound, ValidationError
@@ -243,6 +244,47 @@ def update_tariffs(kit: Kit, property_uid: int, tariffs: Iterable[dict[str, Any]
     return rows
 
 
+def set_rates(
+    kit: Kit,
+    property_uid: int,
+    room_type: str,
+    valid_from: date,
+    valid_to: date,
+    price_per_night: Decimal,
+) -> list[Tariff]:
+    """Price a room type's nights from ``valid_from`` to ``valid_to`` (both included).
+
+    The room type's tariffs that cover some of those nights are cut back (or split) around
+    them, so each night has one price; fires ``tariffs_updated`` and returns the room type's
+    tariffs now.
+    """
+    get(kit, Property, property_uid)
+    if valid_to < valid_from:
+        raise ValidationError("valid_to must not be before valid_from", code="invalid_valid_to",
+                              field="valid_to")
+    session = kit.session()
+    day = timedelta(days=1)
+    overlapping = session.scalars(select(Tariff).where(
+        Tariff.property_uid == property_uid, Tariff.room_type == room_type,
+        Tariff.valid_from <= valid_to, Tariff.valid_to >= valid_from)).all()
+    for old in overlapping:
+        if old.valid_to > valid_to:  # what runs on after the new range stays
+            session.add(Tariff(property_uid=property_uid, room_type=room_type,
+                               valid_from=valid_to + day, valid_to=old.valid_to,
+                               price_per_night=old.price_per_night))
+        if old.valid_from < valid_from:  # and what comes before it
+            old.valid_to = valid_from - day
+        else:
+            session.delete(old)
+    session.add(Tariff(property_uid=property_uid, room_type=room_type, valid_from=valid_from,
+                       valid_to=valid_to, price_per_night=Decimal(price_per_night)))
+    session.flush()
+    kit.fire("tariffs_updated", property_uid=property_uid)
+    return list(session.scalars(select(Tariff).where(
+        Tariff.property_uid == property_uid, Tariff.room_type == room_type,
+    ).order_by(Tariff.valid_from)))
+
+
 # -- guests --------------------------------------------------------------------------------
 
 
@@ -278,35 +320,47 @@ def delete_guest(kit: Kit, guest_uid: int) -> None:
 def _book_rooms(kit: Kit, contract: Contract, room_uids: Iterable[int]) -> None:
     """Take each room for each night of the contract, refusing rooms already taken."""
     session = kit.session()
-    room_uids = list(room_uids)
+    room_uids = list(dict.fromkeys(room_uids))  # a room named twice is booked once
     if contract.departure <= contract.arrival:
-        raise ValidationError("departure must be after arrival", code="invalid_dates")
+        raise ValidationError("departure must be after arrival", code="invalid_dates",
+                              field="departure")
     for room_uid in room_uids:
         room = get(kit, Room, room_uid)
         if room.property_uid != contract.property_uid:
             raise ValidationError(
                 f"room {room_uid} is not at property {contract.property_uid}",
                 code="invalid_room_uid",
+                field="room_uids",
             )
     contract.room_bookings.clear()
     session.flush()
     nights = (contract.departure - contract.arrival).days
     dates = [contract.arrival + timedelta(days=n) for n in range(nights)]
-    taken = session.scalars(
-        select(RoomBooking.room_uid).where(
-            RoomBooking.room_uid.in_(room_uids), RoomBooking.date.in_(dates)
-        )
+    taken = session.execute(
+        select(RoomBooking.room_uid, RoomBooking.date)
+        .where(RoomBooking.room_uid.in_(room_uids), RoomBooking.date.in_(dates))
+        .order_by(RoomBooking.date, RoomBooking.room_uid)
     ).first()
     if taken is not None:
         raise Conflict(
-            f"room {taken} is already booked on some of those nights", code="room_unavailable"
+            f"room {taken.room_uid} is already taken on the night of {taken.date.isoformat()}",
+            code="room_unavailable",
         )
-    for room_uid in room_uids:
-        for night in dates:
-            contract.room_bookings.append(
-                RoomBooking(property_uid=contract.property_uid, room_uid=room_uid, date=night)
-            )
-    session.flush()
+    # The check above sees only committed nights: on PostgreSQL a booking of the same nights
+    # committing meanwhile makes the insert wait for it and then break the unique
+    # (room_uid, date) constraint. In a savepoint (begun before the rows are added, as
+    # beginning one flushes), so the caller's transaction stays usable to answer the conflict.
+    try:
+        with session.begin_nested():
+            for room_uid in room_uids:
+                for night in dates:
+                    contract.room_bookings.append(RoomBooking(
+                        property_uid=contract.property_uid, room_uid=room_uid, date=night))
+    except IntegrityError:
+        raise Conflict(
+            "a room was booked on some of those nights at the same moment",
+            code="room_unavailable",
+        ) from None
 
 
 def add_booking(
@@ -318,7 +372,9 @@ def add_booking(
     **fields: Any,
 ) -> Contract:
     get(kit, Property, property_uid)
-    contract = Contract(property_uid=property_uid, arrival=arrival, departure=departure, **fields)
+    # room_bookings given empty: a new contract's rooms are not read back from the database.
+    contract = Contract(property_uid=property_uid, arrival=arrival, departure=departure,
+                        room_bookings=[], **fields)
     _add(kit, contract)
     _book_rooms(kit, contract, room_uids)
     if not contract.booking_number:
@@ -343,6 +399,122 @@ def create_blackbooking(
     return add_booking(
         kit, property_uid, arrival, departure, room_uids, blackbooking=True, **fields
     )
+
+
+def _nights(arrival: date, departure: date) -> list[date]:
+    return [arrival + timedelta(days=n) for n in range((departure - arrival).days)]
+
+
+def _blocks(taken: Iterable[tuple[int, date]]) -> list[tuple[date, date, list[int]]]:
+    """(arrival, departure, room_uids) of each black booking that holds exactly ``taken``
+    (room, night) pairs: each room's nights cut into runs of consecutive nights, and the
+    rooms with the same run held together."""
+    by_room: dict[int, list[date]] = {}
+    for room_uid, night in sorted(taken):
+        by_room.setdefault(room_uid, []).append(night)
+    runs: dict[tuple[date, date], list[int]] = {}
+    for room_uid, nights in by_room.items():
+        start = previous = nights[0]
+        for night in nights[1:] + [None]:
+            if night is None or night != previous + timedelta(days=1):
+                runs.setdefault((start, previous + timedelta(days=1)), []).append(room_uid)
+                start = night
+            previous = night
+    return [(arrival, departure, rooms) for (arrival, departure), rooms in sorted(runs.items())]
+
+
+def _property_rooms(kit: Kit, property_uid: int, room_uids: Iterable[int]) -> list[int]:
+    room_uids = list(dict.fromkeys(room_uids))
+    if not room_uids:
+        raise ValidationError("name at least one room", code="invalid_room_uids",
+                              field="room_uids")
+    found = set(kit.session().scalars(select(Room.room_uid).where(
+        Room.property_uid == property_uid, Room.room_uid.in_(room_uids))))
+    for room_uid in room_uids:
+        if room_uid not in found:
+            raise ValidationError(f"room {room_uid} is not at property {property_uid}",
+                                  code="invalid_room_uids", field="room_uids")
+    return room_uids
+
+
+def close_nights(
+    kit: Kit, property_uid: int, room_uids: Iterable[int], arrival: date, departure: date
+) -> list[Contract]:
+    """Take rooms out of sale from ``arrival`` to the night before ``departure``.
+
+    Nights already closed stay as they are; the others become black bookings (one per run of
+    nights shared by some rooms, each firing ``blackbooking_created``), which are returned. A
+    night already sold to a guest is a Conflict (``room_unavailable``) and closes nothing.
+    """
+    get(kit, Property, property_uid)
+    if departure <= arrival:
+        raise ValidationError("departure must be after arrival", code="invalid_departure",
+                              field="departure")
+    room_uids = _property_rooms(kit, property_uid, room_uids)
+    nights = _nights(arrival, departure)
+    held = kit.session().execute(
+        select(RoomBooking.room_uid, RoomBooking.date, Contract.blackbooking)
+        .join(Contract, Contract.contract_uid == RoomBooking.contract_uid)
+        .where(RoomBooking.room_uid.in_(room_uids), RoomBooking.date.in_(nights))
+        .order_by(RoomBooking.date, RoomBooking.room_uid)
+    ).all()
+    sold = next((row for row in held if not row.blackbooking), None)
+    if sold is not None:
+        raise Conflict(
+            f"room {sold.room_uid} is booked on the night of {sold.date.isoformat()}",
+            code="room_unavailable",
+        )
+    closed = {(row.room_uid, row.date) for row in held}
+    free = [(room_uid, night) for room_uid in room_uids for night in nights
+            if (room_uid, night) not in closed]
+    return [create_blackbooking(kit, property_uid, start, end, rooms)
+            for start, end, rooms in _blocks(free)]
+
+
+def open_nights(
+    kit: Kit, property_uid: int, room_uids: Iterable[int], arrival: date, departure: date
+) -> list[Contract]:
+    """Put rooms back on sale from ``arrival`` to the night before ``departure``.
+
+    Each black booking holding some of those nights gives them up: one left with no night is
+    cancelled (``booking_cancelled``); one left with nights keeps its first run of them
+    (``booking_modified``), and any later run becomes a black booking of its own
+    (``blackbooking_created``). Nights sold to guests are left alone. Returns the black
+    bookings changed or created.
+    """
+    get(kit, Property, property_uid)
+    if departure <= arrival:
+        raise ValidationError("departure must be after arrival", code="invalid_departure",
+                              field="departure")
+    room_uids = _property_rooms(kit, property_uid, room_uids)
+    opened = {(room_uid, night) for room_uid in room_uids for night in _nights(arrival, departure)}
+    session = kit.session()
+    contracts = session.scalars(
+        select(Contract).where(
+            Contract.property_uid == property_uid,
+            Contract.blackbooking.is_(True),
+            Contract.contract_uid.in_(
+                select(RoomBooking.contract_uid).where(
+                    RoomBooking.room_uid.in_(room_uids),
+                    RoomBooking.date >= arrival,
+                    RoomBooking.date < departure,
+                )
+            ),
+        ).order_by(Contract.contract_uid)
+    ).all()
+    changed: list[Contract] = []
+    for contract in contracts:
+        left = [(rb.room_uid, rb.date) for rb in contract.room_bookings
+                if (rb.room_uid, rb.date) not in opened]
+        blocks = _blocks(left)
+        if not blocks:
+            changed.append(cancel_booking(kit, contract.contract_uid))
+            continue
+        (start, end, rooms), *others = blocks
+        changed.append(modify_booking(
+            kit, contract.contract_uid, room_uids=rooms, arrival=start, departure=end))
+        changed.extend(create_blackbooking(kit, property_uid, a, d, r) for a, d, r in others)
+    return changed
 
 
 def modify_booking(

@@ -1,0 +1,145 @@
+"""``GET /rates/<property_uid>`` and ``PUT /rates/<property_uid>``: room types' nightly prices.
+
+Rates are the core's tariffs: a price per night for a room type over a range of nights, both
+ends included (as ``tariffs_updated``'s callback shows them). Setting a range cuts back the room
+type's tariffs around it, so each night has one price.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from jomreskit_api_core import Api, Param, current_params, require_property
+from sqlalchemy import select
+
+from jomreskit.domain import Room, Tariff, services
+
+from . import body
+from .availability import existing
+
+if TYPE_CHECKING:
+    from jomreskit import Kit
+
+RATE = {
+    "type": "object",
+    "required": ["tariff_uid", "room_type", "valid_from", "valid_to", "price_per_night"],
+    "properties": {
+        "tariff_uid": {"type": "integer"},
+        "room_type": {"type": "string"},
+        "valid_from": {"type": "string", "format": "date", "description": "The first night."},
+        "valid_to": {"type": "string", "format": "date", "description": "The last night."},
+        "price_per_night": {"type": "string", "description": 'An amount, e.g. "75.00".'},
+    },
+}
+RATES = {
+    "type": "object", "required": ["property_uid", "rates"],
+    "properties": {"property_uid": {"type": "integer"},
+                   "rates": {"type": "array", "items": RATE}},
+}
+RATE_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "type": "object", "required": ["valid_from", "valid_to", "price_per_night"],
+        "additionalProperties": False,
+        "properties": {
+            "room_type": {"type": "string", "minLength": 1, "maxLength": 100,
+                          "description": "The room type to price (or give `room_uid`)."},
+            "room_uid": {"type": "integer", "minimum": 1,
+                         "description": "A room of the property: prices its room type."},
+            "valid_from": {"type": "string", "format": "date",
+                           "description": "The first night, today or later."},
+            "valid_to": {"type": "string", "format": "date",
+                         "description": "The last night (at most 366 nights)."},
+            "price_per_night": {"oneOf": [{"type": "string"}, {"type": "number"}],
+                                "description": 'At least 0, to the cent: "75.00".'},
+        },
+    }, "example": {"room_type": "Double", "valid_from": "2099-01-10", "valid_to": "2099-01-31",
+                   "price_per_night": "80.00"}}},
+}
+RATE_MEMBERS = ("room_type", "room_uid", "valid_from", "valid_to", "price_per_night")
+
+
+def as_json(tariff: Tariff) -> dict[str, Any]:
+    return {"tariff_uid": tariff.tariff_uid, "room_type": tariff.room_type,
+            "valid_from": tariff.valid_from.isoformat(),
+            "valid_to": tariff.valid_to.isoformat(),
+            "price_per_night": str(tariff.price_per_night.quantize(body.CENT))}
+
+
+def register(api: Api, read_scope: str, write_scope: str) -> None:
+    kit = api.kit
+    property_param = Param("property_uid", in_="path", type="integer", example=1,
+                           description="A property the key's manager runs.")
+
+    @api.route("/rates/<int:property_uid>", scope=read_scope, tags=("rates",),
+               summary="A property's nightly rates", response=RATES,
+               description="The property's rates (tariffs), by room type and first night; "
+                           "with `room_type`, that type's only; with `valid_from`/`valid_to`, "
+                           "those covering some night between them.",
+               params=(property_param,
+                       Param("room_type", description="Only this room type's rates."),
+                       Param("valid_from", format="date", example="2099-01-01",
+                             description="Only rates covering a night from this one on."),
+                       Param("valid_to", format="date",
+                             description="Only rates covering a night up to this one.")))
+    def rates_read(property_uid: int) -> Any:
+        require_property(property_uid)
+        existing(kit, property_uid)
+        params = current_params()
+        return {"property_uid": property_uid, "rates": read(kit, property_uid, **params)}
+
+    @api.route("/rates/<int:property_uid>", methods=("PUT",), scope=write_scope,
+               tags=("rates",), summary="Set a room type's nightly rate for a range of nights",
+               description="Price `room_type` (or the type of room `room_uid`) at "
+                           "`price_per_night` from `valid_from` to `valid_to`, both included. "
+                           "The type's rates that covered some of those nights are cut back "
+                           "around them. Fires `tariffs_updated`; answers the property's rates "
+                           "for that room type.",
+               params=(property_param,), request_body=RATE_BODY, response=RATES)
+    def rates_set(property_uid: int) -> Any:
+        require_property(property_uid)
+        existing(kit, property_uid)
+        payload = body.json_object(RATE_MEMBERS)
+        room_type = _room_type(kit, property_uid, payload)
+        valid_from = body.a_date(payload, "valid_from")
+        valid_to = body.a_date(payload, "valid_to")
+        price = body.money(payload, "price_per_night")
+        assert valid_from is not None and valid_to is not None and price is not None
+        if valid_to < valid_from:
+            raise body.invalid("valid_to", "must not be before valid_from")
+        if (valid_to - valid_from).days >= body.MAX_NIGHTS:
+            raise body.invalid("valid_to", f"at most {body.MAX_NIGHTS} nights from valid_from")
+        if valid_from < date.today():
+            raise body.invalid("valid_from", "is in the past")
+        rows = services.set_rates(kit, property_uid, room_type, valid_from, valid_to, price)
+        return {"property_uid": property_uid, "rates": [as_json(t) for t in rows]}
+
+
+def read(kit: Kit, property_uid: int, room_type: str | None = None, valid_from: Any = None,
+         valid_to: Any = None) -> list[dict[str, Any]]:
+    query = select(Tariff).where(Tariff.property_uid == property_uid)
+    if room_type is not None:
+        query = query.where(Tariff.room_type == room_type)
+    if valid_from is not None:
+        query = query.where(Tariff.valid_to >= valid_from)
+    if valid_to is not None:
+        query = query.where(Tariff.valid_from <= valid_to)
+    query = query.order_by(Tariff.room_type, Tariff.valid_from, Tariff.tariff_uid)
+    return [as_json(t) for t in kit.session().scalars(query)]
+
+
+def _room_type(kit: Kit, property_uid: int, payload: dict[str, Any]) -> str:
+    room_uid = body.an_id(payload, "room_uid", required=False)
+    room_type = body.text(payload, "room_type", 100)
+    if (room_uid is None) == (room_type is None):
+        raise body.invalid("room_type", "give room_type or room_uid, one of them")
+    if room_uid is not None:
+        room = kit.session().get(Room, room_uid)
+        if room is None or room.property_uid != property_uid:
+            raise body.invalid("room_uid", f"no room {room_uid} at property {property_uid}")
+        return room.room_type
+    assert room_type is not None
+    if not room_type.strip():
+        raise body.invalid("room_type", "must not be empty")
+    return room_type
