@@ -30,7 +30,7 @@ from .api import (
     get_api,
     require_property,
 )
-from .bodies import current_json
+from .bodies import Body, current_json
 from .columns import KeyColumn
 from .conditional import check_if_match, etag_of
 from .models import ApiKey
@@ -39,6 +39,7 @@ __all__ = [
     "Api",
     "ApiError",
     "ApiKey",
+    "Body",
     "KeyColumn",
     "Param",
     "Route",

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import g, request
@@ -10,6 +13,7 @@ from flask import g, request
 from .errors import ApiError
 
 INVALID_JSON = "invalid_json"
+CENT = Decimal("0.01")
 
 
 def current_json() -> dict[str, Any]:
@@ -78,3 +82,111 @@ def _kind(value: Any) -> str:
     if value is None:
         return "null"
     return "a number"
+
+
+class Body(dict[str, Any]):
+    """A write's JSON object, read member by member.
+
+    Each reader gives the member's typed value (None for an absent optional member) or refuses
+    with ``Body.invalid``: 422 ``invalid_<member>`` whose ``field`` names the member, so a
+    client knows which one to fix.
+    """
+
+    MAX_ID = 2**31 - 1  # ids are 32-bit columns
+    MAX_NIGHTS = 366  # a year of nights at most in one stay, close or rate
+    MAX_MONEY = Decimal("9999999999.99")  # Numeric(12, 2)
+
+    @classmethod
+    def of_request(cls, known: Iterable[str]) -> Body:
+        """The request's JSON object (``current_json``), refusing a member outside ``known``:
+        a misspelt member would otherwise be ignored without a word."""
+        body = cls(current_json())
+        known = set(known)
+        for member in body:
+            if member not in known:
+                raise cls.invalid(str(member)[:40],
+                                  f"unknown member; known: {', '.join(sorted(known))}")
+        return body
+
+    @staticmethod
+    def invalid(member: str, why: str) -> ApiError:
+        """The 422 answer for ``member``: ``raise Body.invalid("departure", "must be ...")``."""
+        return ApiError(422, f"invalid_{member}", f"{member}: {why}", field=member)
+
+    def _given(self, member: str, required: bool, what: str = "") -> Any:
+        value = self.get(member)
+        if value is None and required:
+            raise self.invalid(member, f"is required{what}")
+        return value
+
+    def date(self, member: str, required: bool = True) -> date | None:
+        value = self._given(member, required, " (YYYY-MM-DD)")
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.invalid(member, "must be a date text, YYYY-MM-DD")
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise self.invalid(member, f"{value[:40]!r} is not a date (YYYY-MM-DD)") from None
+
+    def id(self, member: str, required: bool = True) -> int | None:
+        value = self._given(member, required)
+        if value is not None and not self._is_id(value):
+            raise self.invalid(member, "must be a whole number from 1")
+        return value
+
+    def ids(self, member: str, required: bool = True) -> list[int] | None:
+        """A list of 1 to 1,000 ids, repeats dropped, in the order given."""
+        value = self._given(member, required, ": a list of ids")
+        if value is None:
+            return None
+        if not isinstance(value, list) or not value or len(value) > 1000:
+            raise self.invalid(member, "must be a list of 1 to 1000 ids")
+        for item in value:
+            if not self._is_id(item):
+                raise self.invalid(member, f"{str(item)[:40]!r} is not an id")
+        return list(dict.fromkeys(value))
+
+    def money(self, member: str, required: bool = True) -> Decimal | None:
+        """An amount as a JSON number or a decimal text ("75.00"), at least 0, to the cent."""
+        value = self._given(member, required, ': an amount such as "75.00"')
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise self.invalid(member, 'must be an amount such as "75.00"')
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise self.invalid(member, f"{str(value)[:40]!r} is not an amount") from None
+        if not amount.is_finite() or amount < 0 or amount > self.MAX_MONEY:
+            raise self.invalid(member, f"must be from 0 to {self.MAX_MONEY}")
+        if amount != amount.quantize(CENT):
+            raise self.invalid(member, "has more than two decimals")
+        return amount.quantize(CENT)
+
+    def text(self, member: str, max_length: int, required: bool = False) -> str | None:
+        value = self._given(member, required)
+        if value is None:
+            return None
+        if not isinstance(value, str) or "\x00" in value or len(value) > max_length:
+            raise self.invalid(member, f"must be a text of at most {max_length} characters")
+        if required and not value.strip():
+            raise self.invalid(member, "must not be empty")
+        return value
+
+    @classmethod
+    def check_stay(cls, arrival: date, departure: date, today: date | None = None,
+                   past: bool = False) -> None:
+        """Refuse nights that end before they start, run longer than a year or (unless
+        ``past``) start before today."""
+        if departure <= arrival:
+            raise cls.invalid("departure", "must be after arrival")
+        if (departure - arrival).days > cls.MAX_NIGHTS:
+            raise cls.invalid("departure", f"at most {cls.MAX_NIGHTS} nights after arrival")
+        if not past and arrival < (today or date.today()):
+            raise cls.invalid("arrival", "is in the past")
+
+    @classmethod
+    def _is_id(cls, value: Any) -> bool:
+        return not isinstance(value, bool) and isinstance(value, int) and 0 < value <= cls.MAX_ID

@@ -12,12 +12,10 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jomreskit_api_core import Api, ApiError, Param, current_params, require_property
+from jomreskit_api_core import Api, ApiError, Body, Param, current_params, require_property
 from sqlalchemy import select
 
 from jomreskit.domain import Contract, Property, Room, RoomBooking, services
-
-from . import body
 
 if TYPE_CHECKING:
     from jomreskit import Kit
@@ -121,10 +119,10 @@ def calendar(kit: Kit, property_uid: int, arrival: date, departure: date) -> dic
 
 
 def _nights_of(payload: dict[str, Any]) -> tuple[list[int], date, date]:
-    room_uids = body.ids(payload, "room_uids")
-    arrival, departure = body.a_date(payload, "arrival"), body.a_date(payload, "departure")
+    room_uids = payload.ids("room_uids")
+    arrival, departure = payload.date("arrival"), payload.date("departure")
     assert room_uids is not None and arrival is not None and departure is not None
-    body.nights(arrival, departure)
+    Body.check_stay(arrival, departure)
     return room_uids, arrival, departure
 
 
@@ -167,7 +165,7 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
     def availability_calendar(property_uid: int) -> Any:
         require_property(property_uid)
         params = current_params()
-        body.nights(params["arrival"], params["departure"], past=True)
+        Body.check_stay(params["arrival"], params["departure"], past=True)
         existing(kit, property_uid)
         return calendar(kit, property_uid, params["arrival"], params["departure"])
 
@@ -181,7 +179,7 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                responses=WRITE_ERRORS)
     def availability_close(property_uid: int) -> Any:
         require_property(property_uid)
-        room_uids, arrival, departure = _nights_of(body.json_object(
+        room_uids, arrival, departure = _nights_of(Body.of_request(
             ("room_uids", "arrival", "departure")))
         _rooms_at(kit, property_uid, room_uids)
         closed = services.close_nights(kit, property_uid, room_uids, arrival, departure)
@@ -197,7 +195,7 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                params=(property_param,), request_body=NIGHTS_BODY, response=SUMMARY)
     def availability_open(property_uid: int) -> Any:
         require_property(property_uid)
-        room_uids, arrival, departure = _nights_of(body.json_object(
+        room_uids, arrival, departure = _nights_of(Body.of_request(
             ("room_uids", "arrival", "departure")))
         _rooms_at(kit, property_uid, room_uids)
         opened = services.open_nights(kit, property_uid, room_uids, arrival, departure)
@@ -217,4 +215,4 @@ def _rooms_at(kit: Kit, property_uid: int, room_uids: list[int]) -> None:
         Room.property_uid == property_uid, Room.room_uid.in_(room_uids))))
     missing = [uid for uid in room_uids if uid not in found]
     if missing:
-        raise body.invalid("room_uids", f"no room {missing[0]} at property {property_uid}")
+        raise Body.invalid("room_uids", f"no room {missing[0]} at property {property_uid}")

@@ -8,14 +8,14 @@ type's tariffs around it, so each night has one price.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from jomreskit_api_core import Api, Param, current_params, require_property
+from jomreskit_api_core import Api, Body, Param, current_params, require_property
 from sqlalchemy import select
 
 from jomreskit.domain import Room, Tariff, services
 
-from . import body
 from .availability import existing
 
 if TYPE_CHECKING:
@@ -59,12 +59,14 @@ RATE_BODY = {
 }
 RATE_MEMBERS = ("room_type", "room_uid", "valid_from", "valid_to", "price_per_night")
 
+CENT = Decimal("0.01")  # rates are answered to the cent
+
 
 def as_json(tariff: Tariff) -> dict[str, Any]:
     return {"tariff_uid": tariff.tariff_uid, "room_type": tariff.room_type,
             "valid_from": tariff.valid_from.isoformat(),
             "valid_to": tariff.valid_to.isoformat(),
-            "price_per_night": str(tariff.price_per_night.quantize(body.CENT))}
+            "price_per_night": str(tariff.price_per_night.quantize(CENT))}
 
 
 def register(api: Api, read_scope: str, write_scope: str) -> None:
@@ -100,18 +102,18 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
     def rates_set(property_uid: int) -> Any:
         require_property(property_uid)
         existing(kit, property_uid)
-        payload = body.json_object(RATE_MEMBERS)
+        payload = Body.of_request(RATE_MEMBERS)
         room_type = _room_type(kit, property_uid, payload)
-        valid_from = body.a_date(payload, "valid_from")
-        valid_to = body.a_date(payload, "valid_to")
-        price = body.money(payload, "price_per_night")
+        valid_from = payload.date("valid_from")
+        valid_to = payload.date("valid_to")
+        price = payload.money("price_per_night")
         assert valid_from is not None and valid_to is not None and price is not None
         if valid_to < valid_from:
-            raise body.invalid("valid_to", "must not be before valid_from")
-        if (valid_to - valid_from).days >= body.MAX_NIGHTS:
-            raise body.invalid("valid_to", f"at most {body.MAX_NIGHTS} nights from valid_from")
+            raise Body.invalid("valid_to", "must not be before valid_from")
+        if (valid_to - valid_from).days >= Body.MAX_NIGHTS:
+            raise Body.invalid("valid_to", f"at most {Body.MAX_NIGHTS} nights from valid_from")
         if valid_from < date.today():
-            raise body.invalid("valid_from", "is in the past")
+            raise Body.invalid("valid_from", "is in the past")
         rows = services.set_rates(kit, property_uid, room_type, valid_from, valid_to, price)
         return {"property_uid": property_uid, "rates": [as_json(t) for t in rows]}
 
@@ -130,16 +132,16 @@ def read(kit: Kit, property_uid: int, room_type: str | None = None, valid_from: 
 
 
 def _room_type(kit: Kit, property_uid: int, payload: dict[str, Any]) -> str:
-    room_uid = body.an_id(payload, "room_uid", required=False)
-    room_type = body.text(payload, "room_type", 100)
+    room_uid = payload.id("room_uid", required=False)
+    room_type = payload.text("room_type", 100)
     if (room_uid is None) == (room_type is None):
-        raise body.invalid("room_type", "give room_type or room_uid, one of them")
+        raise Body.invalid("room_type", "give room_type or room_uid, one of them")
     if room_uid is not None:
         room = kit.session().get(Room, room_uid)
         if room is None or room.property_uid != property_uid:
-            raise body.invalid("room_uid", f"no room {room_uid} at property {property_uid}")
+            raise Body.invalid("room_uid", f"no room {room_uid} at property {property_uid}")
         return room.room_type
     assert room_type is not None
     if not room_type.strip():
-        raise body.invalid("room_type", "must not be empty")
+        raise Body.invalid("room_type", "must not be empty")
     return room_type

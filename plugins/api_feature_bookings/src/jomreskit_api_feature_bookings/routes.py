@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from jomreskit_api_core import Api, ApiError, Param, check_if_match, require_property
+from jomreskit_api_core import Api, ApiError, Body, Param, check_if_match, require_property
 from sqlalchemy import select
 
 from jomreskit import Conflict
 from jomreskit.domain import Contract, Guest, Property, Room, services
 
-from . import body, record
+from . import record
 
 if TYPE_CHECKING:
     from jomreskit import Kit
@@ -100,27 +100,27 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
     def booking_create(property_uid: int) -> Any:
         require_property(property_uid)
         prop = _property(kit, property_uid)
-        payload = body.json_object(CREATE_MEMBERS)
-        arrival, departure = body.a_date(payload, "arrival"), body.a_date(payload, "departure")
+        payload = Body.of_request(CREATE_MEMBERS)
+        arrival, departure = payload.date("arrival"), payload.date("departure")
         assert arrival is not None and departure is not None
-        body.nights(arrival, departure)
-        room_uids = body.ids(payload, "room_uids")
+        Body.check_stay(arrival, departure)
+        room_uids = payload.ids("room_uids")
         assert room_uids is not None
         fields = _fields(payload)
         fields.setdefault("currency", prop.currency)
-        booking_number = body.text(payload, "booking_number", 50)
+        booking_number = payload.text("booking_number", 50)
         if booking_number is not None:
             fields["booking_number"] = booking_number
         _check_capacity(kit, property_uid, room_uids, fields.get("adults", 1),
                         fields.get("children", 0))
         guest_fields = _guest_fields(payload)
-        guest_uid = body.an_id(payload, "guest_uid", required=False)
+        guest_uid = payload.id("guest_uid", required=False)
         if (guest_fields is None) == (guest_uid is None):
-            raise body.invalid("guest", "give guest (a new guest) or guest_uid, one of them")
+            raise Body.invalid("guest", "give guest (a new guest) or guest_uid, one of them")
         if guest_uid is not None:
             found = kit.session().get(Guest, guest_uid)
             if found is None or found.property_uid != property_uid:
-                raise body.invalid("guest_uid", f"no guest {guest_uid} at property "
+                raise Body.invalid("guest_uid", f"no guest {guest_uid} at property "
                                                 f"{property_uid}")
         else:
             guest_uid = services.save_guest(kit, property_uid, **(guest_fields or {})).guest_uid
@@ -151,19 +151,19 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
         require_property(property_uid)
         contract = _booking(kit, property_uid, contract_uid, for_update=True)
         check_if_match(record.booking(contract))
-        payload = body.json_object(BOOKING_MEMBERS)
+        payload = Body.of_request(BOOKING_MEMBERS)
         if not payload:
             raise ApiError(422, "invalid_json", "send at least one member to change")
         if contract.status == "cancelled":
             raise Conflict(f"booking {contract_uid} is cancelled", code="booking_cancelled")
-        arrival = body.a_date(payload, "arrival", required=False) or contract.arrival
-        departure = body.a_date(payload, "departure", required=False) or contract.departure
+        arrival = payload.date("arrival", required=False) or contract.arrival
+        departure = payload.date("departure", required=False) or contract.departure
         fields = _fields(payload)
         if {"arrival", "departure"} & set(payload):
             # An arrival already past may stay (a guest in the house staying longer).
-            body.nights(arrival, departure, past="arrival" not in payload)
+            Body.check_stay(arrival, departure, past="arrival" not in payload)
             fields.update(arrival=arrival, departure=departure)
-        room_uids = body.ids(payload, "room_uids", required=False)
+        room_uids = payload.ids("room_uids", required=False)
         _check_capacity(kit, property_uid, room_uids or contract.room_uids,
                         fields.get("adults", contract.adults),
                         fields.get("children", contract.children))
@@ -220,24 +220,24 @@ def _fields(payload: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_PEOPLE:
-            raise body.invalid(member, f"must be a whole number from {low} to {MAX_PEOPLE}")
+            raise Body.invalid(member, f"must be a whole number from {low} to {MAX_PEOPLE}")
         fields[member] = value
     for member in ("contract_total", "deposit_required"):
-        amount = body.money(payload, member, required=False)
+        amount = payload.money(member, required=False)
         if amount is not None:
             fields[member] = amount
-    currency = body.text(payload, "currency", 3)
+    currency = payload.text("currency", 3)
     if currency is not None:
         if len(currency) != 3 or not currency.isascii() or not currency.isupper():
-            raise body.invalid("currency", "must be a three-letter code such as EUR")
+            raise Body.invalid("currency", "must be a three-letter code such as EUR")
         fields["currency"] = currency
-    requests = body.text(payload, "special_requests", 5000)
+    requests = payload.text("special_requests", 5000)
     if requests is not None:
         fields["special_requests"] = requests
     status = payload.get("status")
     if status is not None:
         if status not in STATUSES:
-            raise body.invalid("status", f"must be one of {', '.join(STATUSES)} "
+            raise Body.invalid("status", f"must be one of {', '.join(STATUSES)} "
                                          "(cancel through .../cancel)")
         fields["status"] = status
     return fields
@@ -248,14 +248,14 @@ def _guest_fields(payload: dict[str, Any]) -> dict[str, str] | None:
     if given is None:
         return None
     if not isinstance(given, dict):
-        raise body.invalid("guest", "must be an object of guest details")
+        raise Body.invalid("guest", "must be an object of guest details")
     fields: dict[str, str] = {}
     for member, value in given.items():
         name = f"guest.{str(member)[:40]}"
         if member not in GUEST_LENGTHS:
-            raise body.invalid(name, f"unknown member; known: {', '.join(GUEST_LENGTHS)}")
+            raise Body.invalid(name, f"unknown member; known: {', '.join(GUEST_LENGTHS)}")
         if not isinstance(value, str) or "\x00" in value or len(value) > GUEST_LENGTHS[member]:
-            raise body.invalid(name, f"must be a text of at most {GUEST_LENGTHS[member]} "
+            raise Body.invalid(name, f"must be a text of at most {GUEST_LENGTHS[member]} "
                                      "characters")
         fields[member] = value
     return fields
@@ -269,9 +269,9 @@ def _check_capacity(kit: Kit, property_uid: int, room_uids: list[int], adults: i
                                                      Room.room_uid.in_(room_uids)))}
     missing = [uid for uid in room_uids if uid not in rooms]
     if missing:
-        raise body.invalid("room_uids", f"no room {missing[0]} at property {property_uid}")
+        raise Body.invalid("room_uids", f"no room {missing[0]} at property {property_uid}")
     room_space = sum(rooms.values())
     if adults + children > room_space:
-        raise body.invalid("adults", f"{adults + children} people do not fit in rooms that "
+        raise Body.invalid("adults", f"{adults + children} people do not fit in rooms that "
                                      f"take {room_space}")
 
