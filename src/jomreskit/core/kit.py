@@ -246,8 +246,9 @@ class Kit:
 
     def autocommit(self) -> None:
         """Let the current thread's session run each statement as a transaction of its own
-        (``db.autocommit``): for requests that only read. Called before its first statement."""
-        db.autocommit(self.session())
+        (``db.autocommit``): for requests that only read. Called before its first statement;
+        the session takes its connection only if it is used (``db.autocommit_when_used``)."""
+        db.autocommit_when_used(self.session())
 
     # -- events ----------------------------------------------------------------------------
 

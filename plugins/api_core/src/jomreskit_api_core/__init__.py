@@ -25,6 +25,7 @@ from .api import (
     current_params,
     current_token,
     get_api,
+    read_connection,
     require_property,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "current_params",
     "current_token",
     "get_api",
+    "read_connection",
     "require_property",
 ]
 

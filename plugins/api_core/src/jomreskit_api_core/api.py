@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, request
+from flask.sessions import SessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter, Rule
 
@@ -27,6 +28,7 @@ from jomreskit import (
     PermissionDenied,
     ValidationError,
 )
+from jomreskit.db import DriverConnection
 from jomreskit.domain import User, services
 
 from . import responses
@@ -318,6 +320,8 @@ class Api:
         self._add_rule(app, self.prefix + "/<jomreskit_any_path:unknown_path>",
                        f"{EXTENSION}.unknown", _RuleView(self, {}))
         app.extensions[EXTENSION] = self
+        if self.prefix:  # an API at "/" shares its paths with every page: sessions stay
+            app.session_interface = _NoSessionUnder(self.prefix, app.session_interface)
         self._installed = True
 
     @staticmethod
@@ -327,6 +331,35 @@ class Api:
         app.url_map.add(Rule(rule, endpoint=endpoint, methods=None, strict_slashes=False,
                              merge_slashes=False))
         app.view_functions[endpoint] = view
+
+
+class _NoSessionUnder(SessionInterface):
+    """The app's session interface, except that requests under the API's prefix get none.
+
+    API calls authenticate with tokens, never the console's cookie: opening the session
+    (building a signer, checking the cookie's signature) would be work for nothing on each
+    call. They get Flask's null session, which reads as empty and is never saved.
+    """
+
+    def __init__(self, prefix: str, inner: SessionInterface) -> None:
+        self.prefix, self.inner = prefix, inner
+        self.null_session_class = inner.null_session_class
+        self.pickle_based = inner.pickle_based
+
+    def _is_api(self, request: Any) -> bool:
+        path = request.path
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if self._is_api(request):
+            return None  # Flask then makes the null session
+        return self.inner.open_session(app, request)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        self.inner.save_session(app, session, response)
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the inner interface, as it is
+        return getattr(self.inner, name)
 
 
 class AnyPathConverter(PathConverter):
@@ -348,6 +381,7 @@ class _RuleView:
     def __call__(self, **view_args: Any) -> Response:
         given = request.headers.get("X-Request-Id", "")
         g.jomreskit_request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(8).hex()
+        g.jomreskit_api_request = True
         try:
             if not self.routes:
                 raise ApiError(404, "not_found", f"no API endpoint at {request.path}")
@@ -364,6 +398,11 @@ class _RuleView:
             response = self.api_call(route, view_args)
         except Exception as exc:  # noqa: BLE001 - every error answers JSON
             response = error_response(exc)
+        finally:
+            g.jomreskit_api_request = False
+            held = g.pop("jomreskit_read_connection", None)
+            if held is not None:
+                held.close()
         response.headers["X-Request-Id"] = g.jomreskit_request_id
         for key, value in g.get("jomreskit_rate_headers", {}).items():
             response.headers.setdefault(key, value)
@@ -466,6 +505,24 @@ def _loaded(model: type[Any], key: int) -> Any:
     if record is None:  # deleted since the token was checked, a moment ago
         raise ApiError(401, "invalid_token", "the access token's API key or manager is gone")
     return record
+
+
+def read_connection() -> DriverConnection:
+    """The connection the current API request reads on: the driver's own (DBAPI) connection,
+    each statement a transaction of its own, taken from the pool on first use and given back
+    when the request is answered (``jomreskit.db.DriverConnection``).
+
+    For statements compiled ahead and run with ``read_connection().cursor()``, in the
+    driver's paramstyle: the token check and a callback's record read on it. It does not see
+    what the request's session has written and not yet committed; ORM work stays on
+    ``kit.session()``.
+    """
+    if not g.get("jomreskit_api_request"):
+        raise RuntimeError("read_connection() is only available while an API request is served")
+    held = g.get("jomreskit_read_connection")
+    if held is None:
+        held = g.jomreskit_read_connection = DriverConnection(get_api().kit.engine)
+    return held
 
 
 def current_params() -> dict[str, Any]:

@@ -38,10 +38,10 @@ from flask import Flask, Response, g
 from flask import request as flask_request
 from sqlalchemy import bindparam, delete, insert, select
 
-from jomreskit.db import utcnow
+from jomreskit.db import DriverStatement, driver_timestamp, utcnow
 from jomreskit.domain import ManagerProperty, User
 
-from .api import ApiError
+from .api import ApiError, read_connection
 from .keys import purge_expired_tokens
 from .models import (
     TOKEN_ENDPOINT_AUTH_METHODS,
@@ -95,6 +95,16 @@ GRANT_AND_LINK_QUERY = GRANT_QUERY.add_columns(
            _LINKS.c.property_uid == bindparam("property_uid"))
     .exists()
 )
+
+
+def _token_grant(row: Any, **link: Any) -> TokenGrant:
+    """A TokenGrant of a GRANT_QUERY row as the driver returns it (times as SQLite's text,
+    the revoked flag as SQLite's 0 or 1)."""
+    (token_id, key_id, client_id, scope, issued_at, expires_at, revoked, manager_id, username,
+     role) = row
+    return TokenGrant(token_id, key_id, client_id, scope, driver_timestamp(issued_at),
+                      driver_timestamp(expires_at), bool(revoked), manager_id, username, role,
+                      **link)
 
 
 class _Payload(FlaskOAuth2Payload):
@@ -215,6 +225,10 @@ class OAuth:
         self.server.register_grant(_ClientCredentialsGrant)
         self.server.register_endpoint(_Revocation)
         self.server.register_endpoint(_Introspection)
+        # The token check's queries, compiled once for the site's database.
+        dialect = kit.engine.dialect
+        self._grant = DriverStatement(GRANT_QUERY, dialect)
+        self._grant_and_link = DriverStatement(GRANT_AND_LINK_QUERY, dialect)
         self.protector = ResourceProtector()
         self.protector.register_token_validator(_BearerValidator(self))
 
@@ -248,16 +262,16 @@ class OAuth:
             return None
         token_hash = digest(token_string)
         property_uid = g.get("jomreskit_property_uid")
-        connection = self.kit.session().connection()
+        # On the request's driver connection, as SQL compiled at start-up (see _grant).
         if property_uid is None:
-            row = connection.execute(GRANT_QUERY, {"token_hash": token_hash}).first()
-            return None if row is None else TokenGrant(*row)
-        row = connection.execute(
-            GRANT_AND_LINK_QUERY, {"token_hash": token_hash, "property_uid": property_uid}
-        ).first()
+            row = self._grant.first(read_connection(), {"token_hash": token_hash})
+            return None if row is None else _token_grant(row)
+        row = self._grant_and_link.first(
+            read_connection(), {"token_hash": token_hash, "property_uid": property_uid})
         if row is None:
             return None
-        return TokenGrant(*row[:-1], property_uid=property_uid, linked_to_property=bool(row[-1]))
+        return _token_grant(row[:-1], property_uid=property_uid,
+                            linked_to_property=bool(row[-1]))
 
     # -- endpoints -------------------------------------------------------------------------
 

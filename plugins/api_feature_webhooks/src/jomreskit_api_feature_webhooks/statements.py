@@ -18,9 +18,10 @@ import json
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Select, bindparam, null, select
+from sqlalchemy import Dialect, Select, bindparam, null, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from jomreskit.db import DriverStatement
 from jomreskit.domain import (
     Contract,
     ContractNote,
@@ -245,17 +246,13 @@ class Prepared:
     """
 
     def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        # qmark drivers (sqlite3) take the values in order; pyformat ones (psycopg) by name.
-        self.positional = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self.statement = DriverStatement(statement, dialect)
 
-    def record(self, connection: Connection, **values: Any) -> dict[str, Any] | None:
-        """The record the statement reads with ``values`` (id, property_uid), or None."""
-        parameters: Any = values
-        if self.positional is not None:
-            parameters = tuple(values[name] for name in self.positional)
-        found = connection.exec_driver_sql(self.sql, parameters).scalar()
+    def record(self, connection: Any, **values: Any) -> dict[str, Any] | None:
+        """The record the statement reads with ``values`` (id, property_uid) on ``connection``
+        (a driver's connection: ``jomreskit_api_core.read_connection()``), or None."""
+        row = self.statement.first(connection, values)
+        found = None if row is None else row[0]
         # PostgreSQL's driver hands JSON over decoded; SQLite's as text.
         return json.loads(found) if isinstance(found, str) else found
 
