@@ -268,16 +268,36 @@ class DriverStatement:
         self.sql = compiled.string
         # qmark drivers (sqlite3) take the values in order; pyformat ones (psycopg) by name.
         self.positional = tuple(compiled.positiontup or ()) if compiled.positional else None
+        # Values written as their column's type writes them (a UTCDateTime on SQLite: text).
+        self.processors = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.processors[name] = processor
+
+    def _parameters(self, values: dict[str, Any]) -> Any:
+        if self.processors:
+            values = {name: self.processors[name](value) if name in self.processors else value
+                      for name, value in values.items()}
+        if self.positional is not None:
+            return tuple(values[name] for name in self.positional)
+        return values
 
     def first(self, connection: Any, values: dict[str, Any]) -> Any:
         """The first row (a tuple of the driver's values) the statement reads, or None."""
-        parameters: Any = values
-        if self.positional is not None:
-            parameters = tuple(values[name] for name in self.positional)
         cursor = connection.cursor()
         try:
-            cursor.execute(self.sql, parameters)
+            cursor.execute(self.sql, self._parameters(values))
             return cursor.fetchone()
+        finally:
+            cursor.close()
+
+    def run(self, connection: Any, values: dict[str, Any]) -> int:
+        """Run a statement that writes; how many rows it touched."""
+        cursor = connection.cursor()
+        try:
+            cursor.execute(self.sql, self._parameters(values))
+            return cursor.rowcount
         finally:
             cursor.close()
 

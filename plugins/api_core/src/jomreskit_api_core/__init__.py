@@ -24,8 +24,8 @@ from .api import (
     current_manager,
     current_params,
     current_token,
+    driver_connection,
     get_api,
-    read_connection,
     require_property,
 )
 
@@ -38,8 +38,8 @@ __all__ = [
     "current_manager",
     "current_params",
     "current_token",
+    "driver_connection",
     "get_api",
-    "read_connection",
     "require_property",
 ]
 

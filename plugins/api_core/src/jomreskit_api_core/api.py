@@ -400,7 +400,7 @@ class _RuleView:
             response = error_response(exc)
         finally:
             g.jomreskit_api_request = False
-            held = g.pop("jomreskit_read_connection", None)
+            held = g.pop("jomreskit_driver_connection", None)
             if held is not None:
                 held.close()
         response.headers["X-Request-Id"] = g.jomreskit_request_id
@@ -507,21 +507,21 @@ def _loaded(model: type[Any], key: int) -> Any:
     return record
 
 
-def read_connection() -> DriverConnection:
-    """The connection the current API request reads on: the driver's own (DBAPI) connection,
-    each statement a transaction of its own, taken from the pool on first use and given back
-    when the request is answered (``jomreskit.db.DriverConnection``).
+def driver_connection() -> DriverConnection:
+    """The current API request's driver (DBAPI) connection, each statement a transaction of
+    its own: taken from the pool on first use and given back when the request is answered
+    (``jomreskit.db.DriverConnection``).
 
-    For statements compiled ahead and run with ``read_connection().cursor()``, in the
-    driver's paramstyle: the token check and a callback's record read on it. It does not see
-    what the request's session has written and not yet committed; ORM work stays on
+    For the hot paths, as statements compiled ahead (``jomreskit.db.DriverStatement``): the
+    token check, a callback's record, token issue's key read and INSERT. It does not see what
+    the request's session has written and not yet committed; ORM work stays on
     ``kit.session()``.
     """
     if not g.get("jomreskit_api_request"):
-        raise RuntimeError("read_connection() is only available while an API request is served")
-    held = g.get("jomreskit_read_connection")
+        raise RuntimeError("driver_connection() is only available while an API request is served")
+    held = g.get("jomreskit_driver_connection")
     if held is None:
-        held = g.jomreskit_read_connection = DriverConnection(get_api().kit.engine)
+        held = g.jomreskit_driver_connection = DriverConnection(get_api().kit.engine)
     return held
 
 

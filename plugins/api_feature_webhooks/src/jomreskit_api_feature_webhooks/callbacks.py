@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from jomreskit_api_core import read_connection
+from jomreskit_api_core import driver_connection
 from sqlalchemy import select
 
 from jomreskit import EventType, NotFound
@@ -112,7 +112,7 @@ def _read(kit: Kit, reader: str, property_uid: int, id: int | None) -> Record | 
     statement = statements.prepared(kit.engine.dialect, guest_fields(kit.settings))[reader]
     # On the request's driver connection, where the token check read: the record comes back
     # as JSON, no ORM objects, no Session.
-    return statement.record(read_connection(), id=id, property_uid=property_uid)
+    return statement.record(driver_connection(), id=id, property_uid=property_uid)
 
 
 def read_contract(kit: Kit, property_uid: int, contract_uid: int | None) -> Record | None:

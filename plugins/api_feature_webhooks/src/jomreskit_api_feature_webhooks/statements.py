@@ -250,7 +250,7 @@ class Prepared:
 
     def record(self, connection: Any, **values: Any) -> dict[str, Any] | None:
         """The record the statement reads with ``values`` (id, property_uid) on ``connection``
-        (a driver's connection: ``jomreskit_api_core.read_connection()``), or None."""
+        (a driver's connection: ``jomreskit_api_core.driver_connection()``), or None."""
         row = self.statement.first(connection, values)
         found = None if row is None else row[0]
         # PostgreSQL's driver hands JSON over decoded; SQLite's as text.
