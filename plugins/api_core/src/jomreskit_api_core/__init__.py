@@ -28,10 +28,12 @@ from .api import (
     get_api,
     require_property,
 )
+from .responses import JSONText
 
 __all__ = [
     "Api",
     "ApiError",
+    "JSONText",
     "Param",
     "Route",
     "current_api_key",
