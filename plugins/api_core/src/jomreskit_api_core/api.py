@@ -403,9 +403,16 @@ class _RuleView:
             held = g.pop("jomreskit_driver_connection", None)
             if held is not None:
                 held.close()
-        response.headers["X-Request-Id"] = g.jomreskit_request_id
-        for key, value in g.get("jomreskit_rate_headers", {}).items():
-            response.headers.setdefault(key, value)
+        headers = response.headers
+        headers["X-Request-Id"] = g.jomreskit_request_id
+        rate_headers = g.get("jomreskit_rate_headers")
+        if rate_headers:
+            # Those the view did not set itself (a 429 sets its own): one look at the names
+            # rather than a scan of the headers for each.
+            present = {name.lower() for name, _ in headers.items()}
+            for key, value in rate_headers.items():
+                if key.lower() not in present:
+                    headers.add(key, value)
         return response
 
     def api_call(self, route: Route, view_args: dict[str, Any]) -> Response:
