@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from datetime import UTC, datetime
@@ -312,6 +313,39 @@ def driver_timestamp(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class _Sessionmaker(sessionmaker):  # type: ignore[type-arg]
+    """make_session's factory: the next session it makes in a thread that was told
+    ``autocommit_next`` starts with ``autocommit_when_used``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.next_autocommits = threading.local()
+
+    def __call__(self, **kwargs: Any) -> Any:
+        session = super().__call__(**kwargs)
+        if getattr(self.next_autocommits, "on", False):
+            self.next_autocommits.on = False
+            autocommit_when_used(session)
+        return session
+
+
+def autocommit_thread_session(sessions: scoped_session) -> None:
+    """``autocommit_when_used`` for the current thread's session of ``sessions``, without
+    making one now if the thread has none (an API call that reads on its driver connection
+    may never need it); ``forget_thread_autocommit`` when the thread's work is done."""
+    factory = sessions.session_factory
+    if isinstance(factory, _Sessionmaker) and not sessions.registry.has():
+        factory.next_autocommits.on = True
+    else:
+        autocommit_when_used(sessions())
+
+
+def forget_thread_autocommit(sessions: scoped_session) -> None:
+    factory = sessions.session_factory
+    if isinstance(factory, _Sessionmaker):
+        factory.next_autocommits.on = False
+
+
 def make_session(engine: Engine) -> scoped_session:
     """A thread-local session registry bound to ``engine``; requests and workers each get theirs."""
-    return scoped_session(sessionmaker(bind=engine, class_=_Session, expire_on_commit=False))
+    return scoped_session(_Sessionmaker(bind=engine, class_=_Session, expire_on_commit=False))
