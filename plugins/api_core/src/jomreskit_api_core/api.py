@@ -400,9 +400,7 @@ class _RuleView:
             response = error_response(exc)
         finally:
             g.jomreskit_api_request = False
-            held = g.pop("jomreskit_driver_connection", None)
-            if held is not None:
-                held.close()
+            _give_back_driver_connection()
         headers = response.headers
         headers["X-Request-Id"] = g.jomreskit_request_id
         rate_headers = g.get("jomreskit_rate_headers")
@@ -425,6 +423,10 @@ class _RuleView:
             token = api.oauth.authenticate(route.scope)
             g.jomreskit_token = token
             api.limiter.hit(token.api_key_id)
+            # Back to the pool before the view runs: a view that waits (a long poll) or works
+            # in a transaction then holds one connection, not two; one that reads on the
+            # driver connection takes it again.
+            _give_back_driver_connection()
         g.jomreskit_params = _parse_params(route)
         result = route.view(**view_args)
         if isinstance(result, Response):
@@ -516,8 +518,8 @@ def _loaded(model: type[Any], key: int) -> Any:
 
 def driver_connection() -> DriverConnection:
     """The current API request's driver (DBAPI) connection, each statement a transaction of
-    its own: taken from the pool on first use and given back when the request is answered
-    (``jomreskit.db.DriverConnection``).
+    its own: taken from the pool on first use and given back once the token is checked and
+    when the request is answered (``jomreskit.db.DriverConnection``).
 
     For the hot paths, as statements compiled ahead (``jomreskit.db.DriverStatement``): the
     token check, a callback's record, token issue's key read and INSERT. It does not see what
@@ -530,6 +532,12 @@ def driver_connection() -> DriverConnection:
     if held is None:
         held = g.jomreskit_driver_connection = DriverConnection(get_api().kit.engine)
     return held
+
+
+def _give_back_driver_connection() -> None:
+    held = g.pop("jomreskit_driver_connection", None)
+    if held is not None:
+        held.close()
 
 
 def current_params() -> dict[str, Any]:
