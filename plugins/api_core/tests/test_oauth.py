@@ -8,6 +8,7 @@ from pathlib import Path
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
+from jomreskit_api_core import oauth
 from jomreskit_api_core.models import AccessToken
 from jomreskit_api_core.testing import create_key, expire_token, issue_token
 from sqlalchemy import func, select
@@ -100,20 +101,31 @@ def test_token_errors_answer_as_oauth2_says(api_site, serve_app):
     assert requests.get(base).status_code == 405
 
 
-def test_tokens_live_as_long_as_configured_and_expired_ones_are_cleaned_up(make_api_site):
+def test_tokens_live_as_long_as_configured_and_expired_ones_are_cleaned_up(make_api_site,
+                                                                           monkeypatch):
     site = make_api_site(JOMRESKIT_API_TOKEN_LIFETIME=120)
     client_id, secret = create_key(site, "manager", ["webhooks_get"])
     response = site.client().post("/api/oauth/token", data={"grant_type": "client_credentials"},
                                   auth=(client_id, secret))
     assert response.get_json()["expires_in"] == 120
 
+    def stored_tokens() -> int:
+        with site.app.app_context():
+            return site.kit.session().scalar(select(func.count()).select_from(AccessToken))
+
     old = [issue_token(site, client_id, secret) for _ in range(3)]
     for token in old:
         expire_token(site, token)
-    issue_token(site, client_id, secret)  # issuing sweeps out the expired ones
+        assert site.client().get("/api/webhooks/1/property_updated", headers={
+            "Authorization": f"Bearer {token}"}).status_code == 401
+    issue_token(site, client_id, secret)  # the last sweep was moments ago: they wait
+    assert stored_tokens() == 5
 
-    with site.app.app_context():
-        assert site.kit.session().scalar(select(func.count()).select_from(AccessToken)) == 2
+    # Token issue sweeps expired tokens out at most every PURGE_EVERY seconds.
+    clock = oauth.monotonic
+    monkeypatch.setattr(oauth, "monotonic", lambda: clock() + oauth.PURGE_EVERY)
+    issue_token(site, client_id, secret)
+    assert stored_tokens() == 3
 
 
 def test_tokens_and_secrets_are_stored_only_as_hashes(api_site):

@@ -97,3 +97,27 @@ def test_a_booking_without_guest_or_rooms_and_a_room_without_features(callbacks)
     assert contract["totals"] == {"contract_total": "0.00", "deposit_required": "0.00",
                                   "deposits_paid": "0.00", "balance": "0.00"}
     assert shown["features"] == [] and shown["price_per_night"] == "0.00"
+
+
+def test_booking_totals_are_exact_cents_on_every_database(callbacks):
+    # 0.10 + 0.20 is 0.30000000000000004 in binary floating point, as SQLite adds: the totals
+    # must still read 0.30 paid and 0.00 left (not -0.00), and a deposit's own record as well.
+    site = callbacks.site
+    with site.app.app_context(), site.kit.transaction():
+        contract = services.add_booking(site.kit, 1, date(2027, 3, 1), date(2027, 3, 2), [],
+                                        contract_total=Decimal("0.30"))
+        services.save_deposit(site.kit, contract.contract_uid, Decimal("0.10"))
+        deposit = services.save_deposit(site.kit, contract.contract_uid, Decimal("0.20"))
+        overpaid = services.add_booking(site.kit, 1, date(2027, 4, 1), date(2027, 4, 2), [],
+                                        contract_total=Decimal("1234567.89"))
+        for amount in ("1234567.89", "0.01"):
+            services.save_deposit(site.kit, overpaid.contract_uid, Decimal(amount))
+
+    paid = callbacks.record(f"/webhooks/1/booking_modified/{contract.contract_uid}")
+    via_deposit = callbacks.record(f"/webhooks/1/deposit_saved/{deposit.deposit_id}")
+    over = callbacks.record(f"/webhooks/1/booking_modified/{overpaid.contract_uid}")
+
+    assert paid["totals"] == via_deposit["contract"]["totals"] == {
+        "contract_total": "0.30", "deposit_required": "0.00", "deposits_paid": "0.30",
+        "balance": "0.00"}
+    assert (over["totals"]["deposits_paid"], over["totals"]["balance"]) == ("1234567.90", "-0.01")

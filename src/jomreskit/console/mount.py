@@ -53,8 +53,11 @@ def init_console(kit: Kit, app: Flask) -> None:
             app.register_blueprint(blueprint, url_prefix=prefix + (blueprint.url_prefix or ""))
             console.blueprints.add(blueprint.name)
     app.extensions[EXTENSION] = console
-    app.before_request(_guard)
-    app.after_request(_secure_headers)
+    # On the console's blueprints only: other requests (the REST API's, a host app's pages)
+    # pay nothing for them. Pages of plugins loaded later are mounted at the next start.
+    for name in console.blueprints:
+        app.before_request_funcs.setdefault(name, []).append(_guard)
+        app.after_request_funcs.setdefault(name, []).append(_secure_headers)
     app.context_processor(_template_context)
     # A global, not a context variable, so that imported macros can use it too.
     app.add_template_global(csrf.field, "console_csrf_field")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -169,6 +171,181 @@ def autocommit(session: Session) -> None:
         session.connection(execution_options=autocommit_options(session.get_bind()))
 
 
+class DriverConnection:
+    """A connection from ``engine``'s pool as the driver's own (DBAPI) connection, on which
+    each statement is a transaction of its own, for reads on a hot path (an API call's token
+    check and record): no Session, no SQLAlchemy Connection, no statement cache lookup; the
+    caller runs SQL compiled ahead, in the driver's paramstyle. ``close()`` gives it back.
+
+    Its ``cursor()`` is the driver's; do not commit, roll back or close it yourself.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._dialect = engine.dialect
+        self._pooled = engine.raw_connection()
+        # SQLite's driver already runs outside transactions here (see make_engine); PostgreSQL
+        # takes the AUTOCOMMIT isolation level, undone before the connection goes back.
+        self._reset = engine.dialect.name != "sqlite"
+        if self._reset:
+            try:
+                engine.dialect.set_isolation_level(self._pooled.dbapi_connection, "AUTOCOMMIT")
+            except BaseException:
+                self._pooled.invalidate()
+                raise
+
+    def cursor(self) -> Any:
+        return self._pooled.cursor()
+
+    def close(self) -> None:
+        """Give the connection back to the pool, or drop it if the driver says it is broken
+        (the server ended it, say): the pool then opens a fresh one."""
+        driver = self._pooled.dbapi_connection
+        if driver is None:  # already given back
+            return
+        try:
+            if getattr(driver, "broken", False) or getattr(driver, "closed", False):
+                self._pooled.invalidate()
+                return
+            if self._reset:
+                self._dialect.reset_isolation_level(driver)
+        except Exception:
+            self._pooled.invalidate()
+            return
+        finally:
+            if self._pooled.dbapi_connection is not None:
+                self._pooled.close()
+
+
+_AUTOCOMMIT_WHEN_USED = "jomreskit_autocommit_when_used"  # a Session.info flag
+_autocommit_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+class _Session(Session):
+    """The sessions of ``make_session``: they can be told to run in autocommit should they
+    connect at all (``autocommit_when_used``), which costs nothing when they do not."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        bind = super().get_bind(*args, **kwargs)
+        if self.info.get(_AUTOCOMMIT_WHEN_USED) and isinstance(bind, Engine):
+            # The same pool, with the options that make each statement its own transaction.
+            engine = _autocommit_engines.get(bind)
+            if engine is None:
+                engine = _autocommit_engines[bind] = bind.execution_options(
+                    **autocommit_options(bind))
+            return engine
+        return bind
+
+    def close(self) -> None:
+        self.info.pop(_AUTOCOMMIT_WHEN_USED, None)
+        super().close()
+
+
+@event.listens_for(_Session, "after_transaction_end")
+def _autocommit_ends_with_its_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_AUTOCOMMIT_WHEN_USED, None)
+
+
+def autocommit_when_used(session: Session) -> None:
+    """``autocommit(session)`` without taking a connection now: the session runs in autocommit
+    if it connects before it next commits, rolls back or closes. For a request that may not
+    touch the session at all (an API call reading on a ``DriverConnection``). Sessions not
+    made by ``make_session`` (a host app's) take ``autocommit`` at once."""
+    if session.in_transaction():
+        return
+    if isinstance(session, _Session):
+        session.info[_AUTOCOMMIT_WHEN_USED] = True
+    else:
+        autocommit(session)
+
+
+class DriverStatement:
+    """A statement compiled once for a database, run on a ``DriverConnection`` as the driver's
+    own SQL: no statement cache lookup (its key is hashed on every call) and no result
+    processing; the caller reads the driver's values (``driver_timestamp`` for times)."""
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        # qmark drivers (sqlite3) take the values in order; pyformat ones (psycopg) by name.
+        self.positional = tuple(compiled.positiontup or ()) if compiled.positional else None
+        # Values written as their column's type writes them (a UTCDateTime on SQLite: text).
+        self.processors = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.processors[name] = processor
+
+    def _parameters(self, values: dict[str, Any]) -> Any:
+        if self.processors:
+            values = {name: self.processors[name](value) if name in self.processors else value
+                      for name, value in values.items()}
+        if self.positional is not None:
+            return tuple(values[name] for name in self.positional)
+        return values
+
+    def first(self, connection: Any, values: dict[str, Any]) -> Any:
+        """The first row (a tuple of the driver's values) the statement reads, or None."""
+        cursor = connection.cursor()
+        try:
+            cursor.execute(self.sql, self._parameters(values))
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
+    def run(self, connection: Any, values: dict[str, Any]) -> int:
+        """Run a statement that writes; how many rows it touched."""
+        cursor = connection.cursor()
+        try:
+            cursor.execute(self.sql, self._parameters(values))
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
+
+def driver_timestamp(value: Any) -> datetime | None:
+    """A ``UTCDateTime`` column's value as a driver returns it (SQLite: text), as
+    ``UTCDateTime`` reads it: timezone-aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _Sessionmaker(sessionmaker):  # type: ignore[type-arg]
+    """make_session's factory: the next session it makes in a thread that was told
+    ``autocommit_next`` starts with ``autocommit_when_used``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.next_autocommits = threading.local()
+
+    def __call__(self, **kwargs: Any) -> Any:
+        session = super().__call__(**kwargs)
+        if getattr(self.next_autocommits, "on", False):
+            self.next_autocommits.on = False
+            autocommit_when_used(session)
+        return session
+
+
+def autocommit_thread_session(sessions: scoped_session) -> None:
+    """``autocommit_when_used`` for the current thread's session of ``sessions``, without
+    making one now if the thread has none (an API call that reads on its driver connection
+    may never need it); ``forget_thread_autocommit`` when the thread's work is done."""
+    factory = sessions.session_factory
+    if isinstance(factory, _Sessionmaker) and not sessions.registry.has():
+        factory.next_autocommits.on = True
+    else:
+        autocommit_when_used(sessions())
+
+
+def forget_thread_autocommit(sessions: scoped_session) -> None:
+    factory = sessions.session_factory
+    if isinstance(factory, _Sessionmaker):
+        factory.next_autocommits.on = False
+
+
 def make_session(engine: Engine) -> scoped_session:
     """A thread-local session registry bound to ``engine``; requests and workers each get theirs."""
-    return scoped_session(sessionmaker(bind=engine, expire_on_commit=False))
+    return scoped_session(_Sessionmaker(bind=engine, class_=_Session, expire_on_commit=False))

@@ -263,8 +263,10 @@ class Kit:
 
     def autocommit(self) -> None:
         """Let the current thread's session run each statement as a transaction of its own
-        (``db.autocommit``): for requests that only read. Called before its first statement."""
-        db.autocommit(self.session())
+        (``db.autocommit``): for requests that only read. Called before its first statement;
+        the session is made, and takes its connection, only if it is used
+        (``db.autocommit_thread_session``)."""
+        db.autocommit_thread_session(self.session)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -338,6 +340,7 @@ def start_kit(app: Flask, session: scoped_session | None = None) -> Kit:
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
             kit.session.remove()
+            db.forget_thread_autocommit(kit.session)  # if the request never made its session
 
     _on_every_request(app, kit)
     loaded = list(kit.loaded.names)

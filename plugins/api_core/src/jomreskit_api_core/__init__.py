@@ -27,6 +27,7 @@ from .api import (
     current_manager,
     current_params,
     current_token,
+    driver_connection,
     get_api,
     require_property,
 )
@@ -34,12 +35,14 @@ from .bodies import Body, current_json
 from .columns import KeyColumn
 from .conditional import check_if_match, etag_of
 from .models import ApiKey
+from .responses import JSONText
 
 __all__ = [
     "Api",
     "ApiError",
     "ApiKey",
     "Body",
+    "JSONText",
     "KeyColumn",
     "Param",
     "Route",
@@ -49,6 +52,7 @@ __all__ = [
     "current_manager",
     "current_params",
     "current_token",
+    "driver_connection",
     "etag_of",
     "get_api",
     "require_property",

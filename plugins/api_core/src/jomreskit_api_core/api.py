@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, request
+from flask.sessions import SessionInterface
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter, Rule
@@ -30,6 +31,7 @@ from jomreskit import (
     PermissionDenied,
     ValidationError,
 )
+from jomreskit.db import DriverConnection
 from jomreskit.domain import User, services
 
 from . import responses
@@ -328,6 +330,8 @@ class Api:
         self._add_rule(app, self.prefix + "/<jomreskit_any_path:unknown_path>",
                        f"{EXTENSION}.unknown", _RuleView(self, {}))
         app.extensions[EXTENSION] = self
+        if self.prefix:  # an API at "/" shares its paths with every page: sessions stay
+            app.session_interface = _NoSessionUnder(self.prefix, app.session_interface)
         self._installed = True
 
     @staticmethod
@@ -337,6 +341,35 @@ class Api:
         app.url_map.add(Rule(rule, endpoint=endpoint, methods=None, strict_slashes=False,
                              merge_slashes=False))
         app.view_functions[endpoint] = view
+
+
+class _NoSessionUnder(SessionInterface):
+    """The app's session interface, except that requests under the API's prefix get none.
+
+    API calls authenticate with tokens, never the console's cookie: opening the session
+    (building a signer, checking the cookie's signature) would be work for nothing on each
+    call. They get Flask's null session, which reads as empty and is never saved.
+    """
+
+    def __init__(self, prefix: str, inner: SessionInterface) -> None:
+        self.prefix, self.inner = prefix, inner
+        self.null_session_class = inner.null_session_class
+        self.pickle_based = inner.pickle_based
+
+    def _is_api(self, request: Any) -> bool:
+        path = request.path
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if self._is_api(request):
+            return None  # Flask then makes the null session
+        return self.inner.open_session(app, request)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        self.inner.save_session(app, session, response)
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the inner interface, as it is
+        return getattr(self.inner, name)
 
 
 class AnyPathConverter(PathConverter):
@@ -358,6 +391,7 @@ class _RuleView:
     def __call__(self, **view_args: Any) -> Response:
         given = request.headers.get("X-Request-Id", "")
         g.jomreskit_request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(8).hex()
+        g.jomreskit_api_request = True
         try:
             if not self.routes:
                 raise ApiError(404, "not_found", f"no API endpoint at {request.path}")
@@ -374,9 +408,19 @@ class _RuleView:
             response = self.api_call(route, view_args)
         except Exception as exc:  # noqa: BLE001 - every error answers JSON
             response = error_response(exc)
-        response.headers["X-Request-Id"] = g.jomreskit_request_id
-        for key, value in g.get("jomreskit_rate_headers", {}).items():
-            response.headers.setdefault(key, value)
+        finally:
+            g.jomreskit_api_request = False
+            _give_back_driver_connection()
+        headers = response.headers
+        headers["X-Request-Id"] = g.jomreskit_request_id
+        rate_headers = g.get("jomreskit_rate_headers")
+        if rate_headers:
+            # Those the view did not set itself (a 429 sets its own): one look at the names
+            # rather than a scan of the headers for each.
+            present = {name.lower() for name, _ in headers.items()}
+            for key, value in rate_headers.items():
+                if key.lower() not in present:
+                    headers.add(key, value)
         return response
 
     def api_call(self, route: Route, view_args: dict[str, Any]) -> Response:
@@ -385,14 +429,19 @@ class _RuleView:
             if route.method == "GET":  # reads: no transaction to begin and roll back
                 api.kit.autocommit()
             return _run_view(route, view_args)
-        # The token is read (and the request counted) statement by statement, so a write does
-        # not hold the write lock (SQLite) or a transaction open while it is checked.
+        # The token is read on the request's driver connection, statement by statement, so a
+        # write does not hold the write lock (SQLite) or a transaction open while it is checked;
+        # the session, if the view or the rate limit makes one, starts in autocommit too.
         api.kit.autocommit()
         if isinstance(view_args.get("property_uid"), int):  # read with the token
             g.jomreskit_property_uid = view_args["property_uid"]
         token = api.oauth.authenticate(route.scope)
         g.jomreskit_token = token
         api.limiter.hit(token.api_key_id)
+        # Back to the pool before the view runs: a view that waits (a long poll) or works in a
+        # transaction then holds one connection, not two; one that reads on the driver
+        # connection takes it again.
+        _give_back_driver_connection()
         if not route.writes:
             return _run_view(route, view_args)
         return self.write(route, view_args, token)
@@ -410,7 +459,7 @@ class _RuleView:
         key = idempotency.requested_key()
         if key is not None:
             idempotency.purge_now_and_then(session)
-        session.commit()  # ends the autocommit the token was read in
+        session.commit()  # ends the autocommit the purge (if any) ran in
         try:
             with kit.transaction(), kit.origin(token.client_id):
                 if key is None:
@@ -584,6 +633,30 @@ def _loaded(model: type[Any], key: int) -> Any:
     if record is None:  # deleted since the token was checked, a moment ago
         raise ApiError(401, "invalid_token", "the access token's API key or manager is gone")
     return record
+
+
+def driver_connection() -> DriverConnection:
+    """The current API request's driver (DBAPI) connection, each statement a transaction of
+    its own: taken from the pool on first use and given back once the token is checked and
+    when the request is answered (``jomreskit.db.DriverConnection``).
+
+    For the hot paths, as statements compiled ahead (``jomreskit.db.DriverStatement``): the
+    token check, a callback's record, token issue's key read and INSERT. It does not see what
+    the request's session has written and not yet committed; ORM work stays on
+    ``kit.session()``.
+    """
+    if not g.get("jomreskit_api_request"):
+        raise RuntimeError("driver_connection() is only available while an API request is served")
+    held = g.get("jomreskit_driver_connection")
+    if held is None:
+        held = g.jomreskit_driver_connection = DriverConnection(get_api().kit.engine)
+    return held
+
+
+def _give_back_driver_connection() -> None:
+    held = g.pop("jomreskit_driver_connection", None)
+    if held is not None:
+        held.close()
 
 
 def current_params() -> dict[str, Any]:

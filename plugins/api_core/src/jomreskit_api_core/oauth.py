@@ -10,9 +10,11 @@ expect.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from datetime import timedelta
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -38,11 +40,11 @@ from flask import Flask, Response, g
 from flask import request as flask_request
 from sqlalchemy import bindparam, delete, insert, select
 
-from jomreskit.db import utcnow
+from jomreskit.db import DriverStatement, driver_timestamp, utcnow
 from jomreskit.domain import ManagerProperty, User
 
-from .api import ApiError
-from .keys import purge_expired_tokens
+from .api import ApiError, driver_connection
+from .keys import EXPIRED_TOKENS
 from .models import (
     TOKEN_ENDPOINT_AUTH_METHODS,
     AccessToken,
@@ -85,7 +87,10 @@ CLIENT_QUERY = (
     .join(_USERS, _KEYS.c.manager_id == _USERS.c.id)
     .where(_KEYS.c.client_id == bindparam("client_id"), _KEYS.c.revoked_at.is_(None))
 )
-TOKEN_INSERT = insert(_TOKENS)
+TOKEN_INSERT = insert(_TOKENS).values(
+    {name: bindparam(name) for name in ("token_hash", "api_key_id", "scope", "issued_at",
+                                        "expires_at")}).inline()  # no RETURNING of the id
+PURGE_EVERY = 60.0  # seconds between two sweeps of expired tokens by one process's token issue
 # GRANT_QUERY with the manager's link to the property a route's path names: a property route
 # then costs one query for the token and the access check together.
 _LINKS = ManagerProperty.__table__
@@ -95,6 +100,16 @@ GRANT_AND_LINK_QUERY = GRANT_QUERY.add_columns(
            _LINKS.c.property_uid == bindparam("property_uid"))
     .exists()
 )
+
+
+def _token_grant(row: Any, **link: Any) -> TokenGrant:
+    """A TokenGrant of a GRANT_QUERY row as the driver returns it (times as SQLite's text,
+    the revoked flag as SQLite's 0 or 1)."""
+    (token_id, key_id, client_id, scope, issued_at, expires_at, revoked, manager_id, username,
+     role) = row
+    return TokenGrant(token_id, key_id, client_id, scope, driver_timestamp(issued_at),
+                      driver_timestamp(expires_at), bool(revoked), manager_id, username, role,
+                      **link)
 
 
 class _Payload(FlaskOAuth2Payload):
@@ -215,6 +230,14 @@ class OAuth:
         self.server.register_grant(_ClientCredentialsGrant)
         self.server.register_endpoint(_Revocation)
         self.server.register_endpoint(_Introspection)
+        # The token check's queries, compiled once for the site's database.
+        dialect = kit.engine.dialect
+        self._grant = DriverStatement(GRANT_QUERY, dialect)
+        self._grant_and_link = DriverStatement(GRANT_AND_LINK_QUERY, dialect)
+        self._client = DriverStatement(CLIENT_QUERY, dialect)
+        self._insert = DriverStatement(TOKEN_INSERT, dialect)
+        self._purge = DriverStatement(EXPIRED_TOKENS, dialect)
+        self._next_purge = 0.0  # time.monotonic() of the next sweep of expired tokens
         self.protector = ResourceProtector()
         self.protector.register_token_validator(_BearerValidator(self))
 
@@ -223,19 +246,27 @@ class OAuth:
     def query_client(self, client_id: str) -> KeyClient | None:
         if not client_id or len(client_id) > 64 or "\x00" in client_id:
             return None  # not one of ours (and PostgreSQL refuses NUL in text)
-        row = self.kit.session().connection().execute(
-            CLIENT_QUERY, {"client_id": client_id}).first()
+        row = self._client.first(driver_connection(), {"client_id": client_id})
         if row is None:
             return None
         key_id, secret_hash, scopes, role = row
+        if isinstance(scopes, str):  # SQLite's driver hands JSON over as text
+            scopes = json.loads(scopes)
         return KeyClient(key_id, client_id, secret_hash,
                          tuple(effective_scopes(scopes, role, self.kit.scopes)))
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        # One INSERT, committed by itself (the request runs in autocommit, see token_response).
+        # One INSERT on the request's driver connection, committed by itself.
         now = utcnow()
-        purge_expired_tokens(self.kit)  # expired tokens go as new ones come
-        self.kit.session().connection().execute(TOKEN_INSERT, {
+        connection = driver_connection()
+        # Expired tokens go as new ones come, swept at most every PURGE_EVERY seconds: a
+        # DELETE on every issue would be one more write per token for rows that harm nobody
+        # meanwhile (an expired token is refused whether its row is there or not).
+        clock = monotonic()
+        if clock >= self._next_purge:
+            self._next_purge = clock + PURGE_EVERY
+            self._purge.run(connection, {"now": now})
+        self._insert.run(connection, {
             "token_hash": digest(token["access_token"]), "api_key_id": request.client.id,
             "scope": token.get("scope", ""), "issued_at": now,
             "expires_at": now + timedelta(seconds=int(token["expires_in"])),
@@ -248,25 +279,24 @@ class OAuth:
             return None
         token_hash = digest(token_string)
         property_uid = g.get("jomreskit_property_uid")
-        connection = self.kit.session().connection()
+        # On the request's driver connection, as SQL compiled at start-up (see _grant).
         if property_uid is None:
-            row = connection.execute(GRANT_QUERY, {"token_hash": token_hash}).first()
-            return None if row is None else TokenGrant(*row)
-        row = connection.execute(
-            GRANT_AND_LINK_QUERY, {"token_hash": token_hash, "property_uid": property_uid}
-        ).first()
+            row = self._grant.first(driver_connection(), {"token_hash": token_hash})
+            return None if row is None else _token_grant(row)
+        row = self._grant_and_link.first(
+            driver_connection(), {"token_hash": token_hash, "property_uid": property_uid})
         if row is None:
             return None
-        return TokenGrant(*row[:-1], property_uid=property_uid, linked_to_property=bool(row[-1]))
+        return _token_grant(row[:-1], property_uid=property_uid,
+                            linked_to_property=bool(row[-1]))
 
     # -- endpoints -------------------------------------------------------------------------
 
     def token_response(self, jomres_root: bool = False) -> Response:
         """Answer a token request (``POST /oauth/token``, or Jomres' ``POST /``)."""
-        # Each statement its own transaction: reading the key, then one INSERT of the token
-        # (and one DELETE of expired ones). No BEGIN and COMMIT, and no write lock held on
-        # SQLite while the secret is checked.
-        self.kit.autocommit()
+        # Each statement its own transaction, on the request's driver connection: reading the
+        # key, then one INSERT of the token (and now and then one DELETE of expired ones). No
+        # BEGIN and COMMIT, and no write lock held on SQLite while the secret is checked.
         try:
             return self.server.create_token_response(JOMRES_ROOT if jomres_root else None)
         except OAuth2Error as error:  # raised before Authlib's own handling (insecure transport)

@@ -8,9 +8,11 @@ field other than ``property_uid`` (``contract_uid`` for a booking, ``note_id`` f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from jomreskit_api_core import JSONText, driver_connection
 from sqlalchemy import select
 
 from jomreskit import EventType, NotFound
@@ -21,7 +23,8 @@ from . import records, statements
 if TYPE_CHECKING:
     from jomreskit import Kit
 
-Record = dict[str, Any]
+# A JSON-ready dict, or the record's JSON text as the database wrote it (the core's readers).
+Record = dict[str, Any] | JSONText
 Reader = Callable[["Kit", int, "int | None"], "Record | None"]
 
 # Jomres' older event names, still used by remote services written for Jomres.
@@ -106,30 +109,25 @@ def read(kit: Kit, readers: Mapping[str, Reader], event_type: EventType, propert
 # -- the core's readers --------------------------------------------------------------------
 
 
-def _read(kit: Kit, reader: str, property_uid: int, id: int | None) -> Record | None:
-    """The record ``statements`` reads for ``reader``, or None when there is none."""
+def _read(kit: Kit, reader: str, property_uid: int, id: int | None) -> JSONText | None:
+    """The record ``statements`` reads for ``reader`` as JSON text, or None when there is
+    none."""
     statement = statements.prepared(kit.engine.dialect, guest_fields(kit.settings))[reader]
-    # On the session's connection: the record comes back as JSON, no ORM objects.
-    return statement.record(kit.session().connection(), id=id, property_uid=property_uid)
+    # On the request's driver connection, where the token check read: the record comes back
+    # as JSON text, which the answer carries as it is (no ORM objects, no Session, no decoding).
+    return statement.text(driver_connection(), id=id, property_uid=property_uid)
 
 
 def read_contract(kit: Kit, property_uid: int, contract_uid: int | None) -> Record | None:
-    contract = _read(kit, "contract", property_uid, contract_uid)
-    return None if contract is None else records.add_contract_totals(contract)
+    return _read(kit, "contract", property_uid, contract_uid)
 
 
 def read_note(kit: Kit, property_uid: int, note_id: int | None) -> Record | None:
-    note = _read(kit, "note", property_uid, note_id)
-    if note is not None:
-        records.add_contract_totals(note["contract"])
-    return note
+    return _read(kit, "note", property_uid, note_id)
 
 
 def read_deposit(kit: Kit, property_uid: int, deposit_id: int | None) -> Record | None:
-    deposit = _read(kit, "deposit", property_uid, deposit_id)
-    if deposit is not None:
-        records.add_contract_totals(deposit["contract"])
-    return deposit
+    return _read(kit, "deposit", property_uid, deposit_id)
 
 
 def read_guest(kit: Kit, property_uid: int, guest_uid: int | None) -> Record | None:
@@ -138,7 +136,8 @@ def read_guest(kit: Kit, property_uid: int, guest_uid: int | None) -> Record | N
 
 def read_invoice(kit: Kit, property_uid: int, invoice_uid: int | None) -> Record | None:
     invoice = _read(kit, "invoice", property_uid, invoice_uid)
-    return None if invoice is None else records.add_invoice_totals(invoice)
+    # Line totals round half to even, as Python's decimals do and SQL's rounding does not.
+    return None if invoice is None else records.add_invoice_totals(json.loads(invoice))
 
 
 def read_property(kit: Kit, property_uid: int, _id: int | None = None) -> Record | None:

@@ -47,6 +47,12 @@ def two_places(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return cast(column, Text)
 
 
+def cents(amount: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A sum or difference of two-decimal amounts as a string with two decimals (numeric
+    arithmetic is exact; ``round`` fixes the scale, so none is "0")."""
+    return cast(func.round(amount, literal_column("2")), Text)
+
+
 def timestamp(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """A UTC timestamp as ``datetime.isoformat()`` writes it: microseconds only when not 0."""
     utc = func.timezone(const("UTC"), column)

@@ -57,6 +57,13 @@ def two_places(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return case((column.is_(None), null()), else_=func.printf(const("%.2f"), column))
 
 
+def cents(amount: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A sum or difference of two-decimal amounts as a string with two decimals. SQLite adds
+    them as doubles, a hair off the exact cents: rounded to the cent (and ``+ 0.0``, which turns
+    a rounded -0.0 into 0.0) it is the exact amount, as Python's decimals would write it."""
+    return func.printf(const("%.2f"), func.round(amount, number(2)) + literal_column("0.0"))
+
+
 def timestamp(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """A UTC timestamp (stored as "YYYY-MM-DD HH:MM:SS.ffffff") as ``datetime.isoformat()``
     writes it: microseconds only when not 0."""

@@ -1,9 +1,10 @@
-"""The records a callback answers with: plain JSON-ready dicts, read by ``statements``.
+"""The records a callback answers with, read by ``statements``.
 
 Money is a string with two decimals ("225.00") so no client loses a cent to floating point;
 dates and times are ISO 8601. Nothing secret (a password hash, say) is ever part of a record.
-Totals are worked out here, in decimal arithmetic rounded half to even, from the amounts the
-statement read: SQL rounds halves differently, and a total must not change with the database.
+A booking's totals (sums of cents) come from the statement; an invoice's are worked out here, in
+decimal arithmetic rounded half to even, from the amounts the statement read: SQL rounds halves
+differently, and a total must not change with the database.
 """
 
 from __future__ import annotations
@@ -22,15 +23,6 @@ CENT = Decimal("0.01")
 
 def _money(value: Decimal) -> str:
     return str(value.quantize(CENT))
-
-
-def add_contract_totals(contract: dict[str, Any]) -> dict[str, Any]:
-    """Fill a booking's ``totals`` with what its deposits paid and the balance left."""
-    totals = contract["totals"]
-    paid = sum((Decimal(d["amount"]) for d in contract["deposits"]), Decimal("0"))
-    totals["deposits_paid"] = _money(paid)
-    totals["balance"] = _money(Decimal(totals["contract_total"]) - paid)
-    return contract
 
 
 def add_invoice_totals(invoice: dict[str, Any]) -> dict[str, Any]:

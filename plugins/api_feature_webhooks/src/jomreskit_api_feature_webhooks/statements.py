@@ -3,9 +3,9 @@
 A callback is one round trip to the database: the record, its children (a booking's guest,
 rooms and nights, deposits, notes; an invoice's lines; a property's rooms) and its formatting
 all happen in SQL, with ``json_sqlite`` or ``json_postgresql`` (the functions they share are
-``obj``, ``array``, ``nested``, ``two_places``, ``timestamp``, ``boolean``, ``json_list`` and
-``days``). What SQL cannot write exactly as Python would, totals rounded half to even, is
-added by ``records``.
+``obj``, ``array``, ``nested``, ``two_places``, ``cents``, ``timestamp``, ``boolean``,
+``json_list`` and ``days``). What SQL cannot write exactly as Python would, an invoice's totals
+rounded half to even, is added by ``records``.
 
 Each statement takes ``:id`` (the callback's id) and ``:property_uid`` and answers one row
 holding the record, or none when there is no such record at that property.
@@ -18,9 +18,11 @@ import json
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Select, bindparam, null, select
+from jomreskit_api_core import JSONText
+from sqlalchemy import Dialect, Select, Text, bindparam, cast, func, literal_column, null, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from jomreskit.db import DriverStatement
 from jomreskit.domain import (
     Contract,
     ContractNote,
@@ -90,8 +92,8 @@ class Statements:
                      created_at=d.timestamp(deposits.created_at))
 
     def contract(self) -> ColumnElement[Any]:
-        """A booking with its guest, rooms and their nights, deposits and notes. ``totals``
-        holds what ``records.add_contract_totals`` needs: the contract's two amounts."""
+        """A booking with its guest, rooms and their nights, deposits and notes, and its
+        ``totals``: the contract's two amounts, what the deposits paid and the balance left."""
         d = self.d
         nights = d.array(room_bookings.date, ROOM_BOOKINGS,
                          room_bookings.contract_uid == contracts.contract_uid,
@@ -101,6 +103,12 @@ class Statements:
                   .correlate_except(ROOM_BOOKINGS))
         booked_room = d.obj(room_uid=rooms.room_uid, room_number=rooms.room_number,
                             name=rooms.name, room_type=rooms.room_type, nights=nights)
+        # What the deposits paid: sums of cents, exact to the cent on either database.
+        paid = func.coalesce(
+            select(func.sum(deposits.amount))
+            .where(deposits.contract_uid == contracts.contract_uid)
+            .correlate_except(DEPOSITS).scalar_subquery(),
+            literal_column("0"))
         return d.obj(
             contract_uid=contracts.contract_uid,
             property_uid=contracts.property_uid,
@@ -119,7 +127,9 @@ class Statements:
                           order_by=(rooms.room_uid,)),
             currency=contracts.currency,
             totals=d.obj(contract_total=d.two_places(contracts.contract_total),
-                         deposit_required=d.two_places(contracts.deposit_required)),
+                         deposit_required=d.two_places(contracts.deposit_required),
+                         deposits_paid=d.cents(paid),
+                         balance=d.cents(contracts.contract_total - paid)),
             deposits=d.array(self.deposit(), DEPOSITS,
                              deposits.contract_uid == contracts.contract_uid,
                              order_by=(deposits.deposit_id,)),
@@ -241,23 +251,28 @@ class Prepared:
     """A record's statement compiled once for a database, and run as the driver's own SQL.
 
     A statement this size is costly to look up in SQLAlchemy's statement cache (its cache key
-    is hashed on every call), and its one column needs no result processing but JSON's.
+    is hashed on every call), and its one column needs no result processing: it is the
+    record's JSON text, which the answer carries as it is (PostgreSQL's is cast to text, so
+    its driver does not decode it).
     """
 
     def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        # qmark drivers (sqlite3) take the values in order; pyformat ones (psycopg) by name.
-        self.positional = tuple(compiled.positiontup or ()) if compiled.positional else None
+        if dialect.name == "postgresql":
+            statement = statement.with_only_columns(
+                cast(statement.selected_columns[0], Text), maintain_column_froms=True)
+        self.statement = DriverStatement(statement, dialect)
 
-    def record(self, connection: Connection, **values: Any) -> dict[str, Any] | None:
-        """The record the statement reads with ``values`` (id, property_uid), or None."""
-        parameters: Any = values
-        if self.positional is not None:
-            parameters = tuple(values[name] for name in self.positional)
-        found = connection.exec_driver_sql(self.sql, parameters).scalar()
-        # PostgreSQL's driver hands JSON over decoded; SQLite's as text.
-        return json.loads(found) if isinstance(found, str) else found
+    def text(self, connection: Any, **values: Any) -> JSONText | None:
+        """The JSON text of the record the statement reads with ``values`` (id,
+        property_uid) on ``connection`` (``jomreskit_api_core.driver_connection()``), or
+        None."""
+        row = self.statement.first(connection, values)
+        return None if row is None or row[0] is None else JSONText(row[0])
+
+    def record(self, connection: Any, **values: Any) -> dict[str, Any] | None:
+        """``text``, decoded."""
+        found = self.text(connection, **values)
+        return None if found is None else json.loads(found)
 
 
 @functools.cache
