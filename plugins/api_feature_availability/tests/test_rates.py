@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from jomreskit_api_core.testing import day
 from sqlalchemy import select
 
 from jomreskit.domain import EventRecord
-
-from .conftest import day
 
 
 def rates_of(remote, room_type: str) -> list[tuple[str, str, str]]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from .conftest import day
+from jomreskit_api_core.testing import day
 
 BOOKING = {"arrival": day(60), "departure": day(63), "room_uids": [2],
            "guest": {"firstname": "Polly", "surname": "Sherman"}}

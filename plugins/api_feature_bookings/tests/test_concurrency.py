@@ -14,12 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import requests
-from jomreskit_api_core.testing import create_key, issue_token
+from jomreskit_api_core.testing import create_key, day, issue_token
 from sqlalchemy import func, select
 
 from jomreskit.domain import Contract, EventRecord, RoomBooking, services
-
-from .conftest import day
 
 CLIENTS = 20
 ARRIVAL, DEPARTURE = 50, 53

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from jomreskit_api_core.testing import day
 from sqlalchemy import select
 
 from jomreskit.domain import EventRecord
-
-from .conftest import day
 
 BOOKING = {"arrival": day(70), "departure": day(72), "room_uids": [2],
            "guest": {"surname": "Retry"}}

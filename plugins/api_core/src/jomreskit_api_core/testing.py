@@ -15,16 +15,21 @@ Functions (each takes the ``Site``):
 - ``bearer_token(site, manager="manager", scopes=(...))`` -> a token of a new key
 - ``auth(token)`` -> ``{"Authorization": "Bearer <token>"}``
 - ``expire_token(site, token)``: make a token expire now
+- ``RemoteService(site, base, scopes)``: calls a served site's API over HTTP as the remote
+  service of one manager or another, with tokens of keys holding ``scopes``
+- ``day(n)``: the date ``n`` days from today, as the API takes it
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 from sqlalchemy import update
 
 from jomreskit import create_app, get_kit
@@ -118,3 +123,41 @@ def expire_token(site: Site, token: str) -> None:
     with site.app.app_context(), site.kit.transaction() as session:
         session.execute(update(AccessToken).where(AccessToken.token_hash == digest(token))
                         .values(expires_at=utcnow() - timedelta(seconds=1)))
+
+
+def day(n: int) -> str:
+    """The date ``n`` days from today, as the API takes it (YYYY-MM-DD)."""
+    return (date.today() + timedelta(days=n)).isoformat()
+
+
+@dataclass
+class RemoteService:
+    """Calls a served site's API (``base``: its address, e.g. ``http://127.0.0.1:5000/api``) as
+    the remote service of one manager or another, each with a token of a key holding
+    ``scopes``."""
+
+    site: Site
+    base: str
+    scopes: Sequence[str]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, manager: str = "manager") -> str:
+        if manager not in self.tokens:
+            self.tokens[manager] = bearer_token(self.site, manager, self.scopes)
+        return self.tokens[manager]
+
+    def call(self, method: str, path: str, manager: str = "manager",
+             **kwargs: Any) -> requests.Response:
+        headers = {**auth(self.token(manager)), **kwargs.pop("headers", {})}
+        return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+
+    def ok(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The ``data`` of a success answer (200 or 201)."""
+        response = self.call(method, path, **kwargs)
+        assert response.status_code in (200, 201), f"{method} {path}: {response.text}"
+        return response.json()["data"]
+
+    def refused(self, method: str, path: str, **kwargs: Any) -> tuple[int, str]:
+        """The status and error code of an answer that refuses."""
+        response = self.call(method, path, **kwargs)
+        return response.status_code, response.json()["error"]["code"]
