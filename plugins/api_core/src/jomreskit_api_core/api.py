@@ -11,7 +11,7 @@ marks the events it fires with the writing key's client id.
 from __future__ import annotations
 
 import logging
-import os
+import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -390,7 +390,10 @@ class _RuleView:
 
     def __call__(self, **view_args: Any) -> Response:
         given = request.headers.get("X-Request-Id", "")
-        g.jomreskit_request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(8).hex()
+        # A correlation id, not a secret: drawn without a system call (os.urandom lets go of
+        # the GIL, which under load hands the process to another thread mid-request).
+        g.jomreskit_request_id = (given if REQUEST_ID.fullmatch(given)
+                                  else f"{random.getrandbits(64):016x}")
         g.jomreskit_api_request = True
         try:
             if not self.routes:
