@@ -77,11 +77,17 @@ __version__ = "0.1.0"
 
 @hookimpl
 def register_settings() -> list[SiteSetting]:
+    from .grants import DEFAULT_TTL as DEFAULT_GRANT_TTL
     from .idempotency import DEFAULT_TTL
     from .ratelimit import DEFAULT_LIMIT, DEFAULT_TOKEN_LIMIT
 
     return [
         SiteSetting("JOMRESKIT_API_TOKEN_LIFETIME", 3600, "Seconds an access token lives."),
+        SiteSetting("JOMRESKIT_API_TOKEN_CACHE_TTL", DEFAULT_GRANT_TTL,
+                    "Seconds a checked token's grant is remembered by a server process, so a "
+                    "busy key's calls skip the token query. Revoking in the same process takes "
+                    "effect at once; in another process (the CLI, a second server), within "
+                    "this. 0: every call reads the database."),
         SiteSetting("JOMRESKIT_API_REQUIRE_HTTPS", True,
                     "Token endpoints refuse plain http except on loopback (Authlib's rule); "
                     "false when TLS ends in front of the site and JOMRESKIT_TRUSTED_PROXIES is "

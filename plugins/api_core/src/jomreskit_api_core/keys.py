@@ -106,7 +106,9 @@ def get_key(kit: Kit, client_id: str, manager: User | str | None = None) -> ApiK
 
 
 def revoke_key(kit: Kit, client_id: str, manager: User | str | None = None) -> ApiKey:
-    """Revoke a key: it issues no more tokens and every token it holds stops working now."""
+    """Revoke a key: it issues no more tokens and every token it holds stops working, at once
+    in this process and within JOMRESKIT_API_TOKEN_CACHE_TTL seconds in a running server
+    process elsewhere (see ``grants``)."""
     key = get_key(kit, client_id, manager)
     if key.revoked_at is None:
         key.revoked_at = utcnow()

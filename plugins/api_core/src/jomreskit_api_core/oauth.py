@@ -43,6 +43,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from jomreskit.db import DriverStatement, driver_timestamp, utcnow
 from jomreskit.domain import ManagerProperty, User
 
+from . import grants
 from .api import ApiError, driver_connection
 from .keys import EXPIRED_TOKENS
 from .models import (
@@ -196,7 +197,7 @@ class _BearerValidator(BearerTokenValidator):
         self.oauth = oauth
 
     def authenticate_token(self, token_string: str) -> TokenGrant | None:
-        return self.oauth.find_token(token_string)
+        return self.oauth.find_token(token_string, remembered=True)
 
     def validate_token(self, token: TokenGrant | None, scopes: list[str] | None,
                        request: Any) -> None:
@@ -238,6 +239,8 @@ class OAuth:
         self._insert = DriverStatement(TOKEN_INSERT, dialect)
         self._purge = DriverStatement(EXPIRED_TOKENS, dialect)
         self._next_purge = 0.0  # time.monotonic() of the next sweep of expired tokens
+        self.grants = grants.RememberedGrants(float(
+            kit.settings.get("JOMRESKIT_API_TOKEN_CACHE_TTL", grants.DEFAULT_TTL)))
         self.protector = ResourceProtector()
         self.protector.register_token_validator(_BearerValidator(self))
 
@@ -272,13 +275,29 @@ class OAuth:
             "expires_at": now + timedelta(seconds=int(token["expires_in"])),
         })
 
-    def find_token(self, token_string: str) -> TokenGrant | None:
+    def find_token(self, token_string: str, remembered: bool = False) -> TokenGrant | None:
         """The grant of ``token_string``; with the manager's link to the request's property
-        when the API view set ``g.jomreskit_property_uid`` (its path names one)."""
+        when the API view set ``g.jomreskit_property_uid`` (its path names one).
+
+        ``remembered``: a grant read in the last JOMRESKIT_API_TOKEN_CACHE_TTL seconds will do
+        (the bearer check of API calls; see ``grants``). Revocation and introspection read the
+        database each time.
+        """
         if not token_string or len(token_string) > MAX_TOKEN_LENGTH:
             return None
         token_hash = digest(token_string)
         property_uid = g.get("jomreskit_property_uid")
+        if remembered:
+            grant = self.grants.get(token_hash, property_uid)
+            if grant is not None:
+                return grant
+        read_at = grants.generation()
+        grant = self._read_grant(token_hash, property_uid)
+        if remembered and grant is not None:
+            self.grants.remember(token_hash, property_uid, grant, read_at)
+        return grant
+
+    def _read_grant(self, token_hash: str, property_uid: int | None) -> TokenGrant | None:
         # On the request's driver connection, as SQL compiled at start-up (see _grant).
         if property_uid is None:
             row = self._grant.first(driver_connection(), {"token_hash": token_hash})
