@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from jomreskit_api_core.keys import revoke_key
+from jomreskit_api_core.keys import revoke_key, rotate_key
 from jomreskit_api_core.testing import auth, create_key, issue_token
 from sqlalchemy import delete, select
 
@@ -122,3 +122,28 @@ def test_a_remembered_token_still_expires_on_time(make_api_site):
     time.sleep(2.1)
 
     assert _status(site, token) == (401, "invalid_token")
+
+
+def _token_status(site, client_id: str, secret: str) -> int:
+    return site.client().post("/api/oauth/token", data={"grant_type": "client_credentials"},
+                              auth=(client_id, secret)).status_code
+
+
+def test_token_issue_remembers_the_key_and_forgets_it_when_this_process_rotates_it(
+        make_api_site):
+    site, client_id, secret, _token = _site(make_api_site, JOMRESKIT_API_TOKEN_CACHE_TTL=600)
+    assert _token_status(site, client_id, secret) == 200
+
+    _revoke_as_another_process(site, client_id)
+    # Remembered: another process's revocation is not read yet, but the token issued meanwhile
+    # is refused on its first call, whose grant is read afresh.
+    assert _token_status(site, client_id, secret) == 200
+    late_token = site.client().post("/api/oauth/token", data={
+        "grant_type": "client_credentials"}, auth=(client_id, secret)).get_json()["access_token"]
+    assert _status(site, late_token) == (401, "invalid_token")
+
+    other_id, other_secret = create_key(site, "manager", ["things_get"])
+    assert _token_status(site, other_id, other_secret) == 200
+    with site.app.app_context(), site.kit.transaction():
+        rotate_key(site.kit, other_id)
+    assert _token_status(site, other_id, other_secret) == 401

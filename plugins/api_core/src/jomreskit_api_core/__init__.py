@@ -84,10 +84,10 @@ def register_settings() -> list[SiteSetting]:
     return [
         SiteSetting("JOMRESKIT_API_TOKEN_LIFETIME", 3600, "Seconds an access token lives."),
         SiteSetting("JOMRESKIT_API_TOKEN_CACHE_TTL", DEFAULT_GRANT_TTL,
-                    "Seconds a checked token's grant is remembered by a server process, so a "
-                    "busy key's calls skip the token query. Revoking in the same process takes "
-                    "effect at once; in another process (the CLI, a second server), within "
-                    "this. 0: every call reads the database."),
+                    "Seconds a server process remembers a checked token's grant, and a key "
+                    "read by token issue, so a busy key skips their queries. Revoking or "
+                    "rotating in the same process takes effect at once; in another process "
+                    "(the CLI, a second server), within this. 0: read the database each time."),
         SiteSetting("JOMRESKIT_API_REQUIRE_HTTPS", True,
                     "Token endpoints refuse plain http except on loopback (Authlib's rule); "
                     "false when TLS ends in front of the site and JOMRESKIT_TRUSTED_PROXIES is "

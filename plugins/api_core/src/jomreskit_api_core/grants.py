@@ -1,37 +1,44 @@
-"""Checked tokens remembered for a moment, so a busy API key's calls skip the token query.
+"""Checked tokens and keys remembered for a moment, so a busy API key skips their queries.
 
 A remote service answering notifications calls the API hundreds of times a second with one
-token. What that token grants (its key, manager and role, and the manager's link to the
-property a path names) is read once and remembered, per token and property, for at most
-``JOMRESKIT_API_TOKEN_CACHE_TTL`` seconds (0 turns remembering off).
+token, and asks for a new token as often as its old one runs out. What a token grants (its key,
+manager and role, and the manager's link to the property a path names) is read once and
+remembered, per token and property, for at most ``JOMRESKIT_API_TOKEN_CACHE_TTL`` seconds;
+so is what token issue reads of a key (its secret's hash and scopes), per client id. 0 turns
+remembering off.
 
 - Expiry stays exact: each call compares the token's expiry with the clock.
-- A change made in this process forgets every remembered grant when it commits, so the next
+- A change made in this process forgets everything remembered when it commits, so the next
   call is refused at once: a token revoked at ``/oauth/revoke``, a key revoked, rotated or
   deleted, a manager's role or properties changed, a manager deleted. It is seen on any
   SQLAlchemy session, the site's or a host app's, as ORM objects flushed or as UPDATE/DELETE
   statements on those tables.
 - A change made in another process (a second server process, ``jomreskit keys revoke``) is seen
-  here when the remembered grant runs out: within the TTL.
+  here when what was remembered runs out: within the TTL. A key revoked elsewhere may get a
+  token here meanwhile, which its first call then refuses (its grant is read afresh).
 
-Only tokens found are remembered, so a stream of made-up tokens cannot fill the memory.
+Only what was found is remembered, so a stream of made-up tokens or client ids cannot fill the
+memory.
 """
 
 from __future__ import annotations
 
 from itertools import chain
 from time import monotonic
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from jomreskit.domain import ManagerProperty, User
 
-from .models import AccessToken, ApiKey, TokenGrant
+from .models import AccessToken, ApiKey
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 DEFAULT_TTL = 2.0  # seconds
-MAX_GRANTS = 10_000  # remembered at once; when full, all are forgotten and the filling restarts
+MAX_REMEMBERED = 10_000  # per site and kind; when full, all are forgotten and the filling restarts
 
 _GRANTING = (AccessToken, ApiKey, User, ManagerProperty)
 _GRANTING_TABLES = frozenset(model.__table__ for model in _GRANTING)
@@ -46,30 +53,29 @@ def generation() -> int:
     return _generation
 
 
-class RememberedGrants:
-    """One site's remembered grants: ``(token hash, property uid) -> TokenGrant``."""
+class Remembered(Generic[K, V]):
+    """One site's remembered grants (``(token hash, property uid) -> TokenGrant``) or keys
+    (``client_id -> KeyClient``)."""
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._grants: dict[tuple[str, int | None], tuple[float, int, TokenGrant]] = {}
+        self._found: dict[K, tuple[float, int, V]] = {}
 
-    def get(self, token_hash: str, property_uid: int | None) -> TokenGrant | None:
-        remembered = self._grants.get((token_hash, property_uid))
+    def get(self, key: K) -> V | None:
+        remembered = self._found.get(key)
         if remembered is None:
             return None
-        until, seen, grant = remembered
+        until, seen, value = remembered
         if seen != _generation or until <= monotonic():
             return None
-        return grant
+        return value
 
-    def remember(self, token_hash: str, property_uid: int | None, grant: TokenGrant,
-                 read_at_generation: int) -> None:
+    def remember(self, key: K, value: V, read_at_generation: int) -> None:
         if self.ttl <= 0:
             return
-        if len(self._grants) >= MAX_GRANTS:
-            self._grants.clear()
-        self._grants[(token_hash, property_uid)] = (monotonic() + self.ttl, read_at_generation,
-                                                    grant)
+        if len(self._found) >= MAX_REMEMBERED:
+            self._found.clear()
+        self._found[key] = (monotonic() + self.ttl, read_at_generation, value)
 
 
 # -- noticing changes --------------------------------------------------------------------------

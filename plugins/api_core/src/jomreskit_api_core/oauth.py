@@ -126,8 +126,10 @@ class _Payload(FlaskOAuth2Payload):
 class _Request(FlaskOAuth2Request):
     def __init__(self, request: Any, require_https: bool, default_grant_type: str | None) -> None:
         # Authlib refuses plain http except on loopback; a site that terminates TLS elsewhere
-        # without telling Flask (ProxyFix) can turn the check off.
-        uri = request.url if require_https else "https://" + request.url.split("://", 1)[-1]
+        # without telling Flask (ProxyFix) can turn the check off. The URI serves that check
+        # alone, so it is built from the scheme and host, not Werkzeug's full (quoted) URL.
+        scheme = request.scheme if require_https else "https"
+        uri = f"{scheme}://{request.host}{request.path}"
         OAuth2Request.__init__(self, method=request.method, uri=uri, headers=request.headers)
         self._request = request
         self.payload = _Payload(request, default_grant_type)
@@ -239,24 +241,34 @@ class OAuth:
         self._insert = DriverStatement(TOKEN_INSERT, dialect)
         self._purge = DriverStatement(EXPIRED_TOKENS, dialect)
         self._next_purge = 0.0  # time.monotonic() of the next sweep of expired tokens
-        self.grants = grants.RememberedGrants(float(
-            kit.settings.get("JOMRESKIT_API_TOKEN_CACHE_TTL", grants.DEFAULT_TTL)))
+        ttl = float(kit.settings.get("JOMRESKIT_API_TOKEN_CACHE_TTL", grants.DEFAULT_TTL))
+        self.grants: grants.Remembered[tuple[str, int | None], TokenGrant] = (
+            grants.Remembered(ttl))
+        self.clients: grants.Remembered[str, KeyClient] = grants.Remembered(ttl)
         self.protector = ResourceProtector()
         self.protector.register_token_validator(_BearerValidator(self))
 
     # -- storage ---------------------------------------------------------------------------
 
     def query_client(self, client_id: str) -> KeyClient | None:
+        """The active key ``client_id`` names, as read in the last JOMRESKIT_API_TOKEN_CACHE_TTL
+        seconds or now (see ``grants``)."""
         if not client_id or len(client_id) > 64 or "\x00" in client_id:
             return None  # not one of ours (and PostgreSQL refuses NUL in text)
+        client = self.clients.get(client_id)
+        if client is not None:
+            return client
+        read_at = grants.generation()
         row = self._client.first(driver_connection(), {"client_id": client_id})
         if row is None:
             return None
         key_id, secret_hash, scopes, role = row
         if isinstance(scopes, str):  # SQLite's driver hands JSON over as text
             scopes = json.loads(scopes)
-        return KeyClient(key_id, client_id, secret_hash,
-                         tuple(effective_scopes(scopes, role, self.kit.scopes)))
+        client = KeyClient(key_id, client_id, secret_hash,
+                           tuple(effective_scopes(scopes, role, self.kit.scopes)))
+        self.clients.remember(client_id, client, read_at)
+        return client
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         # One INSERT on the request's driver connection, committed by itself.
@@ -288,13 +300,13 @@ class OAuth:
         token_hash = digest(token_string)
         property_uid = g.get("jomreskit_property_uid")
         if remembered:
-            grant = self.grants.get(token_hash, property_uid)
+            grant = self.grants.get((token_hash, property_uid))
             if grant is not None:
                 return grant
         read_at = grants.generation()
         grant = self._read_grant(token_hash, property_uid)
         if remembered and grant is not None:
-            self.grants.remember(token_hash, property_uid, grant, read_at)
+            self.grants.remember((token_hash, property_uid), grant, read_at)
         return grant
 
     def _read_grant(self, token_hash: str, property_uid: int | None) -> TokenGrant | None:
