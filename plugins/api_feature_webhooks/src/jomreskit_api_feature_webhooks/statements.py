@@ -266,8 +266,8 @@ class Prepared:
         """The JSON text of the record the statement reads with ``values`` (id,
         property_uid) on ``connection`` (``jomreskit_api_core.driver_connection()``), or
         None."""
-        row = self.statement.first(connection, values)
-        return None if row is None or row[0] is None else JSONText(row[0])
+        text = self.statement.first_text(connection, values)
+        return None if text is None else JSONText(text)
 
     def record(self, connection: Any, **values: Any) -> dict[str, Any] | None:
         """``text``, decoded."""

@@ -1,0 +1,111 @@
+"""Statements compiled once and run on a driver connection: the hot path of API callbacks.
+
+On PostgreSQL ``first_text`` runs through libpq's own prepared statements rather than psycopg's
+cursor; it must answer and fail exactly as the cursor does, and survive what happens to a
+pooled connection (its statements deallocated, its server process gone).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import Date, Integer, String, bindparam, column, create_engine, select, table, text
+from sqlalchemy.exc import DBAPIError
+
+from jomreskit import db
+from jomreskit.db import DriverConnection, DriverStatement
+
+THINGS = table("things", column("id", Integer), column("name", String), column("day", Date))
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = db.make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT, "
+                                "day DATE)"))
+        connection.execute(text("INSERT INTO things VALUES (1, 'Fawlty Towers', '2026-12-01'), "
+                                "(2, NULL, '2026-12-02')"))
+    yield engine
+    engine.dispose()
+
+
+def name_of(engine, *where: str) -> DriverStatement:
+    statement = select(THINGS.c.name)
+    for key in where:
+        statement = statement.where(THINGS.c[key] == bindparam(key, type_=THINGS.c[key].type))
+    return DriverStatement(statement, engine.dialect)
+
+
+def test_first_text_answers_as_the_cursor_does(engine):
+    by_id, by_name = name_of(engine, "id"), name_of(engine, "name")
+    by_id_and_day = name_of(engine, "id", "day")  # a date: the cursor's own way
+    connection = DriverConnection(engine)
+    try:
+        for statement, values in [(by_id, {"id": 1}), (by_id, {"id": 2}), (by_id, {"id": 3}),
+                                  (by_name, {"name": "Fawlty Towers"}),
+                                  (by_name, {"name": "nobody's"}),
+                                  (by_id_and_day, {"id": 1, "day": date(2026, 12, 1)})]:
+            row = statement.first(connection, values)
+            assert statement.first_text(connection, values) == (None if row is None else row[0])
+        assert by_id.first_text(connection, {"id": 1}) == "Fawlty Towers"
+        assert by_id.first_text(connection, {"id": 2}) is None  # NULL
+        assert by_id.first_text(connection, {"id": 3}) is None  # no row
+    finally:
+        connection.close()
+
+
+def test_a_failing_statement_raises_what_the_cursor_raises(engine):
+    missing = DriverStatement(select(column("name")).select_from(table("nothing")).where(
+        column("id") == bindparam("id", type_=Integer)), engine.dialect)
+    connection = DriverConnection(engine)
+    try:
+        with pytest.raises(Exception) as by_cursor:
+            missing.first(connection, {"id": 1})
+        with pytest.raises(Exception) as by_first_text:
+            missing.first_text(connection, {"id": 1})
+        assert type(by_first_text.value) is type(by_cursor.value)
+        assert not isinstance(by_first_text.value, DBAPIError)  # the driver's own, unwrapped
+    finally:
+        connection.close()
+
+
+def test_statements_deallocated_behind_its_back_are_prepared_again(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("libpq's prepared statements are PostgreSQL's")
+    by_id = name_of(engine, "id")
+    connection = DriverConnection(engine)
+    try:
+        assert by_id.first_text(connection, {"id": 1}) == "Fawlty Towers"
+        cursor = connection.cursor()
+        cursor.execute("DEALLOCATE ALL")  # as a pooler's or an admin's DISCARD ALL would
+        cursor.close()
+        assert by_id.first_text(connection, {"id": 1}) == "Fawlty Towers"
+    finally:
+        connection.close()
+
+
+def test_a_connection_whose_server_process_ended_is_dropped_and_the_next_one_works(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server process of PostgreSQL's")
+    by_id = name_of(engine, "id")
+    connection = DriverConnection(engine)
+    assert by_id.first_text(connection, {"id": 1}) == "Fawlty Towers"
+    pid = connection.first_text_prepared(b"backend_pid", b"SELECT pg_backend_pid()::text", [])
+    admin = create_engine(engine.url)
+    with admin.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": int(pid)})
+    admin.dispose()
+
+    with pytest.raises(Exception, match="terminat|closed|lost"):
+        by_id.first_text(connection, {"id": 1})
+    connection.close()  # the broken connection leaves the pool
+
+    again = DriverConnection(engine)
+    try:
+        assert by_id.first_text(again, {"id": 1}) == "Fawlty Towers"
+        assert again.first_text_prepared(b"backend_pid", b"SELECT pg_backend_pid()::text",
+                                         []) != pid
+    finally:
+        again.close()
