@@ -7,10 +7,24 @@ pooled connection (its statements deallocated, its server process gone).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Date, Integer, String, bindparam, column, create_engine, select, table, text
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    cast,
+    column,
+    create_engine,
+    func,
+    insert,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 
 from jomreskit import db
@@ -56,6 +70,28 @@ def test_first_text_answers_as_the_cursor_does(engine):
         connection.close()
 
 
+def test_run_writes_as_the_cursor_does_and_says_how_many_rows(engine):
+    stamped = table("stamped", column("id", Integer), column("name", String),
+                    column("at", db.UTCDateTime()))
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE stamped (id INTEGER, name TEXT, at "
+                                + ("TIMESTAMP WITH TIME ZONE" if engine.dialect.name ==
+                                   "postgresql" else "TEXT") + ")"))
+    add = DriverStatement(insert(stamped).values(id=bindparam("id"), name=bindparam("name"),
+                                                 at=bindparam("at")), engine.dialect)
+    at = datetime(2026, 11, 30, 17, 4, 5, 123456, tzinfo=timezone(timedelta(hours=2)))
+    connection = DriverConnection(engine)
+    try:
+        assert add.run(connection, {"id": 1, "name": "Fawlty Towers", "at": at}) == 1
+        assert add.run(connection, {"id": 2, "name": None, "at": None}) == 1
+    finally:
+        connection.close()
+
+    with engine.connect() as connection:  # committed, each by itself, and read back the same
+        rows = connection.execute(select(stamped).order_by(stamped.c.id)).all()
+    assert [tuple(row) for row in rows] == [(1, "Fawlty Towers", at), (2, None, None)]
+
+
 def test_a_failing_statement_raises_what_the_cursor_raises(engine):
     missing = DriverStatement(select(column("name")).select_from(table("nothing")).where(
         column("id") == bindparam("id", type_=Integer)), engine.dialect)
@@ -79,6 +115,9 @@ def test_statements_deallocated_behind_its_back_are_prepared_again(engine):
     try:
         assert by_id.first_text(connection, {"id": 1}) == "Fawlty Towers"
         cursor = connection.cursor()
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name LIKE "
+                       "'jomreskit%%'")
+        assert [row[0] for row in cursor.fetchall()] == [by_id._libpq[1].decode()]
         cursor.execute("DEALLOCATE ALL")  # as a pooler's or an admin's DISCARD ALL would
         cursor.close()
         assert by_id.first_text(connection, {"id": 1}) == "Fawlty Towers"
@@ -92,7 +131,8 @@ def test_a_connection_whose_server_process_ended_is_dropped_and_the_next_one_wor
     by_id = name_of(engine, "id")
     connection = DriverConnection(engine)
     assert by_id.first_text(connection, {"id": 1}) == "Fawlty Towers"
-    pid = connection.first_text_prepared(b"backend_pid", b"SELECT pg_backend_pid()::text", [])
+    backend_pid = DriverStatement(select(cast(func.pg_backend_pid(), Text)), engine.dialect)
+    pid = backend_pid.first_text(connection, {})
     admin = create_engine(engine.url)
     with admin.connect() as other:
         other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": int(pid)})
@@ -105,7 +145,6 @@ def test_a_connection_whose_server_process_ended_is_dropped_and_the_next_one_wor
     again = DriverConnection(engine)
     try:
         assert by_id.first_text(again, {"id": 1}) == "Fawlty Towers"
-        assert again.first_text_prepared(b"backend_pid", b"SELECT pg_backend_pid()::text",
-                                         []) != pid
+        assert backend_pid.first_text(again, {}) != pid
     finally:
         again.close()
