@@ -107,11 +107,16 @@ def test_a_failing_statement_raises_what_the_cursor_raises(engine):
         connection.close()
 
 
-def test_statements_deallocated_behind_its_back_are_prepared_again(engine):
+@pytest.fixture
+def postgres_engine(engine):
     if engine.dialect.name != "postgresql":
-        pytest.skip("libpq's prepared statements are PostgreSQL's")
-    by_id = name_of(engine, "id")
-    connection = DriverConnection(engine)
+        pytest.skip("libpq's prepared statements and server processes are PostgreSQL's")
+    return engine
+
+
+def test_statements_deallocated_behind_its_back_are_prepared_again(postgres_engine):
+    by_id = name_of(postgres_engine, "id")
+    connection = DriverConnection(postgres_engine)
     try:
         assert by_id.first_text(connection, {"id": 1}) == "Fawlty Towers"
         cursor = connection.cursor()
@@ -125,9 +130,9 @@ def test_statements_deallocated_behind_its_back_are_prepared_again(engine):
         connection.close()
 
 
-def test_a_connection_whose_server_process_ended_is_dropped_and_the_next_one_works(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("a server process of PostgreSQL's")
+def test_a_connection_whose_server_process_ended_is_dropped_and_the_next_one_works(
+        postgres_engine):
+    engine = postgres_engine
     by_id = name_of(engine, "id")
     connection = DriverConnection(engine)
     assert by_id.first_text(connection, {"id": 1}) == "Fawlty Towers"
