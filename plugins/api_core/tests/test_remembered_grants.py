@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jomreskit_api_core.keys import revoke_key, rotate_key
 from jomreskit_api_core.testing import auth, create_key, issue_token
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from jomreskit.domain import ManagerProperty, User
 
@@ -147,3 +147,16 @@ def test_token_issue_remembers_the_key_and_forgets_it_when_this_process_rotates_
     with site.app.app_context(), site.kit.transaction():
         rotate_key(site.kit, other_id)
     assert _token_status(site, other_id, other_secret) == 401
+
+
+def test_linking_a_property_by_statement_grants_it_at_once(make_api_site):
+    site = make_api_site(plugins=[THINGS_PLUGIN], JOMRESKIT_API_TOKEN_CACHE_TTL=600)
+    token = issue_token(site, *create_key(site, "manager2", ["things_get"]))
+    assert _status(site, token, 1) == (403, "forbidden_property")  # remembered, unlinked
+
+    with site.app.app_context(), site.kit.transaction() as session:
+        manager = session.scalar(select(User).where(User.username == "manager2"))
+        session.execute(insert(ManagerProperty).values(manager_id=manager.manager_id,
+                                                       property_uid=1))
+
+    assert _status(site, token, 1) == (200, None)

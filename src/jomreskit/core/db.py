@@ -202,19 +202,16 @@ class DriverConnection:
         format) as libpq's own prepared statement ``name``, prepared on this connection at its
         first use here; libpq's result. (``DriverStatement`` calls it.)"""
         driver = self._pooled.dbapi_connection
-        pgconn = driver.pgconn
         prepared = self._pooled.info.setdefault(_PREPARED, set())
-        for attempt in (1, 2):
-            if name not in prepared:
-                _libpq_check(driver, pgconn.prepare(name, sql))
-                prepared.add(name)
-            result = pgconn.exec_prepared(name, params)
-            if attempt == 1 and _sqlstate(result) == _NO_SUCH_STATEMENT:
-                prepared.discard(name)  # deallocated behind our back (DISCARD ALL): again
-                continue
-            _libpq_check(driver, result)
-            return result
-        raise AssertionError("unreachable")
+        if name not in prepared:
+            _libpq_check(driver, driver.pgconn.prepare(name, sql))
+            prepared.add(name)
+        result = driver.pgconn.exec_prepared(name, params)
+        if _sqlstate(result) == _NO_SUCH_STATEMENT:  # deallocated behind our back (DISCARD ALL)
+            _libpq_check(driver, driver.pgconn.prepare(name, sql))
+            result = driver.pgconn.exec_prepared(name, params)
+        _libpq_check(driver, result)
+        return result
 
     def close(self) -> None:
         """Give the connection back to the pool, or drop it if the driver says it is broken
@@ -312,9 +309,7 @@ class DriverStatement:
         which lets go once (0.13 ms against 0.05 ms per statement, measured alone)."""
         if self._libpq is None or not isinstance(connection, DriverConnection):
             return None
-        if self.processors:
-            values = {name: self.processors[name](value) if name in self.processors else value
-                      for name, value in values.items()}
+        values = self._processed(values)
         params = [_libpq_text(values[key]) for key in self._libpq[2]]
         return None if _UNSUPPORTED in params else params
 
@@ -330,10 +325,14 @@ class DriverStatement:
         row = self.first(connection, values)
         return None if row is None else row[0]
 
+    def _processed(self, values: dict[str, Any]) -> dict[str, Any]:
+        if not self.processors:
+            return values
+        return {name: self.processors[name](value) if name in self.processors else value
+                for name, value in values.items()}
+
     def _parameters(self, values: dict[str, Any]) -> Any:
-        if self.processors:
-            values = {name: self.processors[name](value) if name in self.processors else value
-                      for name, value in values.items()}
+        values = self._processed(values)
         if self.positional is not None:
             return tuple(values[name] for name in self.positional)
         return values

@@ -11,8 +11,8 @@ remembering off.
 - A change made in this process forgets everything remembered when it commits, so the next
   call is refused at once: a token revoked at ``/oauth/revoke``, a key revoked, rotated or
   deleted, a manager's role or properties changed, a manager deleted. It is seen on any
-  SQLAlchemy session, the site's or a host app's, as ORM objects flushed or as UPDATE/DELETE
-  statements on those tables.
+  SQLAlchemy session, the site's or a host app's, as ORM objects flushed or as INSERT, UPDATE
+  or DELETE statements on those tables.
 - A change made in another process (a second server process, ``jomreskit keys revoke``) is seen
   here when what was remembered runs out: within the TTL. A key revoked elsewhere may get a
   token here meanwhile, which its first call then refuses (its grant is read afresh).
@@ -91,7 +91,7 @@ def _note_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_statement_changes(state: ORMExecuteState) -> None:
-    if (state.is_update or state.is_delete) and getattr(
+    if (state.is_insert or state.is_update or state.is_delete) and getattr(
             state.statement, "table", None) in _GRANTING_TABLES:
         state.session.info[_CHANGED] = True
 
