@@ -429,7 +429,9 @@ class Worker:
                     self._record_kept()
                 if finished:
                     continue
-                if not in_hand and not self._unrecorded:
+                # ``done`` is looked at after ``in_hand``: a thread reports its outcome before
+                # it leaves ``in_hand``, so an outcome reported since ``_collect`` is seen here.
+                if not in_hand and not self._unrecorded and done.empty():
                     if stopping or mode == "once" or (mode == "drain" and not more):
                         break
                 elif stopping and not in_hand.under_way() and not self._database_ready():
