@@ -153,3 +153,32 @@ def test_a_connection_whose_server_process_ended_is_dropped_and_the_next_one_wor
         assert backend_pid.first_text(again, {}) != pid
     finally:
         again.close()
+
+
+def test_sqlite_reads_take_turns_and_writes_do_not(tmp_path):
+    """On SQLite a read through ``first`` holds its engine's turn while SQLite runs it (one
+    server thread in SQLite at a time); ``run``, which may wait for the write lock, takes none."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT, "
+                                    "day DATE)"))
+        connection = DriverConnection(engine)
+        other = DriverConnection(engine)
+        try:
+            assert connection.turn is other.turn  # one per engine, not per connection
+            seen = []
+            connection._pooled.dbapi_connection.create_function(
+                "turn_held", 0, lambda: seen.append(connection.turn.locked()) or 1)
+            held = DriverStatement(select(func.turn_held()), engine.dialect)
+            assert held.first(connection, {}) == (1,)
+            write = DriverStatement(insert(THINGS).values(id=func.turn_held(), name="x"),
+                                    engine.dialect)
+            assert write.run(connection, {"name": "x"}) == 1
+            assert seen == [True, False]
+            assert not connection.turn.locked()  # given back after the read
+        finally:
+            connection.close()
+            other.close()
+    finally:
+        engine.dispose()
