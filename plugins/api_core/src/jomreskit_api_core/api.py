@@ -510,7 +510,8 @@ def _run_view(route: Route, view_args: dict[str, Any]) -> Response:
     data, meta, status, headers = (*result, None, None)[:4] if isinstance(result, tuple) else (
         result, None, None, None)
     response = responses.success(data, meta, status or 200)
-    response.headers.extend(headers or {})
+    if headers:
+        response.headers.extend(headers)
     if route.etag:
         response.headers["ETag"] = etag_of(data)
     return response

@@ -130,7 +130,10 @@ class _Request(FlaskOAuth2Request):
         # alone, so it is built from the scheme and host, not Werkzeug's full (quoted) URL.
         scheme = request.scheme if require_https else "https"
         uri = f"{scheme}://{request.host}{request.path}"
-        OAuth2Request.__init__(self, method=request.method, uri=uri, headers=request.headers)
+        OAuth2Request.__init__(self, method=request.method, uri=uri)
+        # Set after: Authlib's ``headers or {}`` would count Werkzeug's headers, which walks
+        # the whole WSGI environ.
+        self.headers = request.headers
         self._request = request
         self.payload = _Payload(request, default_grant_type)
 
@@ -141,7 +144,7 @@ class _Server(AuthorizationServer):
         self.oauth = oauth
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
-        return _Request(flask_request, self.oauth.require_https,
+        return _Request(flask_request._get_current_object(), self.oauth.require_https,
                         "client_credentials" if request is JOMRES_ROOT else None)
 
 
@@ -346,8 +349,12 @@ class OAuth:
         """The request's valid token holding ``scope``, or ApiError 401/403."""
         try:
             # Bearer validation reads only the Authorization header: a plain request object
-            # spares Authlib's Flask wrapper working out the full URL on every API call.
-            request = JsonRequest(flask_request.method, flask_request.path, flask_request.headers)
+            # holding just that spares Authlib's Flask wrapper working out the full URL, and
+            # counting Werkzeug's headers (a walk of the whole WSGI environ), on every API call.
+            authorization = flask_request.headers.get("Authorization")
+            request = JsonRequest(flask_request.method, flask_request.path,
+                                  None if authorization is None
+                                  else {"Authorization": authorization})
             return self.protector.validate_request([scope] if scope else None, request)
         except MissingAuthorizationError:
             raise ApiError(401, "missing_token",
