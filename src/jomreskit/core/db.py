@@ -186,17 +186,23 @@ class DriverConnection:
         self._pooled = engine.raw_connection()
         # SQLite: the reads of DriverStatement.first take turns with the process's others.
         self.turn = _sqlite_turn(engine) if engine.dialect.name == "sqlite" else None
-        # SQLite's driver already runs outside transactions here (see make_engine); PostgreSQL
-        # takes the AUTOCOMMIT isolation level, undone before the connection goes back.
-        self._reset = engine.dialect.name != "sqlite"
-        if self._reset:
+        # SQLite's driver already runs outside transactions here (see make_engine). PostgreSQL
+        # takes the AUTOCOMMIT isolation level when a cursor is first asked for, undone before
+        # the connection goes back: libpq's own prepared statements (execute_prepared) need
+        # none, as psycopg adds no BEGIN to them and a pooled connection comes back outside any
+        # transaction; each switch of psycopg's is a few of its generator round trips in Python.
+        self._autocommit_on_cursor = engine.dialect.name != "sqlite"
+        self._reset = False
+
+    def cursor(self) -> Any:
+        if self._autocommit_on_cursor:
+            self._autocommit_on_cursor = False
             try:
-                engine.dialect.set_isolation_level(self._pooled.dbapi_connection, "AUTOCOMMIT")
+                self._dialect.set_isolation_level(self._pooled.dbapi_connection, "AUTOCOMMIT")
             except BaseException:
                 self._pooled.invalidate()
                 raise
-
-    def cursor(self) -> Any:
+            self._reset = True
         return self._pooled.cursor()
 
     def execute_prepared(self, name: bytes, sql: bytes, params: list[bytes | None]) -> Any:
