@@ -125,8 +125,12 @@ def serve_site(config: dict[str, str], port: int, threads: int) -> None:
 
 
 def serve_bare(port: int, threads: int) -> None:
+    import logging
+
     import waitress
     from flask import Flask, jsonify
+
+    logging.disable(logging.WARNING)  # as the site's: waitress's queue notices are not figures
 
     app = Flask("bare")
 
