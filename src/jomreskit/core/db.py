@@ -350,9 +350,10 @@ class DriverStatement:
 
         On SQLite, through a ``DriverConnection``, one thread of the process reads at a time
         (its ``turn``): each read is tens of microseconds of SQLite's C, which lets go of the
-        GIL at each step. Under load, several server threads inside SQLite at once cost a
-        callback 5-10 % more CPU than reads taking turns (``bench/api_throughput.py``);
-        a writer that waits for SQLite's lock does not hold the turn (``run`` takes none)."""
+        GIL at each step. Under ``bench/api_throughput.py``'s load, several server threads
+        inside SQLite at once cost the server process 8-11 % more CPU per callback than reads
+        taking turns; a writer that waits for SQLite's lock does not hold the turn (``run``
+        takes none)."""
         parameters = self._parameters(values)
         cursor = connection.cursor()
         try:
