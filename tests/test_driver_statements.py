@@ -7,6 +7,7 @@ pooled connection (its statements deallocated, its server process gone).
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -28,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 
 from jomreskit import db
+from jomreskit.core import db as core_db
 from jomreskit.db import DriverConnection, DriverStatement
 
 THINGS = table("things", column("id", Integer), column("name", String), column("day", Date))
@@ -182,3 +184,55 @@ def test_sqlite_reads_take_turns_and_writes_do_not(tmp_path):
             other.close()
     finally:
         engine.dispose()
+
+
+def test_a_driver_connection_given_back_is_kept_for_the_next(engine):
+    """A connection given back sound is taken again without the pool, up to half the pool's
+    size; the rest go back to the pool."""
+    first = DriverConnection(engine)
+    driver = first._pooled.dbapi_connection
+    first.close()
+    first.close()  # given back once only
+    again = DriverConnection(engine)
+    assert again._pooled.dbapi_connection is driver
+    again.close()
+
+    limit = engine.pool.size() // 2
+    many = [DriverConnection(engine) for _ in range(limit + 2)]
+    for connection in many:
+        connection.close()
+    assert engine.pool.checkedout() == limit  # the spares; two went back to the pool
+    assert engine.pool.checkedin() >= 2
+
+
+def test_dispose_closes_the_spare_connections(engine):
+    connection = DriverConnection(engine)
+    driver = connection._pooled.dbapi_connection
+    connection.close()
+    engine.dispose()
+    assert engine.pool.checkedout() == 0
+    fresh = DriverConnection(engine)
+    try:
+        assert fresh._pooled.dbapi_connection is not driver
+        assert fresh.cursor().execute("SELECT 1").fetchone()[0] == 1
+    finally:
+        fresh.close()
+
+
+@pytest.mark.postgres
+def test_a_spare_lost_while_resting_is_replaced_unnoticed(engine, monkeypatch):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("server processes are PostgreSQL's")
+    connection = DriverConnection(engine)
+    pid = connection._pooled.dbapi_connection.info.backend_pid
+    connection.close()
+    with engine.connect() as other:  # the server ends it while it rests (a restart would)
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    monkeypatch.setattr(core_db, "IDLE_BEFORE_PING", 0.1)
+    time.sleep(0.2)
+    statement = DriverStatement(select(func.pg_backend_pid()), engine.dialect)
+    connection = DriverConnection(engine)
+    try:
+        assert statement.first_text(connection, {}) not in (None, str(pid))
+    finally:
+        connection.close()
