@@ -188,7 +188,7 @@ class DriverConnection:
         self._pooled = self._spares.take() or engine.raw_connection()
         self._given_back = False
         # SQLite: the reads of DriverStatement.first take turns with the process's others.
-        self.turn = _sqlite_turn(engine) if engine.dialect.name == "sqlite" else None
+        self.turn = self._spares.turn
         # SQLite's driver already runs outside transactions here (see make_engine). PostgreSQL
         # takes the AUTOCOMMIT isolation level when a cursor is first asked for, undone before
         # the connection goes back: libpq's own prepared statements (execute_prepared) need
@@ -265,6 +265,8 @@ class _Spares:
     pool's size are kept (the rest go back, for sessions); one that rested is pinged before
     use, as the pool pings its own (``_ping_idle_connections``), and replaced if it is gone;
     ``engine.dispose()`` closes them all.
+
+    On SQLite it also holds the ``turn`` the engine's hot-path reads take (``first``).
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -272,6 +274,7 @@ class _Spares:
         self.limit = max(1, pool.size() // 2) if isinstance(pool, QueuePool) else 0
         self.dialect = engine.dialect
         self.kept: list[tuple[Any, float]] = []  # (pooled connection, given back at)
+        self.turn = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     def take(self) -> Any:
         """A spare connection, checked if it rested; None when there is none."""
@@ -304,12 +307,13 @@ class _Spares:
 
 
 _spares: weakref.WeakKeyDictionary[Engine, _Spares] = weakref.WeakKeyDictionary()
+_spares_lock = threading.Lock()
 
 
 def _spares_of(engine: Engine) -> _Spares:
     spares = _spares.get(engine)
     if spares is None:
-        with _per_engine_lock:
+        with _spares_lock:
             spares = _spares.get(engine)
             if spares is None:
                 spares = _spares[engine] = _Spares(engine)
@@ -460,19 +464,6 @@ class DriverStatement:
             return cursor.rowcount
         finally:
             cursor.close()
-
-
-_turns: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_per_engine_lock = threading.Lock()
-
-
-def _sqlite_turn(engine: Engine) -> threading.Lock:
-    """The lock the hot path's SQLite reads on ``engine`` take turns with (``first``)."""
-    turn = _turns.get(engine)
-    if turn is None:
-        with _per_engine_lock:
-            turn = _turns.setdefault(engine, threading.Lock())
-    return turn
 
 
 _statement_numbers = itertools.count(1)  # libpq statement names, unique in the process
