@@ -14,11 +14,12 @@ import logging
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from flask.sessions import SessionInterface
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
@@ -389,44 +390,39 @@ class _RuleView:
         self.allow = ", ".join(allowed)
 
     def __call__(self, **view_args: Any) -> Response:
-        given = request.headers.get("X-Request-Id", "")
+        flask_request = request._get_current_object()  # one proxy lookup for the reads below
+        given = flask_request.environ.get("HTTP_X_REQUEST_ID", "")
         # A correlation id, not a secret: drawn without a system call (os.urandom lets go of
         # the GIL, which under load hands the process to another thread mid-request).
-        g.jomreskit_request_id = (given if REQUEST_ID.fullmatch(given)
-                                  else f"{random.getrandbits(64):016x}")
-        g.jomreskit_api_request = True
+        call = _Call(self.api, given if REQUEST_ID.fullmatch(given)
+                     else f"{random.getrandbits(64):016x}")
+        entered = _CALL.set(call)
         try:
             if not self.routes:
-                raise ApiError(404, "not_found", f"no API endpoint at {request.path}")
+                raise ApiError(404, "not_found", f"no API endpoint at {flask_request.path}")
             for value in view_args.values():
                 if (isinstance(value, int) and value > MAX_ID) or (
                         isinstance(value, str) and "\x00" in value):
-                    raise ApiError(404, "not_found", f"no API resource at {request.path}")
-            method = "GET" if request.method == "HEAD" else request.method
-            route = self.routes.get(method)
+                    raise ApiError(404, "not_found", f"no API resource at {flask_request.path}")
+            method = flask_request.method
+            route = self.routes.get("GET" if method == "HEAD" else method)
             if route is None:
                 raise ApiError(405, "method_not_allowed",
-                               f"{request.method} is not allowed here; use {self.allow}",
+                               f"{method} is not allowed here; use {self.allow}",
                                {"Allow": self.allow})
-            response = self.api_call(route, view_args)
+            response = self.api_call(call, route, view_args)
         except Exception as exc:  # noqa: BLE001 - every error answers JSON
             response = error_response(exc)
         finally:
-            g.jomreskit_api_request = False
-            _give_back_driver_connection()
+            _CALL.reset(entered)
+            call.give_back_driver_connection()
         headers = response.headers
-        headers["X-Request-Id"] = g.jomreskit_request_id
-        rate_headers = g.get("jomreskit_rate_headers")
-        if rate_headers:
-            # Those the view did not set itself (a 429 sets its own): one look at the names
-            # rather than a scan of the headers for each.
-            present = {name.lower() for name, _ in headers.items()}
-            for key, value in rate_headers.items():
-                if key.lower() not in present:
-                    headers.add(key, value)
+        headers["X-Request-Id"] = call.request_id
+        if call.rate_headers:  # none when the answer is a 429, which carries its own
+            headers.extend(call.rate_headers)
         return response
 
-    def api_call(self, route: Route, view_args: dict[str, Any]) -> Response:
+    def api_call(self, call: _Call, route: Route, view_args: dict[str, Any]) -> Response:
         api = self.api
         if route.public:
             if route.method == "GET":  # reads: no transaction to begin and roll back
@@ -436,15 +432,15 @@ class _RuleView:
         # write does not hold the write lock (SQLite) or a transaction open while it is checked;
         # the session, if the view or the rate limit makes one, starts in autocommit too.
         api.kit.autocommit()
-        if isinstance(view_args.get("property_uid"), int):  # read with the token
-            g.jomreskit_property_uid = view_args["property_uid"]
-        token = api.oauth.authenticate(route.scope)
-        g.jomreskit_token = token
+        property_uid = view_args.get("property_uid")
+        if isinstance(property_uid, int):  # read with the token
+            call.property_uid = property_uid
+        token = call.token = api.oauth.authenticate(route.scope)
         api.limiter.hit(token.api_key_id)
         # Back to the pool before the view runs: a view that waits (a long poll) or works in a
         # transaction then holds one connection, not two; one that reads on the driver
         # connection takes it again.
-        _give_back_driver_connection()
+        call.give_back_driver_connection()
         if not route.writes:
             return _run_view(route, view_args)
         return self.write(route, view_args, token)
@@ -502,7 +498,9 @@ class _Refused(Exception):
 
 def _run_view(route: Route, view_args: dict[str, Any]) -> Response:
     """Parse the route's query parameters, run its view and wrap what it returns."""
-    g.jomreskit_params = _parse_params(route)
+    call = _CALL.get()
+    if call is not None:
+        call.params = _parse_params(route)
     result = route.view(**view_args)
     if isinstance(result, Response):
         return result
@@ -561,7 +559,7 @@ def error_response(exc: BaseException) -> Response:
         code = re.sub(r"[^a-z0-9]+", "_", (exc.name or "error").lower()).strip("_")
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         return responses.error(exc.code, code, exc.description or exc.name, headers)
-    request_id = g.get("jomreskit_request_id", "")
+    request_id = _request_id()
     log.error("API request %s %s failed (request id %s)", request.method, request.path,
               request_id, exc_info=exc)
     return responses.error(500, "internal_error",
@@ -573,7 +571,7 @@ def _database_answer(exc: DBAPIError) -> Response | None:
     """409 for a change the database refused as contradicting what it holds (a unique key
     taken by a write a moment before, say); 503 with Retry-After when other writes held the
     database too long. None: a failure of the site's own (500)."""
-    request_id = g.get("jomreskit_request_id", "")
+    request_id = _request_id()
     if isinstance(exc, IntegrityError):
         # The constraint's name says which rule it was; the values may be a guest's details.
         log.warning("API request %s %s refused by the database (request id %s): %s",
@@ -602,6 +600,45 @@ def _constraint(exc: IntegrityError) -> str:
     return str(exc.orig).splitlines()[0][:200]  # SQLite: "UNIQUE constraint failed: t.c"
 
 
+# -- the request being served -------------------------------------------------------------
+
+
+class _Call:
+    """What api_core keeps while it serves one API request: in a context variable rather than
+    on ``flask.g``, whose every read is a proxy lookup (some twenty a call, where the whole of
+    a callback's API work is a few dozen microseconds)."""
+
+    __slots__ = ("api", "request_id", "property_uid", "token", "params", "driver",
+                 "rate_headers")
+
+    def __init__(self, api: Api, request_id: str) -> None:
+        self.api = api
+        self.request_id = request_id
+        self.property_uid: int | None = None  # the path's, read with the token's grant
+        self.token: TokenGrant | None = None
+        self.params: dict[str, Any] = {}
+        self.driver: DriverConnection | None = None
+        self.rate_headers: dict[str, str] | None = None  # added to the answer
+
+    def give_back_driver_connection(self) -> None:
+        held, self.driver = self.driver, None
+        if held is not None:
+            held.close()
+
+
+_CALL: ContextVar[_Call | None] = ContextVar("jomreskit_api_call", default=None)
+
+
+def current_call() -> _Call | None:
+    """The API request being served in this context, or None (api_core's own helpers)."""
+    return _CALL.get()
+
+
+def _request_id() -> str:
+    call = _CALL.get()
+    return "" if call is None else call.request_id
+
+
 # -- what views use ------------------------------------------------------------------------
 
 
@@ -616,7 +653,8 @@ def get_api(app: Flask | None = None) -> Api:
 
 def current_token() -> TokenGrant:
     """What the request's token grants: its scope, API key and manager (ids, role)."""
-    token = g.get("jomreskit_token")
+    call = _CALL.get()
+    token = None if call is None else call.token
     if token is None:
         raise RuntimeError("the current token is only available in routes that need a token")
     return token
@@ -649,23 +687,18 @@ def driver_connection() -> DriverConnection:
     the request's session has written and not yet committed; ORM work stays on
     ``kit.session()``.
     """
-    if not g.get("jomreskit_api_request"):
+    call = _CALL.get()
+    if call is None:
         raise RuntimeError("driver_connection() is only available while an API request is served")
-    held = g.get("jomreskit_driver_connection")
-    if held is None:
-        held = g.jomreskit_driver_connection = DriverConnection(get_api().kit.engine)
-    return held
-
-
-def _give_back_driver_connection() -> None:
-    held = g.pop("jomreskit_driver_connection", None)
-    if held is not None:
-        held.close()
+    if call.driver is None:
+        call.driver = DriverConnection(call.api.kit.engine)
+    return call.driver
 
 
 def current_params() -> dict[str, Any]:
     """The route's declared query parameters, parsed (absent ones left out unless defaulted)."""
-    return dict(g.get("jomreskit_params", {}))
+    call = _CALL.get()
+    return {} if call is None else dict(call.params)
 
 
 def require_property(property_uid: int) -> None:

@@ -36,7 +36,7 @@ from authlib.oauth2.rfc6750 import (
 )
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import Flask, Response, g
+from flask import Flask, Response
 from flask import request as flask_request
 from sqlalchemy import bindparam, delete, insert, select
 
@@ -44,7 +44,7 @@ from jomreskit.db import DriverStatement, driver_timestamp, utcnow
 from jomreskit.domain import ManagerProperty, User
 
 from . import grants
-from .api import ApiError, driver_connection
+from .api import ApiError, current_call, driver_connection
 from .keys import EXPIRED_TOKENS
 from .models import (
     TOKEN_ENDPOINT_AUTH_METHODS,
@@ -292,7 +292,7 @@ class OAuth:
 
     def find_token(self, token_string: str, remembered: bool = False) -> TokenGrant | None:
         """The grant of ``token_string``; with the manager's link to the request's property
-        when the API view set ``g.jomreskit_property_uid`` (its path names one).
+        when the API request's path names one.
 
         ``remembered``: a grant read in the last JOMRESKIT_API_TOKEN_CACHE_TTL seconds will do
         (the bearer check of API calls; see ``grants``). Revocation and introspection read the
@@ -301,7 +301,8 @@ class OAuth:
         if not token_string or len(token_string) > MAX_TOKEN_LENGTH:
             return None
         token_hash = digest(token_string)
-        property_uid = g.get("jomreskit_property_uid")
+        call = current_call()
+        property_uid = None if call is None else call.property_uid
         if remembered:
             grant = self.grants.get((token_hash, property_uid))
             if grant is not None:
@@ -351,8 +352,9 @@ class OAuth:
             # Bearer validation reads only the Authorization header: a plain request object
             # holding just that spares Authlib's Flask wrapper working out the full URL, and
             # counting Werkzeug's headers (a walk of the whole WSGI environ), on every API call.
-            authorization = flask_request.headers.get("Authorization")
-            request = JsonRequest(flask_request.method, flask_request.path,
+            current = flask_request._get_current_object()
+            authorization = current.environ.get("HTTP_AUTHORIZATION")
+            request = JsonRequest(current.method, current.path,
                                   None if authorization is None
                                   else {"Authorization": authorization})
             return self.protector.validate_request([scope] if scope else None, request)

@@ -19,13 +19,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from flask import g, request
+from flask import request
 from sqlalchemy import case
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jomreskit import ValidationError
 
-from .api import ApiError
+from .api import ApiError, current_call
 from .models import RateLimitCounter
 
 if TYPE_CHECKING:
@@ -184,7 +184,9 @@ class RateLimiter:
             "X-RateLimit-Remaining": str(max(0, allowed - count)),
             "X-RateLimit-Reset": str(reset),
         }
-        g.jomreskit_rate_headers = headers
+        call = current_call()
+        if call is not None:  # the answer carries them; a 429 carries its own instead
+            call.rate_headers = headers if count <= allowed else None
         if count > allowed:
             raise ApiError(429, "rate_limited",
                            f"{who} more than {allowed} requests in {period} seconds; "
