@@ -42,9 +42,13 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+# One encoder for every answer: json.dumps with options builds a new one on each call.
+_ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
     """JSON text of ``value``: dates in ISO 8601, decimals as exact strings."""
-    return json.dumps(value, default=_default, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def canonical(value: Any) -> bytes:
