@@ -16,6 +16,9 @@ a property, a guest, an invoice, a booking note) and token issue (``POST /api/oa
 The ``token check only`` line is a route of this bench, not shipped: bearer check and property
 access, then a constant answer, so the gap between it and a callback is the record's read.
 Targets: every callback >= 0.5x the bare app, token issue >= 0.4x.
+
+``--in-process`` times each route's WSGI call in the bench's own process instead, one call at a
+time beside the bare app's, with no server, threads or sockets: what each ratio is made of.
 """
 
 from __future__ import annotations
@@ -124,13 +127,9 @@ def serve_site(config: dict[str, str], port: int, threads: int) -> None:
     waitress.serve(create_app(config), host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
-def serve_bare(port: int, threads: int) -> None:
-    import logging
-
-    import waitress
+def bare_app() -> Any:
+    """The baseline: a Flask app with one route that answers a small JSON."""
     from flask import Flask, jsonify
-
-    logging.disable(logging.WARNING)  # as the site's: waitress's queue notices are not figures
 
     app = Flask("bare")
 
@@ -138,7 +137,16 @@ def serve_bare(port: int, threads: int) -> None:
     def bare() -> object:
         return jsonify({"data": {"property_uid": 1, "name": "Fawlty Towers"}, "meta": {}})
 
-    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+    return app
+
+
+def serve_bare(port: int, threads: int) -> None:
+    import logging
+
+    import waitress
+
+    logging.disable(logging.WARNING)  # as the site's: waitress's queue notices are not figures
+    waitress.serve(bare_app(), host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
 def free_port() -> int:
@@ -229,6 +237,10 @@ def measure(database_url: str, args: argparse.Namespace) -> None:
         scratch_database(database_url or None, Path(tmp), prefix="bench") as url,
     ):
         config, client_id, secret = build_site(Path(tmp), url)
+        if args.in_process:
+            measure_in_process(config, client_id, secret, sa.make_url(url).get_backend_name(),
+                               args)
+            return
         site_port, bare_port = free_port(), free_port()
         servers = [spawn.Process(target=serve_site, args=(config, site_port, args.threads),
                                  daemon=True),
@@ -293,6 +305,84 @@ def measure(database_url: str, args: argparse.Namespace) -> None:
                 server.join(10)
 
 
+# -- in one process --------------------------------------------------------------------------
+
+
+WsgiCall = Callable[[], tuple[str, bytes]]
+
+
+def wsgi_call(app: Any, method: str, path: str, headers: dict[str, str],
+              body: bytes = b"") -> WsgiCall:
+    """One request to ``app`` through its WSGI callable, read in full: (status, body)."""
+    from io import BytesIO
+
+    from werkzeug.test import EnvironBuilder
+
+    base = EnvironBuilder(method=method, path=path, headers=headers, data=body).get_environ()
+
+    def call() -> tuple[str, bytes]:
+        environ = dict(base)
+        environ["wsgi.input"] = BytesIO(body)
+        status: list[str] = []
+        answer = app(environ, lambda line, _headers, _exc=None: status.append(line))
+        try:
+            return status[0], b"".join(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+
+    return call
+
+
+def measure_in_process(config: dict[str, str], client_id: str, secret: str, dialect: str,
+                       args: argparse.Namespace) -> None:
+    """Each route's WSGI call timed in this process, one call at a time, beside the bare app's:
+    what a request costs in Python and the database, without a server, threads or sockets.
+    Under load a request costs the server process two to three times as much (thread
+    switches, colder caches), so these explain the ratios above rather than stand for them."""
+    from jomreskit import create_app
+
+    site, bare = create_app(config), bare_app()
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    issue = wsgi_call(site, "POST", "/api/oauth/token", {
+        "Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+        b"grant_type=client_credentials")
+    bearer = {"Authorization": f"Bearer {json.loads(issue()[1])['access_token']}"}
+    routes = {TOKEN_CHECK: wsgi_call(site, "GET", "/api/bench/token-check/1", bearer)}
+    routes.update({label: wsgi_call(site, "GET", path, bearer)
+                   for label, path in CALLBACKS.items()})
+    routes[TOKEN_ISSUE] = issue
+    baseline = wsgi_call(bare, "GET", "/bare", {})
+    for label, call in routes.items():
+        status, _body = call()
+        assert status.startswith("200"), f"{label}: {status}"
+
+    def per_call(call: WsgiCall) -> float:
+        began = time.perf_counter()
+        for _ in range(args.calls):
+            call()
+        return (time.perf_counter() - began) / args.calls * 1e6
+
+    costs: dict[str, list[float]] = {label: [] for label in routes}
+    bare_costs: list[float] = []
+    ratios: dict[str, list[float]] = {label: [] for label in routes}
+    for round_number in range(args.rounds):
+        for label, call in routes.items():
+            if round_number % 2:
+                route_cost, bare_cost = per_call(call), per_call(baseline)
+            else:
+                bare_cost, route_cost = per_call(baseline), per_call(call)
+            bare_costs.append(bare_cost)
+            costs[label].append(route_cost)
+            ratios[label].append(bare_cost / route_cost)
+    print(f"\n== {dialect}, in one process: {args.rounds} rounds of {args.calls} WSGI calls per "
+          "route, each paired with the bare app's")
+    print(f"{'bare Flask app GET /bare':52s} {statistics.median(bare_costs):7.1f} µs/call  1")
+    for label in routes:
+        print(f"{label:52s} {statistics.median(costs[label]):7.1f} µs/call  "
+              f"{statistics.median(ratios[label]):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
@@ -300,6 +390,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="per route and round")
     parser.add_argument("--clients", type=int, default=4, help="client threads")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads per server")
+    parser.add_argument("--in-process", action="store_true",
+                        help="time each route's WSGI call in this process instead (no server, "
+                             "threads or sockets): what the ratios are made of")
+    parser.add_argument("--calls", type=int, default=2000,
+                        help="WSGI calls per route and round, with --in-process")
     args = parser.parse_args()
     import logging
 
