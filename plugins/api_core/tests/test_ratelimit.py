@@ -139,6 +139,9 @@ def test_one_address_trying_many_client_ids_gets_429_at_the_jomres_token_endpoin
     assert over.status_code == 429
     assert "this address made more than 3 requests" in over.get_json()["error"]["message"]
     assert over.headers["Retry-After"]
+    # The address's count alone: not also the client id's, counted first and under its limit.
+    assert over.headers.getlist("X-RateLimit-Remaining") == ["0"]
+    assert over.headers.getlist("X-RateLimit-Limit") == ["3"]
     elsewhere = _from(site, "198.51.100.1").post(
         "/api/", data={"client_id": client_id, "client_secret": secret})
     assert elsewhere.status_code == 200
