@@ -236,3 +236,34 @@ def test_a_spare_lost_while_resting_is_replaced_unnoticed(engine, monkeypatch):
         assert statement.first_text(connection, {}) not in (None, str(pid))
     finally:
         connection.close()
+
+
+def test_a_forked_child_never_takes_the_parents_spares(engine):
+    parent = DriverConnection(engine)
+    pooled = parent._pooled  # still the parent's, in the parent process
+    parent.close()
+    core_db._spares_of(engine).pid = -1  # as if this process were forked since it kept it
+    child = DriverConnection(engine)
+    try:
+        assert child._pooled.dbapi_connection is not pooled.dbapi_connection
+    finally:
+        child.close()
+        pooled.invalidate()
+
+
+def test_a_forked_childs_dispose_leaves_the_parents_spares_untouched(engine):
+    """SQLAlchemy's way to give a forked child its own pool, dispose(close=False), must not
+    close the connections the parent still uses."""
+    parent = DriverConnection(engine)
+    pooled = parent._pooled
+    parent.close()
+    core_db._spares_of(engine).pid = -1
+    engine.dispose(close=False)
+    try:
+        assert pooled.dbapi_connection is not None  # not invalidated
+        cursor = pooled.dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone()[0] == 1
+        cursor.close()
+    finally:
+        pooled.invalidate()

@@ -427,7 +427,7 @@ class _RuleView:
         if route.public:
             if route.method == "GET":  # reads: no transaction to begin and roll back
                 api.kit.autocommit()
-            return _run_view(route, view_args)
+            return _run_view(call, route, view_args)
         # The token is read on the request's driver connection, statement by statement, so a
         # write does not hold the write lock (SQLite) or a transaction open while it is checked;
         # the session, if the view or the rate limit makes one, starts in autocommit too.
@@ -442,10 +442,11 @@ class _RuleView:
         # connection takes it again.
         call.give_back_driver_connection()
         if not route.writes:
-            return _run_view(route, view_args)
-        return self.write(route, view_args, token)
+            return _run_view(call, route, view_args)
+        return self.write(call, route, view_args, token)
 
-    def write(self, route: Route, view_args: dict[str, Any], token: TokenGrant) -> Response:
+    def write(self, call: _Call, route: Route, view_args: dict[str, Any],
+              token: TokenGrant) -> Response:
         """Run a write view in one transaction, committed when it answers success and rolled
         back otherwise, so a write that fails leaves nothing behind, its events included.
 
@@ -462,7 +463,7 @@ class _RuleView:
         try:
             with kit.transaction(), kit.origin(token.client_id):
                 if key is None:
-                    response = _run_view(route, view_args)
+                    response = _run_view(call, route, view_args)
                     if response.status_code >= 400:
                         raise _Refused(response)
                     return response
@@ -472,7 +473,7 @@ class _RuleView:
                     return stored_answer(stored, request_print)
                 savepoint = session.begin_nested()
                 try:
-                    response = _run_view(route, view_args)
+                    response = _run_view(call, route, view_args)
                     session.flush()  # a conflict the view left pending is its answer too
                 except Exception as exc:  # noqa: BLE001 - the answer is stored like any other
                     response = error_response(exc)
@@ -496,11 +497,9 @@ class _Refused(Exception):
         self.response = response
 
 
-def _run_view(route: Route, view_args: dict[str, Any]) -> Response:
+def _run_view(call: _Call, route: Route, view_args: dict[str, Any]) -> Response:
     """Parse the route's query parameters, run its view and wrap what it returns."""
-    call = _CALL.get()
-    if call is not None:
-        call.params = _parse_params(route)
+    call.params = _parse_params(route)
     result = route.view(**view_args)
     if isinstance(result, Response):
         return result
