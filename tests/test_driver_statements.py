@@ -7,6 +7,7 @@ pooled connection (its statements deallocated, its server process gone).
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import date, datetime, timedelta, timezone
 
@@ -238,32 +239,50 @@ def test_a_spare_lost_while_resting_is_replaced_unnoticed(engine, monkeypatch):
         connection.close()
 
 
-def test_a_forked_child_never_takes_the_parents_spares(engine):
+def _in_a_forked_child(check) -> int:
+    """Fork, run ``check`` in the child and exit it at once (no finalizers, which would close
+    what the parent holds): the child's exit code, 0 when ``check`` returned True."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if check() else 2
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def test_a_forked_child_starts_without_the_parents_spares_or_its_turn(engine):
     parent = DriverConnection(engine)
-    pooled = parent._pooled  # still the parent's, in the parent process
-    parent.close()
-    core_db._spares_of(engine).pid = -1  # as if this process were forked since it kept it
-    child = DriverConnection(engine)
+    parent.close()  # kept as a spare, in the parent
+    spares = core_db._spares_of(engine)
+    assert spares.kept
+    held = spares.turn
+    if held is not None:
+        held.acquire()  # as if another thread of the parent were reading at the fork
     try:
-        assert child._pooled.dbapi_connection is not pooled.dbapi_connection
+        assert _in_a_forked_child(lambda: not spares.kept and (
+            spares.turn is None or spares.turn.acquire(timeout=1))) == 0
     finally:
-        child.close()
-        pooled.invalidate()
+        if held is not None:
+            held.release()
+    assert spares.kept  # the parent keeps its own
 
 
-def test_a_forked_childs_dispose_leaves_the_parents_spares_untouched(engine):
+def test_a_forked_childs_dispose_leaves_the_parents_connections_working(engine):
     """SQLAlchemy's way to give a forked child its own pool, dispose(close=False), must not
-    close the connections the parent still uses."""
+    close the connections the parent still uses (on PostgreSQL, closing them in the child
+    would end the parent's sessions)."""
     parent = DriverConnection(engine)
-    pooled = parent._pooled
     parent.close()
-    core_db._spares_of(engine).pid = -1
-    engine.dispose(close=False)
+
+    def dispose() -> bool:
+        engine.dispose(close=False)
+        return True
+
+    assert _in_a_forked_child(dispose) == 0
+    again = DriverConnection(engine)  # the spare the parent kept
     try:
-        assert pooled.dbapi_connection is not None  # not invalidated
-        cursor = pooled.dbapi_connection.cursor()
-        cursor.execute("SELECT 1")
-        assert cursor.fetchone()[0] == 1
-        cursor.close()
+        assert name_of(engine, "id").first(again, {"id": 1}) == ("Fawlty Towers",)
     finally:
-        pooled.invalidate()
+        again.close()

@@ -265,9 +265,8 @@ class _Spares:
     stays checked out of the pool, so the pool's limits still count it; at most half the
     pool's size are kept (the rest go back, for sessions); one that rested is pinged before
     use, as the pool pings its own (``_ping_idle_connections``), and replaced if it is gone;
-    ``engine.dispose()`` closes them all. In a forked child they are the parent's: never
-    handed out there, and only let go of on dispose (as ``dispose(close=False)``, SQLAlchemy's
-    way of starting a child's own pool, leaves the parent's connections untouched).
+    ``engine.dispose()`` closes them all. A forked child lets go of the parent's untouched
+    (``_forget_inherited_spares``).
 
     On SQLite it also holds the ``turn`` the engine's hot-path reads take (``first``).
     """
@@ -277,19 +276,10 @@ class _Spares:
         self.limit = max(1, pool.size() // 2) if isinstance(pool, QueuePool) else 0
         self.dialect = engine.dialect
         self.kept: list[tuple[Any, float]] = []  # (pooled connection, given back at)
-        self.pid = os.getpid()  # the process whose connections these are
         self.turn = threading.Lock() if engine.dialect.name == "sqlite" else None
-
-    def _inherited(self) -> bool:
-        """True, and the parent's spares let go of untouched, in a process forked since."""
-        if self.pid == os.getpid():
-            return False
-        self.kept, self.pid = [], os.getpid()
-        return True
 
     def take(self) -> Any:
         """A spare connection, checked if it rested; None when there is none."""
-        self._inherited()
         while True:
             try:
                 pooled, since = self.kept.pop()  # atomic: no lock on the hot path
@@ -307,15 +297,12 @@ class _Spares:
     def keep(self, pooled: Any) -> bool:
         """Keep ``pooled`` unless enough are kept already (checked without a lock: a few
         threads at once may keep one or two more)."""
-        self._inherited()
         if len(self.kept) >= self.limit:
             return False
         self.kept.append((pooled, time.monotonic()))
         return True
 
     def close(self, *_args: Any) -> None:
-        if self._inherited():
-            return
         kept, self.kept = self.kept, []
         for pooled, _since in kept:
             pooled.invalidate()
@@ -337,6 +324,22 @@ def _spares_of(engine: Engine) -> _Spares:
                 # garbage collector (which SQLAlchemy warns about).
                 weakref.finalize(engine, spares.close)
     return spares
+
+
+def _forget_inherited_spares() -> None:
+    """In a forked child: the parent's spare connections are the parent's, neither to hand
+    out nor to close here (SQLAlchemy's way of giving a child its own pool,
+    ``dispose(close=False)``, leaves the parent's connections untouched too), and a turn that
+    another of the parent's threads held at the fork would stay taken for ever."""
+    global _spares_lock
+    _spares_lock = threading.Lock()
+    for spares in list(_spares.values()):
+        spares.kept = []
+        if spares.turn is not None:
+            spares.turn = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_spares)
 
 
 _AUTOCOMMIT_WHEN_USED = "jomreskit_autocommit_when_used"  # a Session.info flag
