@@ -50,6 +50,13 @@ def race(base: str, token: str, method: str, sends: list[Sent]) -> list[Answer]:
         return list(pool.map(send, range(len(sends))))
 
 
+def get_json(url: str, params: dict[str, str], token: str) -> object:
+    answer = requests.get(url, params=params, headers={"Authorization": f"Bearer {token}"},
+                          timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
 CASES = [pytest.param(route, case, id=f"{route[0]} {route[1]} {case.name}")
          for route, cases in RACES.items() for case in cases]
 
@@ -63,6 +70,8 @@ def test_racing_writes_keep_the_route_invariant(make_api_site, serve_app, route:
     with site.app.app_context(), site.kit.transaction():
         world = case.arrange(site)
     site.kit.session.remove()
+    if case.prepare is not None:
+        world = case.prepare(world, lambda path, params: get_json(base + path, params, token))
 
     answers = race(base, token, route[0], [case.send(world, n) for n in range(CLIENTS)])
 
