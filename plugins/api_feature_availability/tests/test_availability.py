@@ -163,3 +163,12 @@ def test_the_last_night_a_date_can_name_is_closed_opened_and_shown(remote):
     assert statuses(remote, 2, "9999-12-30", "9999-12-31") == ["closed"]
     assert remote.call("POST", "/availability/1/open", json=last).status_code == 200
     assert statuses(remote, 2, "9999-12-30", "9999-12-31") == ["free"]
+
+
+def test_a_missing_or_bad_date_of_the_calendar_names_its_parameter(remote):
+    for params, member in (({"departure": day(3)}, "arrival"), ({"arrival": day(1)}, "departure"),
+                           ({"arrival": "soon", "departure": day(3)}, "arrival")):
+        answer = remote.call("GET", "/availability/1", params=params)
+        error = answer.json()["error"]
+        assert (answer.status_code, error["code"], error["field"]) == (
+            422, f"invalid_{member}", member), params

@@ -114,3 +114,24 @@ def test_other_managers_and_other_properties(remote):
         404, "invalid_contract_uid")
     assert remote.refused("POST", "/bookings/77", manager="super", json=BOOKING) == (
         404, "invalid_property_uid")
+
+
+def test_a_booking_number_another_booking_of_the_property_has_is_refused(remote):
+    first = remote.ok("POST", "/bookings/1", json={**BOOKING, "booking_number": "CM-1001"})
+    before = newest_id(remote)
+
+    again = remote.call("POST", "/bookings/1", json={
+        **BOOKING, "arrival": day(70), "departure": day(71), "booking_number": "CM-1001"})
+    demo = remote.call("POST", "/bookings/1", json={
+        **BOOKING, "arrival": day(72), "departure": day(73),
+        "booking_number": remote.ok("GET", "/bookings/1/41")["booking_number"]})
+
+    for answer in (again, demo):
+        assert answer.status_code == 409, answer.text
+        error = answer.json()["error"]
+        assert (error["code"], error["field"]) == ("booking_number_taken", "booking_number")
+    assert events_since(remote, before) == []  # nothing booked, no guest saved
+    # Another property may use the same number.
+    other = remote.ok("POST", "/bookings/2", json={**BOOKING, "room_uids": [5],
+                                                   "booking_number": "CM-1001"})
+    assert other["booking_number"] == first["booking_number"] == "CM-1001"

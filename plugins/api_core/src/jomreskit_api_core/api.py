@@ -128,7 +128,7 @@ class Param:
 
     def _scalar(self, raw: str, kind: str) -> Any:
         def bad(why: str) -> ApiError:
-            return ApiError(422, f"invalid_{self.name}", f"{self.name}: {why}")
+            return ApiError(422, f"invalid_{self.name}", f"{self.name}: {why}", field=self.name)
 
         if "\x00" in raw:
             raise bad("must not contain NUL characters")
@@ -523,7 +523,8 @@ def _parse_params(route: Route) -> dict[str, Any]:
         if values and any(v.strip() for v in values):
             parsed[param.name] = param.parse(values)
         elif param.required:
-            raise ApiError(422, f"invalid_{param.name}", f"{param.name} is required")
+            raise ApiError(422, f"invalid_{param.name}", f"{param.name} is required",
+                           field=param.name)
         elif param.default is not None:
             parsed[param.name] = param.default
     return parsed

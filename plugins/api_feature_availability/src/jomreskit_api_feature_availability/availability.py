@@ -4,6 +4,12 @@ A closed night is a night of a black booking: a contract marked ``blackbooking``
 room out of sale, as Jomres has them. Closing fires ``blackbooking_created`` for each black
 booking made; opening fires ``booking_modified`` or ``booking_cancelled`` for the black bookings
 that give nights back (and ``blackbooking_created`` when opening the middle of one splits it).
+
+Closes and opens of a property are made under its row lock (``services.close_nights``,
+``open_nights``), so racing ones take turns and answer as they would one at a time. Their
+``If-Match`` names the ETag of the calendar of the body's nights, as
+``GET /availability/<property_uid>?arrival=&departure=`` answers it; they answer the ETag of
+that calendar as they leave it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,17 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from jomreskit_api_core import Api, ApiError, Body, Param, current_params, require_property
+from flask import request
+from jomreskit_api_core import (
+    Api,
+    ApiError,
+    Body,
+    Param,
+    check_if_match,
+    current_params,
+    etag_of,
+    require_property,
+)
 from sqlalchemy import select
 
 from jomreskit.domain import Contract, Property, Room, RoomBooking, services
@@ -75,9 +91,20 @@ NIGHTS_BODY = {
         },
     }, "example": {"room_uids": [1], "arrival": "2099-01-10", "departure": "2099-01-12"}}},
 }
+ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+CALENDAR_ETAG = {"ETag": {"schema": {"type": "string"},
+                          "description": "The ETag of the calendar of the body's nights, as "
+                                         "`GET /availability/<property_uid>` answers it now."}}
+PRECONDITION = {412: {"description": "`If-Match` names an ETag the calendar of those nights no "
+                                     "longer has (`precondition_failed`): read it again.",
+                      "content": ERROR}}
+OPEN_ANSWERS = {**PRECONDITION, 200: {"description": "The black bookings changed.",
+                                      "headers": CALENDAR_ETAG}}
 WRITE_ERRORS = {
+    **PRECONDITION,
+    200: {"description": "The black bookings made.", "headers": CALENDAR_ETAG},
     409: {"description": "A night is sold to a guest (`room_unavailable`): nothing is closed.",
-          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+          "content": ERROR},
 }
 
 
@@ -156,7 +183,8 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                summary="A property's availability calendar", response=CALENDAR,
                description="Every room of the property with each night from `arrival` to the "
                            "night before `departure` (at most 366 nights): free, booked (sold "
-                           "to a guest) or closed (a black booking).",
+                           "to a guest) or closed (a black booking). Its `ETag` is what a "
+                           "close's or an open's `If-Match` names.", etag=True,
                params=(property_param,
                        Param("arrival", format="date", required=True, example="2099-01-10",
                              description="The first night."),
@@ -174,7 +202,10 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                description="Take the rooms out of sale from `arrival` to the night before "
                            "`departure`. Nights already closed stay closed; the others become "
                            "black bookings, each firing `blackbooking_created`. A night sold to "
-                           "a guest answers 409 `room_unavailable` and closes nothing.",
+                           "a guest answers 409 `room_unavailable` and closes nothing. With "
+                           "`If-Match`, closes only if the calendar of those nights still has "
+                           "that ETag (else 412). Closes at the same moment take turns, each "
+                           "answering as it would alone.",
                params=(property_param,), request_body=NIGHTS_BODY, response=SUMMARY,
                responses=WRITE_ERRORS)
     def availability_close(property_uid: int) -> Any:
@@ -182,8 +213,9 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
         room_uids, arrival, departure = _nights_of(Body.of_request(
             ("room_uids", "arrival", "departure")))
         _rooms_at(kit, property_uid, room_uids)
+        _check_if_match(kit, property_uid, arrival, departure)
         closed = services.close_nights(kit, property_uid, room_uids, arrival, departure)
-        return _summary(property_uid, room_uids, arrival, departure, closed)
+        return _answer(kit, property_uid, room_uids, arrival, departure, closed)
 
     @api.route("/availability/<int:property_uid>/open", methods=("POST",), scope=write_scope,
                tags=("availability",), summary="Open rooms' closed nights",
@@ -191,15 +223,37 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                            "`departure`: each black booking holding some of those nights gives "
                            "them up (`booking_modified`; `booking_cancelled` when none is left; "
                            "`blackbooking_created` for the part after a night opened in its "
-                           "middle). Nights sold to guests are left as they are.",
-               params=(property_param,), request_body=NIGHTS_BODY, response=SUMMARY)
+                           "middle). Nights sold to guests are left as they are. With "
+                           "`If-Match`, opens only if the calendar of those nights still has "
+                           "that ETag (else 412). Opens at the same moment take turns, each "
+                           "answering as it would alone.",
+               params=(property_param,), request_body=NIGHTS_BODY, response=SUMMARY,
+               responses=OPEN_ANSWERS)
     def availability_open(property_uid: int) -> Any:
         require_property(property_uid)
         room_uids, arrival, departure = _nights_of(Body.of_request(
             ("room_uids", "arrival", "departure")))
         _rooms_at(kit, property_uid, room_uids)
+        _check_if_match(kit, property_uid, arrival, departure)
         opened = services.open_nights(kit, property_uid, room_uids, arrival, departure)
-        return _summary(property_uid, room_uids, arrival, departure, opened)
+        return _answer(kit, property_uid, room_uids, arrival, departure, opened)
+
+
+def _check_if_match(kit: Kit, property_uid: int, arrival: date, departure: date) -> None:
+    """412 unless the calendar of those nights still has the ETag ``If-Match`` names; under the
+    property's lock, which the change then keeps, so nothing changes them in between."""
+    services.lock_property(kit, property_uid)
+    if "If-Match" in request.headers:
+        check_if_match(calendar(kit, property_uid, arrival, departure))
+
+
+def _answer(kit: Kit, property_uid: int, room_uids: list[int], arrival: date, departure: date,
+            contracts: list[Contract]) -> tuple[dict[str, Any], None, int, dict[str, str]]:
+    """The summary, with the ETag of the calendar of those nights as the change leaves it."""
+    kit.session().flush()
+    now = etag_of(calendar(kit, property_uid, arrival, departure))
+    return _summary(property_uid, room_uids, arrival, departure, contracts), None, 200, {
+        "ETag": now}
 
 
 def existing(kit: Kit, property_uid: int) -> None:

@@ -3,6 +3,11 @@
 Rates are the core's tariffs: a price per night for a room type over a range of nights, both
 ends included (as ``tariffs_updated``'s callback shows them). Setting a range cuts back the room
 type's tariffs around it, so each night has one price.
+
+A push is made under the property's row lock (``services.set_rates``), so racing pushes take
+turns: each night is left with one price, the last push's. Its ``If-Match`` names the ETag of
+the room type's rates as ``GET /rates/<property_uid>?room_type=<type>`` answers them, which is
+also what the push answers and the ETag it sends back.
 """
 
 from __future__ import annotations
@@ -11,7 +16,15 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from jomreskit_api_core import Api, Body, Param, current_params, require_property
+from flask import request
+from jomreskit_api_core import (
+    Api,
+    Body,
+    Param,
+    check_if_match,
+    current_params,
+    require_property,
+)
 from sqlalchemy import select
 
 from jomreskit.domain import Room, Tariff, services
@@ -57,6 +70,10 @@ RATE_BODY = {
     }, "example": {"room_type": "Double", "valid_from": "2099-01-10", "valid_to": "2099-01-31",
                    "price_per_night": "80.00"}}},
 }
+PRECONDITION = {412: {
+    "description": "`If-Match` names an ETag the room type's rates no longer have "
+                   "(`precondition_failed`): read them again.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
 RATE_MEMBERS = ("room_type", "room_uid", "valid_from", "valid_to", "price_per_night")
 
 CENT = Decimal("0.01")  # rates are answered to the cent
@@ -78,7 +95,8 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                summary="A property's nightly rates", response=RATES,
                description="The property's rates (tariffs), by room type and first night; "
                            "with `room_type`, that type's only; with `valid_from`/`valid_to`, "
-                           "those covering some night between them.",
+                           "those covering some night between them. The `ETag` of a room type's "
+                           "rates is what a push's `If-Match` names.", etag=True,
                params=(property_param,
                        Param("room_type", description="Only this room type's rates."),
                        Param("valid_from", format="date", example="2099-01-01",
@@ -97,8 +115,13 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                            "`price_per_night` from `valid_from` to `valid_to`, both included. "
                            "The type's rates that covered some of those nights are cut back "
                            "around them. Fires `tariffs_updated`; answers the property's rates "
-                           "for that room type.",
-               params=(property_param,), request_body=RATE_BODY, response=RATES)
+                           "for that room type, with their `ETag`. With `If-Match`, the push is "
+                           "made only if the room type's rates still have that ETag (as "
+                           "`GET /rates/<property_uid>?room_type=<type>` answers it), else 412 "
+                           "`precondition_failed`. Pushes at the same moment take turns: each "
+                           "night keeps one price, the last push's.",
+               params=(property_param,), request_body=RATE_BODY, response=RATES, etag=True,
+               responses=PRECONDITION)
     def rates_set(property_uid: int) -> Any:
         require_property(property_uid)
         existing(kit, property_uid)
@@ -114,6 +137,12 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
             raise Body.invalid("valid_to", f"at most {Body.MAX_NIGHTS} nights from valid_from")
         if valid_from < date.today():
             raise Body.invalid("valid_from", "is in the past")
+        # Under the lock set_rates takes too, so the rates If-Match is checked against are
+        # still the rates when the push is made.
+        services.lock_property(kit, property_uid)
+        if "If-Match" in request.headers:
+            check_if_match({"property_uid": property_uid,
+                            "rates": read(kit, property_uid, room_type=room_type)})
         rows = services.set_rates(kit, property_uid, room_type, valid_from, valid_to, price)
         return {"property_uid": property_uid, "rates": [as_json(t) for t in rows]}
 

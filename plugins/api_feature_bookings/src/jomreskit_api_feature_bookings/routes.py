@@ -64,8 +64,10 @@ MODIFY_BODY = {"required": True, "content": {"application/json": {"schema": {
 }, "example": {"adults": 1, "special_requests": "A late arrival"}}}}
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 CONFLICT = {409: {
-    "description": "A room is taken on one of the nights (`room_unavailable`), or the booking "
-                   "is cancelled (`booking_cancelled`, `already_cancelled`).",
+    "description": "A room is taken on one of the nights (`room_unavailable`), the booking "
+                   "is cancelled (`booking_cancelled`, `already_cancelled`), or another "
+                   "booking of the property has the `booking_number` given "
+                   "(`booking_number_taken`).",
     "content": ERROR}}
 CREATED = {**CONFLICT, 201: {
     "description": "Booked: the booking, its address in `Location` and its `ETag`.",
@@ -109,7 +111,8 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
         fields = _fields(payload)
         fields.setdefault("currency", prop.currency)
         booking_number = payload.text("booking_number", 50)
-        if booking_number is not None:
+        if booking_number:
+            _check_booking_number_free(kit, property_uid, booking_number)
             fields["booking_number"] = booking_number
         _check_capacity(kit, property_uid, room_uids, fields.get("adults", 1),
                         fields.get("children", 0))
@@ -196,6 +199,23 @@ def _property(kit: Kit, property_uid: int) -> Property:
     if prop is None:
         raise ApiError(404, "invalid_property_uid", f"no property {property_uid}")
     return prop
+
+
+def _check_booking_number_free(kit: Kit, property_uid: int, booking_number: str) -> None:
+    """409 ``booking_number_taken`` when a booking of the property has that number already.
+
+    The property's row is locked first (``services.lock_property``), so two bookings given the
+    same new number at the same moment are checked one after the other: the second sees the
+    first's booking and is refused.
+    """
+    services.lock_property(kit, property_uid)
+    taken = kit.session().scalar(select(Contract.contract_uid).where(
+        Contract.property_uid == property_uid, Contract.booking_number == booking_number,
+    ).limit(1))
+    if taken is not None:
+        raise Conflict(f"booking {taken} of property {property_uid} has booking number "
+                       f"{booking_number!r} already", code="booking_number_taken",
+                       field="booking_number")
 
 
 def _booking(kit: Kit, property_uid: int, contract_uid: int,

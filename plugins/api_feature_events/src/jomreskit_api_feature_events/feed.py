@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from jomreskit import Event, EventType
@@ -132,13 +134,23 @@ def acknowledged(session: Session, api_key_id: int) -> AcknowledgedCursor | None
 
 
 def acknowledge(session: Session, api_key_id: int, position: Position) -> AcknowledgedCursor:
-    """Store ``position`` as the key's acknowledged one (refused if already pruned past)."""
+    """Move the key's acknowledged position on to ``position`` (refused if already pruned
+    past); one before it leaves it where it is, so it is never behind what was acknowledged.
+
+    The key's row is made if it has none (an insert that yields to one made meanwhile) and
+    locked, so acknowledgements of one key at the same moment take turns.
+    """
     check_kept(session, position)
-    record = session.get(AcknowledgedCursor, api_key_id)
-    if record is None:
-        record = AcknowledgedCursor(api_key_id=api_key_id)
-        session.add(record)
-    record.xid, record.event_id = position
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(AcknowledgedCursor).values(
+        api_key_id=api_key_id, xid=position.xid, event_id=position.event_id,
+        acknowledged_at=utcnow()).on_conflict_do_nothing(index_elements=["api_key_id"]))
+    record = session.get(AcknowledgedCursor, api_key_id, populate_existing=True,
+                         with_for_update=True)
+    assert record is not None  # made above, and a key's row goes only with the key
+    if Position(record.xid, record.event_id) < position:
+        record.xid, record.event_id = position
     record.acknowledged_at = utcnow()
     return record
 

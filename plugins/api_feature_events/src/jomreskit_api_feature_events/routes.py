@@ -123,7 +123,9 @@ def register(api: Api, scope: str) -> None:
                summary="Acknowledge a position in the feed",
                description="Store `cursor` as this key's acknowledged position, so that "
                            "`GET /events?after=acknowledged` resumes from it (after a restart, "
-                           "say). A cursor older than the retention answers 410.",
+                           "say). The position only moves on: a cursor before it leaves it "
+                           "where it is, and the answer's `cursor` is the position stored. A "
+                           "cursor older than the retention answers 410.",
                request_body=CURSOR_BODY, responses=EXPIRED,
                response={"type": "object", "required": ["cursor", "acknowledged_at"],
                          "properties": {"cursor": {"type": "string"},
@@ -144,7 +146,8 @@ def register(api: Api, scope: str) -> None:
                 record = feed.acknowledge(session, api_key_id, position)
             except feed.CursorExpired as expired:
                 raise _gone(expired) from None
-        return {"cursor": encode(position), "acknowledged_at": record.acknowledged_at}
+        return {"cursor": encode(Position(record.xid, record.event_id)),
+                "acknowledged_at": record.acknowledged_at}
 
 
 def _after(session: Any, api_key_id: int, given: str | None) -> Position:

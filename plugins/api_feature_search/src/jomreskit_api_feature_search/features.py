@@ -30,9 +30,16 @@ def normalise(features: Iterable[Any] | None) -> set[str]:
 
 
 def reindex_property(session: Session, property_uid: int) -> None:
-    """Rewrite one property's rows (none once the property is gone)."""
+    """Rewrite one property's rows (none once the property is gone).
+
+    The property's row is locked first (``FOR NO KEY UPDATE`` on PostgreSQL, until the
+    transaction ends): two transactions rewriting the same rows at once would each delete
+    only what was committed before it began and then insert a row the other inserted too.
+    Locked, the second waits, then deletes what the first wrote. SQLite's writers take turns.
+    """
+    prop = session.get(Property, property_uid, populate_existing=True,
+                       with_for_update={"key_share": True})
     session.execute(delete(PropertyFeature).where(PropertyFeature.property_uid == property_uid))
-    prop = session.get(Property, property_uid)
     if prop is None:
         return
     found = normalise(prop.features)

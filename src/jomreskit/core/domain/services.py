@@ -53,6 +53,24 @@ def get(kit: Kit, model: type[M], uid: int, what: str | None = None) -> M:
     return row
 
 
+def lock_property(kit: Kit, property_uid: int) -> Property:
+    """The property, its row locked until the caller's transaction ends, or NotFound.
+
+    The changes that read a property's rates or nights and then write them (``set_rates``,
+    ``close_nights``, ``open_nights``) take it first, so on PostgreSQL concurrent ones run one
+    after the other and each reads what the one before committed. ``FOR NO KEY UPDATE``: rows
+    that merely refer to the property (a booking's contract) are still added meanwhile. SQLite
+    needs no lock: its writers take turns from their first statement (``BEGIN IMMEDIATE``).
+    """
+    found = None
+    if 0 < property_uid <= MAX_ID:
+        found = kit.session().get(Property, property_uid, populate_existing=True,
+                                  with_for_update={"key_share": True})
+    if found is None:
+        raise NotFound(f"no property {property_uid}", code="invalid_property_uid")
+    return found
+
+
 def _set(row: Any, fields: dict[str, Any]) -> None:
     for key, value in fields.items():
         if not hasattr(type(row), key):
@@ -258,7 +276,7 @@ def set_rates(
     them, so each night has one price; fires ``tariffs_updated`` and returns the room type's
     tariffs now.
     """
-    get(kit, Property, property_uid)
+    lock_property(kit, property_uid)
     if valid_to < valid_from:
         raise ValidationError("valid_to must not be before valid_from", code="invalid_valid_to",
                               field="valid_to")
@@ -446,7 +464,7 @@ def close_nights(
     nights shared by some rooms, each firing ``blackbooking_created``), which are returned. A
     night already sold to a guest is a Conflict (``room_unavailable``) and closes nothing.
     """
-    get(kit, Property, property_uid)
+    lock_property(kit, property_uid)
     if departure <= arrival:
         raise ValidationError("departure must be after arrival", code="invalid_departure",
                               field="departure")
@@ -482,7 +500,7 @@ def open_nights(
     (``blackbooking_created``). Nights sold to guests are left alone. Returns the black
     bookings changed or created.
     """
-    get(kit, Property, property_uid)
+    lock_property(kit, property_uid)
     if departure <= arrival:
         raise ValidationError("departure must be after arrival", code="invalid_departure",
                               field="departure")
