@@ -35,7 +35,7 @@ from jomreskit import (
 from jomreskit.db import DriverConnection
 from jomreskit.domain import User, services
 
-from . import responses
+from . import errors, responses
 from .conditional import etag_of
 from .errors import ApiError
 from .idempotency import answer as stored_answer
@@ -412,7 +412,7 @@ class _RuleView:
                                {"Allow": self.allow})
             response = self.api_call(call, route, view_args)
         except Exception as exc:  # noqa: BLE001 - every error answers JSON
-            response = error_response(exc)
+            response = errors.answer(exc, error_response, call.request_id)
         finally:
             _CALL.reset(entered)
             call.give_back_driver_connection()

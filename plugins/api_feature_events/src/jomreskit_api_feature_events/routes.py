@@ -5,13 +5,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import request
-from jomreskit_api_core import Api, ApiError, Param, current_params, current_token, require_property
+from jomreskit_api_core import (
+    Api,
+    ApiError,
+    Body,
+    Param,
+    current_params,
+    current_token,
+    require_property,
+)
 
 from . import feed, settings, wakeup
 from .cursor import START, Position, decode, encode
 
 ACKNOWLEDGED = "acknowledged"
+MAX_CURSOR = 64  # characters: longer is no cursor this feed hands out
 MAX_ID = 2**31 - 1  # property ids are 32-bit: a larger one would overflow the query
 
 EVENT = {
@@ -59,7 +67,8 @@ CURSOR_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {
         "type": "object", "required": ["cursor"],
-        "properties": {"cursor": {"type": "string"}},
+        "additionalProperties": False,
+        "properties": {"cursor": {"type": "string", "maxLength": MAX_CURSOR}},
     }}},
 }
 
@@ -130,11 +139,9 @@ def register(api: Api, scope: str) -> None:
                                         "acknowledged_at": {"type": "string",
                                                             "format": "date-time"}}})
     def acknowledge_cursor() -> Any:
-        body = request.get_json(silent=True)
-        given = body.get("cursor") if isinstance(body, dict) else None
-        if not isinstance(given, str):
-            raise ApiError(422, "invalid_cursor",
-                           'send a JSON object {"cursor": "..."} with a cursor from the feed')
+        # api_core's one body reader: malformed or deeply nested JSON, a member given twice
+        # and an unknown member all answer 422, as on every other write.
+        given = Body.of_request(("cursor",)).text("cursor", MAX_CURSOR, required=True)
         position = decode(given)
         if position is None:
             raise ApiError(422, "invalid_cursor", "cursor: not a cursor this feed handed out")
