@@ -69,7 +69,7 @@ CURSOR_BODY = {
         "type": "object", "required": ["cursor"],
         "additionalProperties": False,
         "properties": {"cursor": {"type": "string", "maxLength": MAX_CURSOR}},
-    }}},
+    }, "example": {"cursor": "ev1_MC4w"}}},
 }
 
 
