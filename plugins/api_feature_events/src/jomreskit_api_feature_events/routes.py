@@ -16,7 +16,7 @@ from jomreskit_api_core import (
 )
 
 from . import feed, settings, wakeup
-from .cursor import START, Position, decode, encode
+from .cursor import Position, decode, encode
 
 ACKNOWLEDGED = "acknowledged"
 MAX_CURSOR = 64  # characters: longer is no cursor this feed hands out
@@ -142,29 +142,40 @@ def register(api: Api, scope: str) -> None:
         # api_core's one body reader: malformed or deeply nested JSON, a member given twice
         # and an unknown member all answer 422, as on every other write.
         given = Body.of_request(("cursor",)).text("cursor", MAX_CURSOR, required=True)
-        position = decode(given)
-        if position is None:
-            raise ApiError(422, "invalid_cursor", "cursor: not a cursor this feed handed out")
+        event_id = decode(given)
         api_key_id = current_token().api_key_id
         with kit.transaction() as session:
             try:
+                if event_id is None:
+                    raise feed.UnknownCursor(given)
+                position = feed.resolve(session, event_id)
                 record = feed.acknowledge(session, api_key_id, position)
+            except feed.UnknownCursor:
+                raise ApiError(422, "invalid_cursor", "cursor: not a cursor this feed handed "
+                                                      "out") from None
             except feed.CursorExpired as expired:
                 raise _gone(expired) from None
         return {"cursor": encode(position), "acknowledged_at": record.acknowledged_at}
 
 
 def _after(session: Any, api_key_id: int, given: str | None) -> Position:
-    if given is None:
-        return START
     if given == ACKNOWLEDGED:
         record = feed.acknowledged(session, api_key_id)
-        return START if record is None else Position(record.xid, record.event_id)
-    position = decode(given)
-    if position is None:
-        raise ApiError(422, "invalid_after",
-                       "after: not a cursor this feed handed out (or `acknowledged`)")
-    return position
+        if record is not None:
+            return Position(record.xid, record.event_id)
+        given = None
+    if given is None:
+        return feed.start_of_kept(session)
+    event_id = decode(given)
+    try:
+        if event_id is None:
+            raise feed.UnknownCursor(given)
+        return feed.resolve(session, event_id)
+    except feed.UnknownCursor:
+        raise ApiError(422, "invalid_after", "after: not a cursor this feed handed out "
+                                             "(or `acknowledged`)") from None
+    except feed.CursorExpired as expired:
+        raise _gone(expired) from None
 
 
 def _gone(expired: feed.CursorExpired) -> ApiError:
