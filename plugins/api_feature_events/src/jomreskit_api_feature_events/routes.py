@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from typing import Any
 
 from jomreskit_api_core import (
@@ -54,7 +55,20 @@ Events are kept as long as webhook deliveries (`JOMRESKIT_WEBHOOK_RETENTION_DAYS
 from before that answers 410 `cursor_expired` with the oldest cursor still available.
 
 `wait` (seconds, at most {settings.MAX_WAIT}) holds the request until an event arrives or the
-time is up."""
+time is up. Waiting requests are capped per key and per server process; beyond the caps the
+answer is 429 `too_many_waiting` with Retry-After (events already there are answered at once
+all the same)."""
+
+TOO_MANY_WAITING = {429: {
+    "description": "Over the rate limit (see api_core), or `too_many_waiting`: this key, or the "
+                   "server process, has as many long polls waiting as it allows "
+                   "(JOMRESKIT_EVENTS_WAITING_PER_KEY, default "
+                   f"{settings.WAITING_PER_KEY}; JOMRESKIT_EVENTS_WAITING, default "
+                   f"{settings.WAITING}). Come back after Retry-After seconds, or read without "
+                   "`wait`.",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}}
 
 EXPIRED = {410: {
     "description": "The cursor is older than the retention (`cursor_expired`); the message and "
@@ -79,7 +93,7 @@ def register(api: Api, scope: str) -> None:
 
     @api.route("/events", scope=scope, tags=("events",), summary="Events since a cursor",
                description=FEED_DESCRIPTION, response={"type": "array", "items": EVENT},
-               responses=EXPIRED,
+               responses={**EXPIRED, **TOO_MANY_WAITING},
                params=(
                    Param("after", description="A cursor, or `acknowledged`."),
                    Param("limit", type="integer", minimum=1, maximum=settings.MAX_LIMIT,
@@ -107,22 +121,30 @@ def register(api: Api, scope: str) -> None:
         reader = feed.Reader(token.manager_id, token.is_super)
         deadline = time.monotonic() + params["wait"]
         waker = wakeup.waker(kit)
-        while True:
-            seen = waker.generation
-            try:
-                page = feed.read(kit, reader, after, params["limit"], params.get("types", ()),
-                                 params.get("property_uid"))
-            except feed.CursorExpired as expired:
-                raise _gone(expired) from None
-            left = deadline - time.monotonic()
-            if page.events or left <= 0:
-                break
-            after = page.next
-            session.close()  # no connection held while waiting
-            # Events committed but held behind a running transaction (page.held_back): its end
-            # sends no wake-up when it fired nothing, so the waker watches the horizon for us.
-            waker.wait(seen, left, held=page.held_back)
-            kit.autocommit()
+        with ExitStack() as waiting:
+            placed = False  # the first wait takes a place for waiting readers, kept till the end
+            while True:
+                seen = waker.generation
+                try:
+                    page = feed.read(kit, reader, after, params["limit"],
+                                     params.get("types", ()), params.get("property_uid"))
+                except feed.CursorExpired as expired:
+                    raise _gone(expired) from None
+                left = deadline - time.monotonic()
+                if page.events or left <= 0:
+                    break
+                if not placed:
+                    try:
+                        waiting.enter_context(waker.room(token.api_key_id))
+                    except wakeup.NoRoomToWait as full:
+                        raise _no_room(full) from None
+                    placed = True
+                after = page.next
+                session.close()  # no connection held while waiting
+                # Events committed but held behind a running transaction (page.held_back): its
+                # end sends no wake-up when it fired nothing, so the waker watches the horizon.
+                waker.wait(seen, left, held=page.held_back)
+                kit.autocommit()
         data = [feed.as_json(kit, position, event, encode(position))
                 for position, event in page.events]
         return data, {"next": encode(page.next), "count": len(data),
@@ -176,6 +198,14 @@ def _after(session: Any, api_key_id: int, given: str | None) -> Position:
                                              "(or `acknowledged`)") from None
     except feed.CursorExpired as expired:
         raise _gone(expired) from None
+
+
+def _no_room(full: wakeup.NoRoomToWait) -> ApiError:
+    retry = str(settings.WAITING_RETRY_AFTER)
+    return ApiError(429, "too_many_waiting",
+                    f"{full}: read without wait, or wait again after {retry} seconds "
+                    "(JOMRESKIT_EVENTS_WAITING_PER_KEY, JOMRESKIT_EVENTS_WAITING)",
+                    {"Retry-After": retry})
 
 
 def _gone(expired: feed.CursorExpired) -> ApiError:
