@@ -103,8 +103,10 @@ def read(kit: Kit, reader: Reader, start: Position, limit: int,
     """
     session = kit.session()
     check_kept(session, start)
+    visible = _visible_to(session, reader)
+    if visible is None:  # a manager of no property: nothing to read, nothing to scan
+        return Page([], start, more_coming=False)
     final = settled(session)
-    visible = _visible_to(reader)
     query = select(EVENTS).where(final, after(session, start), *visible)
     if types:
         query = query.where(EVENTS.c.name.in_(list(types)))
@@ -128,12 +130,15 @@ def read(kit: Kit, reader: Reader, start: Position, limit: int,
     return Page(events, last, more_coming=held_back is not None, held_back=held_back)
 
 
-def _visible_to(reader: Reader) -> list[ColumnElement[bool]]:
+def _visible_to(session: Session, reader: Reader) -> list[ColumnElement[bool]] | None:
+    """The conditions of the events ``reader`` may see; None when it may see none."""
     if reader.is_super:
         return []
-    return [PROPERTY_UID.in_(select(ManagerProperty.property_uid)
-                             .where(ManagerProperty.manager_id == reader.manager_id)
-                             .scalar_subquery())]
+    runs = select(ManagerProperty.property_uid).where(
+        ManagerProperty.manager_id == reader.manager_id)
+    if session.scalar(runs.limit(1)) is None:
+        return None
+    return [PROPERTY_UID.in_(runs.scalar_subquery())]
 
 
 def _event(kit: Kit, row: Any) -> Event:
