@@ -66,6 +66,9 @@ def build_site(folder: Path, database_url: str, events: int) -> Flask:
         "JOMRESKIT_SECRET_KEY": "bench",
         "JOMRESKIT_BASE_URL": "http://portal.example",
         "JOMRESKIT_API_RATE_LIMIT": "100000000/minute",
+        # 200 readers of one key wait at once here: the caps are for serving many keys
+        "JOMRESKIT_EVENTS_WAITING_PER_KEY": READERS,
+        "JOMRESKIT_EVENTS_WAITING": READERS,
     }
     logging.getLogger("jomreskit").setLevel(logging.ERROR)  # "not set up yet": it is, below
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

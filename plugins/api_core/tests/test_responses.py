@@ -12,7 +12,8 @@ from jomreskit_api_core.testing import auth, bearer_token
 THINGS_PLUGIN = Path(__file__).with_name("things_plugin.py")
 TROUBLE_PLUGIN = '''
 from flask import request
-from jomreskit import hookimpl
+from jomreskit import ValidationError, hookimpl
+from jomreskit_api_core import ApiError
 
 requires = ["api_core"]
 
@@ -26,6 +27,23 @@ def register_api_routes(api):
     @api.route("/echo", methods=("POST",), public=True, summary="Echoes a JSON body")
     def echo():
         return request.get_json()
+
+    @api.route("/unspeakable", public=True, summary="An error quoting a lone surrogate")
+    def unspeakable():
+        raise ApiError(422, "invalid_name", "name: 'Fawlty\\ud800' cannot be stored",
+                       field="name\\ud800")
+
+    @api.route("/misbehaving", public=True, summary="An error that fails to render")
+    def misbehaving():
+        raise Misbehaving("a plugin's own error")
+
+
+class Misbehaving(ValidationError):
+    """A plugin's error whose code cannot be read: rendering the answer fails in turn."""
+
+    @property
+    def code(self):
+        raise RuntimeError("the code went missing")
 '''
 
 
@@ -106,6 +124,28 @@ def test_an_unexpected_error_is_a_500_with_a_request_id_and_no_trace(base, caplo
     assert "flux capacitor" not in response.text and "Traceback" not in response.text
     logged = [r for r in caplog.records if request_id in r.getMessage()]
     assert logged and "flux capacitor" in str(logged[0].exc_info[1])
+
+
+def test_an_error_quoting_text_utf8_cannot_carry_is_still_json(base):
+    url, _ = base
+
+    response = requests.get(f"{url}/unspeakable")
+
+    assert (response.status_code, response.headers["Content-Type"]) == (422, "application/json")
+    assert response.json()["error"] == {"code": "invalid_name", "field": "name\\ud800",
+                                        "message": "name: 'Fawlty\\ud800' cannot be stored"}
+    assert response.headers["X-Request-Id"]
+
+
+def test_an_error_whose_answer_fails_to_render_is_still_a_json_500_with_a_request_id(base):
+    url, _ = base
+
+    response = requests.get(f"{url}/misbehaving")
+
+    assert is_error(response, 500, "internal_error")
+    request_id = response.headers["X-Request-Id"]
+    assert request_id in response.json()["error"]["message"]
+    assert "went missing" not in response.text
 
 
 def test_paths_outside_the_prefix_are_left_to_the_site(base):

@@ -15,6 +15,9 @@ from sqlalchemy import event, text
 
 from jomreskit.domain import services
 
+# 20 readers of one key wait at once here, beyond the default caps (test_waiting_caps.py)
+MANY_WAITING = {"JOMRESKIT_EVENTS_WAITING_PER_KEY": 20, "JOMRESKIT_EVENTS_WAITING": 20}
+
 
 def fire_note_later(site, delay: float) -> None:
     def fire() -> None:
@@ -61,7 +64,8 @@ def test_with_nothing_to_read_the_answer_comes_when_the_time_is_up(feed):
     assert 0.9 < took < 5
 
 
-def test_waiting_readers_send_the_database_no_queries(feed):
+def test_waiting_readers_send_the_database_no_queries(make_feed):
+    feed = make_feed(**MANY_WAITING)
     _, cursor = feed.read_all()
     token = feed.token("manager")
     engine = feed.site.kit.engine
@@ -107,10 +111,11 @@ class Statements:
         return Counter(thread for thread, statement in self.sent if containing in statement)
 
 
-def test_readers_waiting_behind_a_running_transaction_wake_when_it_ends(feed):
+def test_readers_waiting_behind_a_running_transaction_wake_when_it_ends(make_feed):
     """Events committed behind a transaction that fires nothing: its end sends no NOTIFY, yet
     every reader waiting on them gets them, and while they wait one thread reads the horizon
     for all of them instead of each reader looking again on its own."""
+    feed = make_feed(**MANY_WAITING)
     kit = feed.site.kit
     if kit.engine.dialect.name != "postgresql":
         pytest.skip("SQLite's single writer: nothing commits behind a running transaction")

@@ -82,3 +82,23 @@ def test_the_pruner_beside_serve_deletes_old_events(feed):
 def test_a_bad_retention_for_the_command_is_one_clear_line(feed):
     result = feed.site.cli("event-feed", "prune", "--days", "-1")
     assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_the_position_an_empty_feed_handed_out_answers_410_once_events_after_it_are_pruned(
+        feed):
+    # manager2 runs nothing: its feed is empty and hands out the position before everything
+    empty = feed.page("manager2")
+    assert empty["data"] == []
+    start = empty["meta"]["next"]
+    events, _ = feed.read_all("super")
+    age_events(feed.site, 31, events[-2]["id"])
+    assert feed.site.cli("event-feed", "prune").exit_code == 0
+
+    stale = feed.get("manager2", after=start)
+
+    assert feed.error(stale) == (410, "cursor_expired")
+    assert feed.error(feed.get("manager", after="ev1_MC4w")) == (410, "cursor_expired")
+    # without a cursor, a reader starts at the oldest event kept, and reads on from there
+    fresh = feed.page("manager2")
+    assert fresh["data"] == []
+    assert feed.get("manager2", after=fresh["meta"]["next"]).status_code == 200

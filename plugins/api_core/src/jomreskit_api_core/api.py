@@ -35,7 +35,7 @@ from jomreskit import (
 from jomreskit.db import DriverConnection
 from jomreskit.domain import User, services
 
-from . import responses
+from . import errors, responses
 from .conditional import etag_of
 from .errors import ApiError
 from .idempotency import answer as stored_answer
@@ -193,6 +193,9 @@ class Route:
     tags: tuple[str, ...] = ()
     security: list[dict[str, list[str]]] | None = None  # OpenAPI override, e.g. client auth
     etag: bool = False  # the success answer carries the ETag of its data
+    # Checks of the conformance suite (tests/conformance) that do not apply, each with why:
+    # {"access": "a key's own cursor: no other manager's resource to name"}.
+    exempt: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def writes(self) -> bool:
@@ -239,6 +242,7 @@ class Api:
         name: str | None = None,
         security: Sequence[Mapping[str, Sequence[str]]] | None = None,
         etag: bool = False,
+        exempt: Mapping[str, str] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register the decorated view for ``rule`` (a Flask rule relative to the API prefix).
 
@@ -246,7 +250,8 @@ class Api:
         and path parameters. ``response``: the JSON Schema of the ``data`` it returns.
         ``request_body``/``responses``/``security``: OpenAPI objects, for routes that need more
         than that. ``etag``: a success answer carries ``ETag: etag_of(data)`` (see
-        ``check_if_match``).
+        ``check_if_match``). ``exempt``: the conformance suite's checks that do not apply to
+        this route, each with the reason (``{"access": "why"}``); every other check runs on it.
         The view returns ``data`` or ``(data, meta)``, or a ready ``flask.Response``.
         """
 
@@ -255,7 +260,7 @@ class Api:
                            summary=summary, description=description, params=params,
                            response=response, request_body=request_body,
                            responses=responses, tags=tags, name=name, security=security,
-                           etag=etag)
+                           etag=etag, exempt=exempt)
             return view
 
         return decorator
@@ -268,7 +273,7 @@ class Api:
                   responses: Mapping[int, Mapping[str, Any]] | None = None,
                   tags: Sequence[str] = (), name: str | None = None,
                   security: Sequence[Mapping[str, Sequence[str]]] | None = None,
-                  etag: bool = False) -> None:
+                  etag: bool = False, exempt: Mapping[str, str] | None = None) -> None:
         """``route`` without the decorator."""
         if self._installed:
             raise RuntimeError("API routes are registered in register_api_routes(api), not later")
@@ -278,6 +283,9 @@ class Api:
             raise ValueError(f"API route {rule!r} needs a scope (or public=True)")
         if isinstance(methods, str):
             methods = (methods,)
+        for check, reason in (exempt or {}).items():
+            if not str(reason).strip():
+                raise ValueError(f"API route {rule!r}: exempt from {check!r} without a reason")
         plugin = (getattr(view, "__module__", "") or "").split(".")[0]
         for method in methods:
             method = method.upper()
@@ -299,7 +307,7 @@ class Api:
                 responses=dict(responses or {}), tags=tuple(tags),
                 security=None if security is None else [
                     {k: list(v) for k, v in s.items()} for s in security],
-                etag=etag,
+                etag=etag, exempt=dict(exempt or {}),
             ))
 
     def _operation_id(self, name: str, method: str, several: bool) -> str:
@@ -412,7 +420,7 @@ class _RuleView:
                                {"Allow": self.allow})
             response = self.api_call(call, route, view_args)
         except Exception as exc:  # noqa: BLE001 - every error answers JSON
-            response = error_response(exc)
+            response = errors.answer(exc, error_response, call.request_id)
         finally:
             _CALL.reset(entered)
             call.give_back_driver_connection()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -14,15 +15,24 @@ from .errors import ApiError
 
 INVALID_JSON = "invalid_json"
 CENT = Decimal("0.01")
+# A decimal amount as text: ASCII digits and at most one point, nothing else (Decimal() alone
+# would take "1_000", "-0.00", "1e3" and other scripts' digits).
+AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+MEMBER_CODE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*", re.ASCII)  # guest.surname
 
 
 def current_json() -> dict[str, Any]:
     """The request's body parsed as a JSON object.
 
-    Answers 422 ``invalid_json`` for a missing body, malformed JSON (the message gives the line
-    and column), a body that is not an object, ``NaN``/``Infinity`` (no JSON parser but
-    Python's would take them) and a member named twice (which one counts is a guess). Read once
-    per request; the same dict is returned each time.
+    Answers 422 ``invalid_json`` for a missing body, a body that is not UTF-8 (JSON text
+    exchanged between systems is UTF-8: a UTF-16 or UTF-32 body is refused, not guessed at),
+    malformed JSON (the message gives the line and column), a body that is not an object,
+    ``NaN``/``Infinity`` (no JSON parser but Python's would take them), a member named twice
+    (which one counts is a guess); and 422 ``invalid_<member>`` for text no database can store:
+    a lone surrogate (``"\\ud800"`` is valid JSON but names no character, and no UTF-8 text
+    holds it) or a NUL character, in a member's name or value, ``field`` naming the member
+    (``guest.surname``). So no view ever sees such text. Read once per request; the same dict
+    is returned each time.
     """
     parsed = g.get("jomreskit_json")
     if parsed is None:
@@ -34,13 +44,16 @@ def _parse(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         raise ApiError(422, INVALID_JSON, "the request needs a JSON object as its body")
     try:
-        value = json.loads(raw, parse_constant=_not_json, object_pairs_hook=_members)
+        # Decoded here, not by json.loads: given bytes, it would guess UTF-16 or UTF-32.
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # a byte order mark may be ignored
+    except UnicodeDecodeError as exc:
+        raise ApiError(422, INVALID_JSON, f"the body is not UTF-8 text (byte {exc.start})"
+                       ) from None
+    try:
+        value = json.loads(text, parse_constant=_not_json, object_pairs_hook=_members)
     except json.JSONDecodeError as exc:
         raise ApiError(422, INVALID_JSON, f"malformed JSON at line {exc.lineno} column "
                                           f"{exc.colno} (character {exc.pos}): {exc.msg}"
-                       ) from None
-    except UnicodeDecodeError as exc:
-        raise ApiError(422, INVALID_JSON, f"the body is not UTF-8 text (byte {exc.start})"
                        ) from None
     except _Refused as exc:
         raise ApiError(422, INVALID_JSON, str(exc), field=exc.field) from None
@@ -50,6 +63,10 @@ def _parse(raw: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ApiError(422, INVALID_JSON,
                        f"the body must be a JSON object, not {_kind(value)}")
+    try:
+        _check_text(value)
+    except RecursionError:
+        raise ApiError(422, INVALID_JSON, "the JSON body is too deeply nested") from None
     return value
 
 
@@ -67,9 +84,46 @@ def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     members: dict[str, Any] = {}
     for name, value in pairs:
         if name in members:
-            raise _Refused(f"member {name[:100]!r} is given twice", field=name[:100])
+            raise _Refused(f"member {printable(name, 100)!r} is given twice",
+                           field=printable(name, 100))
         members[name] = value
     return members
+
+
+def _check_text(value: Any, path: str = "") -> None:
+    """Refuse, naming the member (``guest.surname``), text no database can store."""
+    if isinstance(value, dict):
+        for name, member in value.items():
+            where = f"{path}.{name}" if path else name
+            if not _storable(name):
+                raise Body.invalid(where, "this member's name holds a lone surrogate or a NUL "
+                                          "character, which no text can store")
+            _check_text(member, where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, path)
+    elif isinstance(value, str) and not _storable(value):
+        raise Body.invalid(path, "holds a lone surrogate (an unpaired \\ud800 to \\udfff "
+                                 "escape) or a NUL character, which no text can store")
+
+
+def _storable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 and stored by every database (no NUL)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters, with what cannot travel as UTF-8 (lone surrogates)
+    and control characters escaped, fit to be shown back in an error."""
+    cut = text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in cut)
 
 
 def _kind(value: Any) -> str:
@@ -104,14 +158,21 @@ class Body(dict[str, Any]):
         known = set(known)
         for member in body:
             if member not in known:
-                raise cls.invalid(str(member)[:40],
-                                  f"unknown member; known: {', '.join(sorted(known))}")
+                raise cls.invalid(member, f"unknown member; known: {', '.join(sorted(known))}")
         return body
 
     @staticmethod
     def invalid(member: str, why: str) -> ApiError:
-        """The 422 answer for ``member``: ``raise Body.invalid("departure", "must be ...")``."""
-        return ApiError(422, f"invalid_{member}", f"{member}: {why}", field=member)
+        """The 422 answer for ``member``: ``raise Body.invalid("departure", "must be ...")``.
+
+        The code is ``invalid_<member>`` for a member named as this API names them (lower
+        case letters, digits, underscores), else ``invalid_member``: a client's odd name (a NUL,
+        a quote, an emoji) never becomes part of an error code.
+        """
+        shown = printable(member)
+        code = (f"invalid_{member}" if len(member) <= 60 and MEMBER_CODE.fullmatch(member)
+                else "invalid_member")
+        return ApiError(422, code, f"{shown}: {why}", field=shown)
 
     def _given(self, member: str, required: bool, what: str = "") -> Any:
         value = self.get(member)
@@ -149,17 +210,25 @@ class Body(dict[str, Any]):
         return list(dict.fromkeys(value))
 
     def money(self, member: str, required: bool = True) -> Decimal | None:
-        """An amount as a JSON number or a decimal text ("75.00"), at least 0, to the cent."""
+        """An amount as a JSON number or a decimal text ("75.00"), at least 0, to the cent.
+
+        Text is ASCII digits with at most one decimal point: no sign (not even "-0.00"), no
+        exponent, no "1_000" nor "1,000", no other script's digits.
+        """
         value = self._given(member, required, ': an amount such as "75.00"')
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise self.invalid(member, 'must be an amount such as "75.00"')
+        if isinstance(value, str) and not AMOUNT.fullmatch(value.strip()):
+            raise self.invalid(member, f"{printable(value)!r} is not an amount such as "
+                                       '"75.00" (digits 0-9 and a point)')
         try:
             amount = Decimal(str(value).strip())
         except InvalidOperation:
-            raise self.invalid(member, f"{str(value)[:40]!r} is not an amount") from None
-        if not amount.is_finite() or amount < 0 or amount > self.MAX_MONEY:
+            raise self.invalid(member, f"{printable(str(value))!r} is not an amount") from None
+        if (not amount.is_finite() or amount.is_signed() or amount < 0
+                or amount > self.MAX_MONEY):  # is_signed: -0.0 as a JSON number
             raise self.invalid(member, f"must be from 0 to {self.MAX_MONEY}")
         if amount != amount.quantize(CENT):
             raise self.invalid(member, "has more than two decimals")

@@ -195,4 +195,6 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["x-required-scope"] = route.scope
     if route.request_body:
         operation["requestBody"] = dict(route.request_body)
+    if route.exempt:
+        operation["x-conformance-exempt"] = dict(route.exempt)
     return operation

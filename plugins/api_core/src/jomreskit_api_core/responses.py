@@ -7,6 +7,7 @@ with ``"field"`` beside them when the error is about one input field.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ from flask import Response
 from jomreskit.db import timestamp_text
 
 JSON_MIMETYPE = "application/json"
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a request id that JSON text holds as it is
 
 
 class JSONText(str):
@@ -76,8 +78,30 @@ def error(status: int, code: str, message: str,
           headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
           field: str | None = None) -> Response:
     """The error envelope: every error the API answers goes through here. ``field`` names the
-    input field at fault; without one the member is left out."""
-    body: dict[str, Any] = {"code": code, "message": message}
-    if field:
-        body["field"] = field
-    return json_response({"error": body}, status, headers)
+    input field at fault; without one the member is left out.
+
+    It cannot fail: text that UTF-8 cannot carry (a lone surrogate a client sent, echoed in a
+    message) is written as its escape, and should anything else go wrong the answer is still
+    the envelope, a 500 ``internal_error``.
+    """
+    try:
+        body: dict[str, Any] = {"code": _utf8(code), "message": _utf8(message)}
+        if field:
+            body["field"] = _utf8(field)
+        return json_response({"error": body}, status, headers)
+    except Exception:  # noqa: BLE001 - the answer of last resort must not fail itself
+        return internal_error()
+
+
+def internal_error(request_id: str = "") -> Response:
+    """The answer when serving a request failed in a way of the site's own: a 500 envelope of
+    fixed text, built without anything that could fail."""
+    where = f" under request id {request_id}" if _SAFE_ID.fullmatch(request_id) else ""
+    return Response('{"error":{"code":"internal_error","message":"unexpected error; the '
+                    f"site's log has the details{where}\"}}}}", status=500,
+                    mimetype=JSON_MIMETYPE)
+
+
+def _utf8(text: Any) -> str:
+    """``text`` as a string UTF-8 can carry: a lone surrogate becomes its escape, ``\\ud800``."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jomreskit import Event, Kit, Scope, hookimpl
+from jomreskit import Event, Kit, Scope, SiteSetting, hookimpl
 
-from . import routes, wakeup
+from . import routes, settings, wakeup
 
 if TYPE_CHECKING:
     import click
@@ -28,6 +28,21 @@ SCOPE = "events_get"
 def register_scopes() -> list[Scope]:
     return [Scope(SCOPE, "Read the event feed of the manager's properties",
                   granted_by="manager")]
+
+
+@hookimpl
+def register_settings() -> list[SiteSetting]:
+    return [
+        SiteSetting(settings.WAITING_PER_KEY_KEY, settings.WAITING_PER_KEY,
+                    "Long polls (GET /events with wait) one API key may have waiting at once "
+                    "in one server process; beyond them, 429 too_many_waiting with "
+                    "Retry-After."),
+        SiteSetting(settings.WAITING_KEY, settings.WAITING,
+                    "Long polls all keys together may have waiting at once in one server "
+                    "process (each holds a thread): keep it below `jomreskit serve --threads` "
+                    "(default 8) so other requests always find one; beyond it, 429 "
+                    "too_many_waiting with Retry-After."),
+    ]
 
 
 @hookimpl

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -44,6 +44,10 @@ class Page:
     held_back: Position | None = None  # the first of those: settled once the horizon passes it
 
 
+class UnknownCursor(Exception):
+    """The cursor names no event this feed handed out."""
+
+
 class CursorExpired(Exception):
     """The position is older than the oldest event kept: events after it were pruned."""
 
@@ -59,42 +63,84 @@ def pruned_up_to(session: Session) -> Position:
 
 
 def check_kept(session: Session, after: Position) -> None:
-    """Raise CursorExpired when events after ``after`` were pruned."""
+    """Raise CursorExpired when events after ``after`` were pruned: ``after`` is before the
+    oldest event kept (START too, once anything was pruned)."""
     oldest = pruned_up_to(session)
-    if after != START and after < oldest:
+    if oldest != START and after < oldest:
         raise CursorExpired(oldest)
+
+
+def resolve(session: Session, event_id: int) -> Position:
+    """The position of the event a cursor names (``cursor.decode``), its xid looked up.
+
+    Raises CursorExpired when the event was pruned (unless it is the last one pruning deleted,
+    where reading on loses nothing), UnknownCursor when no such event was ever handed out.
+    """
+    if event_id == 0:
+        return START
+    xid = session.scalar(select(EVENTS.c.feed_xid).where(EVENTS.c.id == event_id))
+    if xid is not None:
+        return Position(xid, event_id)
+    oldest = pruned_up_to(session)
+    if oldest.event_id == event_id:
+        return oldest
+    newest = session.scalar(select(func.max(EVENTS.c.id)))
+    if oldest == START or newest is None or event_id > newest:
+        raise UnknownCursor(event_id)
+    raise CursorExpired(oldest)
+
+
+def start_of_kept(session: Session) -> Position:
+    """Where a reader with no cursor starts: just before the oldest event kept."""
+    return pruned_up_to(session)
 
 
 def read(kit: Kit, reader: Reader, start: Position, limit: int,
          types: Collection[str] = (), property_uid: int | None = None) -> Page:
-    """Up to ``limit`` settled events after ``start`` that ``reader`` may see."""
+    """Up to ``limit`` settled events after ``start`` that ``reader`` may see.
+
+    The page, its ``next`` position, ``more_coming`` and ``held_back`` depend only on events
+    the reader may see: a key caught up keeps the same ``next`` however busy other managers'
+    properties are.
+    """
     session = kit.session()
     check_kept(session, start)
+    visible = _visible_to(session, reader)
+    if visible is None:  # a manager of no property: nothing to read, nothing to scan
+        return Page([], start, more_coming=False)
     final = settled(session)
-    query = select(EVENTS).where(final, after(session, start))
+    query = select(EVENTS).where(final, after(session, start), *visible)
     if types:
         query = query.where(EVENTS.c.name.in_(list(types)))
     if property_uid is not None:
         query = query.where(PROPERTY_UID == property_uid)
-    if not reader.is_super:
-        query = query.where(PROPERTY_UID.in_(
-            select(ManagerProperty.property_uid)
-            .where(ManagerProperty.manager_id == reader.manager_id)
-            .scalar_subquery()))
     rows = session.execute(query.order_by(*order(session)).limit(limit)).all()
     events = [(Position(row.feed_xid, row.id), _event(kit, row)) for row in rows]
     if len(events) == limit:
         return Page(events, events[-1][0], more_coming=True)
-    # Fewer than asked: everything settled after ``start`` was seen, also what this reader may
-    # not see, so the next cursor jumps to the last settled event and skips those for good.
-    newest = session.execute(select(EVENTS.c.feed_xid, EVENTS.c.id).where(final)
+    # Fewer than asked: every settled event after ``start`` the reader may see was looked at,
+    # so the next cursor may pass those the filters (types, property) left out, for good;
+    # never an event the reader may not see.
+    newest = session.execute(select(EVENTS.c.feed_xid, EVENTS.c.id)
+                             .where(final, after(session, start), *visible)
                              .order_by(*order(session, descending=True)).limit(1)).first()
-    last = max(start, Position(*newest)) if newest else start
+    last = Position(*newest) if newest else start
     unsettled = session.execute(select(EVENTS.c.feed_xid, EVENTS.c.id)
-                                .where(~final, after(session, last))
+                                .where(~final, after(session, last), *visible)
                                 .order_by(*order(session)).limit(1)).first()
     held_back = None if unsettled is None else Position(*unsettled)
     return Page(events, last, more_coming=held_back is not None, held_back=held_back)
+
+
+def _visible_to(session: Session, reader: Reader) -> list[ColumnElement[bool]] | None:
+    """The conditions of the events ``reader`` may see; None when it may see none."""
+    if reader.is_super:
+        return []
+    runs = select(ManagerProperty.property_uid).where(
+        ManagerProperty.manager_id == reader.manager_id)
+    if session.scalar(runs.limit(1)) is None:
+        return None
+    return [PROPERTY_UID.in_(runs.scalar_subquery())]
 
 
 def _event(kit: Kit, row: Any) -> Event:

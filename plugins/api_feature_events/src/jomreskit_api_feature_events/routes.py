@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from typing import Any
 
-from flask import request
-from jomreskit_api_core import Api, ApiError, Param, current_params, current_token, require_property
+from jomreskit_api_core import (
+    Api,
+    ApiError,
+    Body,
+    Param,
+    current_params,
+    current_token,
+    require_property,
+)
 
 from . import feed, settings, wakeup
-from .cursor import START, Position, decode, encode
+from .cursor import Position, decode, encode
 
 ACKNOWLEDGED = "acknowledged"
+MAX_CURSOR = 64  # characters: longer is no cursor this feed hands out
 MAX_ID = 2**31 - 1  # property ids are 32-bit: a larger one would overflow the query
 
 EVENT = {
@@ -46,7 +55,20 @@ Events are kept as long as webhook deliveries (`JOMRESKIT_WEBHOOK_RETENTION_DAYS
 from before that answers 410 `cursor_expired` with the oldest cursor still available.
 
 `wait` (seconds, at most {settings.MAX_WAIT}) holds the request until an event arrives or the
-time is up."""
+time is up. Waiting requests are capped per key and per server process; beyond the caps the
+answer is 429 `too_many_waiting` with Retry-After (events already there are answered at once
+all the same)."""
+
+TOO_MANY_WAITING = {429: {
+    "description": "Over the rate limit (see api_core), or `too_many_waiting`: this key, or the "
+                   "server process, has as many long polls waiting as it allows "
+                   "(JOMRESKIT_EVENTS_WAITING_PER_KEY, default "
+                   f"{settings.WAITING_PER_KEY}; JOMRESKIT_EVENTS_WAITING, default "
+                   f"{settings.WAITING}). Come back after Retry-After seconds, or read without "
+                   "`wait`.",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}}
 
 EXPIRED = {410: {
     "description": "The cursor is older than the retention (`cursor_expired`); the message and "
@@ -59,8 +81,9 @@ CURSOR_BODY = {
     "required": True,
     "content": {"application/json": {"schema": {
         "type": "object", "required": ["cursor"],
-        "properties": {"cursor": {"type": "string"}},
-    }}},
+        "additionalProperties": False,
+        "properties": {"cursor": {"type": "string", "maxLength": MAX_CURSOR}},
+    }, "example": {"cursor": "ev1_MC4w"}}},
 }
 
 
@@ -70,7 +93,7 @@ def register(api: Api, scope: str) -> None:
 
     @api.route("/events", scope=scope, tags=("events",), summary="Events since a cursor",
                description=FEED_DESCRIPTION, response={"type": "array", "items": EVENT},
-               responses=EXPIRED,
+               responses={**EXPIRED, **TOO_MANY_WAITING},
                params=(
                    Param("after", description="A cursor, or `acknowledged`."),
                    Param("limit", type="integer", minimum=1, maximum=settings.MAX_LIMIT,
@@ -98,22 +121,30 @@ def register(api: Api, scope: str) -> None:
         reader = feed.Reader(token.manager_id, token.is_super)
         deadline = time.monotonic() + params["wait"]
         waker = wakeup.waker(kit)
-        while True:
-            seen = waker.generation
-            try:
-                page = feed.read(kit, reader, after, params["limit"], params.get("types", ()),
-                                 params.get("property_uid"))
-            except feed.CursorExpired as expired:
-                raise _gone(expired) from None
-            left = deadline - time.monotonic()
-            if page.events or left <= 0:
-                break
-            after = page.next
-            session.close()  # no connection held while waiting
-            # Events committed but held behind a running transaction (page.held_back): its end
-            # sends no wake-up when it fired nothing, so the waker watches the horizon for us.
-            waker.wait(seen, left, held=page.held_back)
-            kit.autocommit()
+        with ExitStack() as waiting:
+            placed = False  # the first wait takes a place for waiting readers, kept till the end
+            while True:
+                seen = waker.generation
+                try:
+                    page = feed.read(kit, reader, after, params["limit"],
+                                     params.get("types", ()), params.get("property_uid"))
+                except feed.CursorExpired as expired:
+                    raise _gone(expired) from None
+                left = deadline - time.monotonic()
+                if page.events or left <= 0:
+                    break
+                if not placed:
+                    try:
+                        waiting.enter_context(waker.room(token.api_key_id))
+                    except wakeup.NoRoomToWait as full:
+                        raise _no_room(full) from None
+                    placed = True
+                after = page.next
+                session.close()  # no connection held while waiting
+                # Events committed but held behind a running transaction (page.held_back): its
+                # end sends no wake-up when it fired nothing, so the waker watches the horizon.
+                waker.wait(seen, left, held=page.held_back)
+                kit.autocommit()
         data = [feed.as_json(kit, position, event, encode(position))
                 for position, event in page.events]
         return data, {"next": encode(page.next), "count": len(data),
@@ -127,23 +158,27 @@ def register(api: Api, scope: str) -> None:
                            "where it is, and the answer's `cursor` is the position stored. A "
                            "cursor older than the retention answers 410.",
                request_body=CURSOR_BODY, responses=EXPIRED,
+               exempt={"access": "a key's own position in its own feed: the request names no "
+                                 "property or record, so no other manager's to refuse"},
                response={"type": "object", "required": ["cursor", "acknowledged_at"],
                          "properties": {"cursor": {"type": "string"},
                                         "acknowledged_at": {"type": "string",
                                                             "format": "date-time"}}})
     def acknowledge_cursor() -> Any:
-        body = request.get_json(silent=True)
-        given = body.get("cursor") if isinstance(body, dict) else None
-        if not isinstance(given, str):
-            raise ApiError(422, "invalid_cursor",
-                           'send a JSON object {"cursor": "..."} with a cursor from the feed')
-        position = decode(given)
-        if position is None:
-            raise ApiError(422, "invalid_cursor", "cursor: not a cursor this feed handed out")
+        # api_core's one body reader: malformed or deeply nested JSON, a member given twice
+        # and an unknown member all answer 422, as on every other write.
+        given = Body.of_request(("cursor",)).text("cursor", MAX_CURSOR, required=True)
+        event_id = decode(given)
         api_key_id = current_token().api_key_id
         with kit.transaction() as session:
             try:
+                if event_id is None:
+                    raise feed.UnknownCursor(given)
+                position = feed.resolve(session, event_id)
                 record = feed.acknowledge(session, api_key_id, position)
+            except feed.UnknownCursor:
+                raise ApiError(422, "invalid_cursor", "cursor: not a cursor this feed handed "
+                                                      "out") from None
             except feed.CursorExpired as expired:
                 raise _gone(expired) from None
         return {"cursor": encode(Position(record.xid, record.event_id)),
@@ -151,16 +186,31 @@ def register(api: Api, scope: str) -> None:
 
 
 def _after(session: Any, api_key_id: int, given: str | None) -> Position:
-    if given is None:
-        return START
     if given == ACKNOWLEDGED:
         record = feed.acknowledged(session, api_key_id)
-        return START if record is None else Position(record.xid, record.event_id)
-    position = decode(given)
-    if position is None:
-        raise ApiError(422, "invalid_after",
-                       "after: not a cursor this feed handed out (or `acknowledged`)")
-    return position
+        if record is not None:
+            return Position(record.xid, record.event_id)
+        given = None
+    if given is None:
+        return feed.start_of_kept(session)
+    event_id = decode(given)
+    try:
+        if event_id is None:
+            raise feed.UnknownCursor(given)
+        return feed.resolve(session, event_id)
+    except feed.UnknownCursor:
+        raise ApiError(422, "invalid_after", "after: not a cursor this feed handed out "
+                                             "(or `acknowledged`)") from None
+    except feed.CursorExpired as expired:
+        raise _gone(expired) from None
+
+
+def _no_room(full: wakeup.NoRoomToWait) -> ApiError:
+    retry = str(settings.WAITING_RETRY_AFTER)
+    return ApiError(429, "too_many_waiting",
+                    f"{full}: read without wait, or wait again after {retry} seconds "
+                    "(JOMRESKIT_EVENTS_WAITING_PER_KEY, JOMRESKIT_EVENTS_WAITING)",
+                    {"Retry-After": retry})
 
 
 def _gone(expired: feed.CursorExpired) -> ApiError:

@@ -14,6 +14,11 @@ condition variable. It moves when:
 
 The watching thread runs only while someone waits, and leaves a few seconds after the last.
 
+Each waiting reader holds a server thread, so waiting is capped (``room``): so many per API key
+and so many in all per process (``JOMRESKIT_EVENTS_WAITING_PER_KEY``,
+``JOMRESKIT_EVENTS_WAITING``); a reader beyond them is told to come back (429), and the threads
+other requests need stay free.
+
 None of these fires when a transaction that fired nothing ends, yet that can settle events held
 back behind it (see ``horizon``). So readers waiting on held-back events say which one they
 wait for, and one more thread per process reads the horizon for all of them, sooner at first
@@ -27,12 +32,15 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from . import horizon
+from . import horizon, settings
 from .cursor import Position
 
 if TYPE_CHECKING:
@@ -51,11 +59,22 @@ RECHECK_FIRST, RECHECK_MAX = 0.05, 1.0  # seconds between horizon reads, while e
 _lock = threading.Lock()
 
 
+class NoRoomToWait(Exception):
+    """A reader would wait beyond the caps: its key's, or the process's."""
+
+    def __init__(self, whose: str, cap: int) -> None:
+        super().__init__(f"{cap} long polls of {whose} are waiting already")
+        self.whose = whose
+        self.cap = cap
+
+
 class FeedWaker:
     """What long-polling readers of one site wait on."""
 
     def __init__(self, kit: Kit) -> None:
         self.kit = kit
+        self.per_key, self.in_all = settings.waiting_caps(kit)
+        self._rooms: Counter[int] = Counter()  # api_key_id -> readers of that key waiting
         self.generation = 0
         self._condition = threading.Condition()
         self._waiting = 0
@@ -71,6 +90,30 @@ class FeedWaker:
         if self._channel is None:
             self._channel = channel(session.scalar(text(SCHEMA)))
         return self._channel
+
+    @contextmanager
+    def room(self, api_key_id: int) -> Iterator[None]:
+        """Hold one of the places for waiting readers while the block runs; NoRoomToWait when
+        the key, or the process, has all its places taken."""
+        with self._condition:
+            if self._rooms[api_key_id] >= self.per_key:
+                raise NoRoomToWait("this API key", self.per_key)
+            if self._rooms.total() >= self.in_all:
+                raise NoRoomToWait("all API keys in this server process", self.in_all)
+            self._rooms[api_key_id] += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._rooms[api_key_id] -= 1
+                if not self._rooms[api_key_id]:
+                    del self._rooms[api_key_id]
+
+    @property
+    def waiting_readers(self) -> int:
+        """How many readers hold a place to wait (``room``)."""
+        with self._condition:
+            return self._rooms.total()
 
     @property
     def held_readers(self) -> int:
