@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import hmac
 import json
 import logging
@@ -30,16 +31,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import requests
 from flask import Flask, Response, jsonify, request
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from .core.authmethods import AuthMethodError, client_credentials_token
-from .core.errors import ValidationError
+from .core.errors import JomresKitError, ValidationError
 
 SECRET_PREFIX = "whsec_"
+SHORTEST_KEY, LONGEST_KEY = 24, 64  # bytes of a signing secret, as Standard Webhooks says
 # Standard Webhooks: refuse a timestamp further than five minutes from now (replays, stale
 # copies); the reference library that checks the signature holds the same limit.
 TIMESTAMP_TOLERANCE = 300
@@ -67,6 +69,10 @@ class ResponderConfig:
     password: str | None = None
 
     def __post_init__(self) -> None:
+        parts = urlsplit(self.api_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError(f"--api-url {self.api_url!r} is not an http(s) URL; give the "
+                                  "site's API root, like http://127.0.0.1:8000/api")
         if self.signing_secret:  # none when following the event feed instead of webhooks
             signing_key(self.signing_secret)  # refuse a malformed secret at start-up
         if bool(self.username) != bool(self.password):
@@ -81,14 +87,21 @@ class SignatureError(Exception):
 
 
 def signing_key(secret: str) -> bytes:
-    """The HMAC key of a ``whsec_<base64>`` signing secret."""
+    """The HMAC key of a ``whsec_<base64>`` signing secret (Standard Webhooks: 24 to 64 bytes;
+    a secret that is not one is a copy-paste slip, refused at start-up rather than failing
+    every notification)."""
+    malformed = ValidationError(
+        "the signing secret must be the whsec_... secret `jomreskit webhooks create` printed "
+        f"(whsec_ then base64 of {SHORTEST_KEY} to {LONGEST_KEY} bytes)")
+    if not secret.startswith(SECRET_PREFIX):
+        raise malformed
     encoded = secret.removeprefix(SECRET_PREFIX)
     try:
         key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise ValidationError("the signing secret must be whsec_ followed by base64") from None
-    if not key:
-        raise ValidationError("the signing secret is empty")
+        raise malformed from None
+    if not SHORTEST_KEY <= len(key) <= LONGEST_KEY:
+        raise malformed
     return key
 
 
@@ -555,7 +568,13 @@ def run(config: ResponderConfig, host: str, port: int, log: StepLog,
     """Serve the responder until interrupted (waitress, as `jomreskit serve` does)."""
     import waitress
 
-    server = waitress.create_server(make_app(config, log), host=host, port=port, threads=8)
+    try:  # bind before announcing anything, so a taken port is the one thing said
+        server = waitress.create_server(make_app(config, log), host=host, port=port, threads=8)
+    except OSError as exc:
+        log.close()
+        reason = (f"port {port} is already in use" if exc.errno == errno.EADDRINUSE
+                  else exc.strerror or str(exc))
+        raise JomresKitError(f"the responder cannot listen on {host}:{port}: {reason}") from None
     announce(f"responder listening on http://{host}:{server.effective_port}/ "  # type: ignore[union-attr]
              f"(API {config.api_url}; Ctrl-C to stop)")
     if log.path:
