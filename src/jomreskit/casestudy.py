@@ -45,6 +45,7 @@ from .core.kit import Kit, get_kit
 SiteFactory = Callable[[dict[str, Any]], Any]  # jomreskit.create_app
 
 MARKER = ".jomreskit-demo"
+DEMO_TABLE = "jomreskit_demo"  # marks a database the demo made, as MARKER marks its folder
 NEEDED_PLUGINS = {
     "api_core": "jomreskit-api-core",
     "api_feature_webhooks": "jomreskit-api-feature-webhooks",
@@ -126,6 +127,8 @@ def run(
          "hears of it and reads the booking back.\n")
     folder = fresh_folder(options.folder)
     database_url = options.database_url or f"sqlite:///{folder / 'jomreskit.db'}"
+    if options.database_url:
+        fresh_database(database_url)
     app = set_up_site(create_app, {
         "JOMRESKIT_INSTANCE_PATH": str(folder),
         "JOMRESKIT_DATABASE_URL": database_url,
@@ -383,6 +386,34 @@ def fresh_folder(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_text("made by `jomreskit demo`; wiped by its next run\n")
     return folder
+
+
+def fresh_database(url: str) -> None:
+    """An empty database for the demo at ``url``, dropping an earlier demo's tables (and
+    nothing else): each run is a fresh site, whose key file (made anew in the fresh folder)
+    matches the secrets it stores. A database or schema holding other tables is refused, as a
+    folder is."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        tables = sa.inspect(engine).get_table_names()
+        if tables and DEMO_TABLE not in tables:
+            raise JomresKitError(
+                f"the database {_shown_url(url)} has tables not made by `jomreskit demo` "
+                f"({', '.join(sorted(tables)[:3])}{', ...' if len(tables) > 3 else ''}); give "
+                "the demo an empty database or schema in JOMRESKIT_DATABASE_URL")
+        earlier = sa.MetaData()
+        earlier.reflect(bind=engine)
+        earlier.drop_all(bind=engine)
+        marker = sa.MetaData()
+        sa.Table(DEMO_TABLE, marker, sa.Column("note", sa.Text))
+        marker.create_all(bind=engine)
+        with engine.begin() as connection:
+            connection.execute(marker.tables[DEMO_TABLE].insert().values(
+                note="made by `jomreskit demo`; its tables are dropped by its next run"))
+    finally:
+        engine.dispose()
 
 
 def listen(host: str, port: int, app: Any) -> BaseWSGIServer:

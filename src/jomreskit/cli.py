@@ -562,6 +562,7 @@ def serve(kit: Kit, host: str, port: int, no_worker: bool, threads: int) -> None
 
     if kit.not_ready:
         raise JomresKitError(f"cannot serve: {kit.not_ready}")
+    kit.secret_key  # noqa: B018  an unreadable key file is said now, not at the first request
     try:  # bind before announcing anything, so a taken port is the one thing said
         server = waitress.server.create_server(kit.app, host=host, port=port, threads=threads)
     except OSError as exc:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import Engine, insert, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, scoped_session
@@ -347,8 +348,11 @@ def start_kit(app: Flask, session: scoped_session | None = None) -> Kit:
     config.load(app)
     kit = Kit(app, session)
     app.extensions[EXTENSION] = kit
-    if not app.config.get("SECRET_KEY") and not kit.not_ready:
-        app.config["SECRET_KEY"] = kit.secret_key
+    if not app.config.get("SECRET_KEY"):
+        if type(app.session_interface) is SecureCookieSessionInterface:
+            app.session_interface = _KeyOnFirstSession()
+        else:
+            app.config["SECRET_KEY"] = kit.secret_key
 
     proxies = int(app.config["JOMRESKIT_TRUSTED_PROXIES"] or 0)
     if proxies > 0:  # the sign-in throttle and the rate limits count real client addresses
@@ -378,8 +382,6 @@ def _on_every_request(app: Flask, kit: Kit) -> None:
     @app.before_request
     def _follow_registry_and_warn_once() -> None:
         kit.follow_registry()
-        if not app.config.get("SECRET_KEY") and not kit.not_ready:  # set up since the start
-            app.config["SECRET_KEY"] = kit.secret_key
         if pending:
             pending.clear()
             for message in kit.warnings:
@@ -402,6 +404,16 @@ def _report_upgrade(
         report(f"{name}: up to date ({after or 'no revisions'})")
     else:
         report(f"{name}: upgraded {before or 'empty'} -> {after}")
+
+
+class _KeyOnFirstSession(SecureCookieSessionInterface):
+    """Flask's cookie sessions, signed with the site's key once a request opens one: a command
+    (`--help`, `demo`, ...) builds the app too, and should not write a key file."""
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = get_kit(app).secret_key
+        return super().get_signing_serializer(app)
 
 
 def _engine(url: str) -> Engine:
