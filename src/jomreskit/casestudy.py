@@ -232,9 +232,15 @@ def run(
         if options.database_url:
             environment["JOMRESKIT_DATABASE_URL"] = database_url
         console = kit.settings.get("JOMRESKIT_CONSOLE_PREFIX")
+        feed_env = None
+        if feed:  # what `jomreskit responder --follow` reads from JOMRESKIT_RESPONDER_*
+            feed_env = write_env_file(folder / "responder.env", {
+                "JOMRESKIT_RESPONDER_API_URL": api_url,
+                "JOMRESKIT_RESPONDER_CLIENT_ID": key["client_id"],
+                "JOMRESKIT_RESPONDER_CLIENT_SECRET": key["client_secret"]})
         tell_how_to_go_on(echo, environment, api_url, responder_url, log_path,
                           console=f"{site_url}{console}/" if console else None,
-                          feed_key=key["client_id"] if feed else None)
+                          feed_env=feed_env)
         wait_for_interrupt()
         echo("Stopping the site, its worker and the responder.")
     return outcome.ok
@@ -308,6 +314,8 @@ def catch_up(config: remote.ResponderConfig, log: remote.StepLog, story: Narrato
     give_up.start()
     try:
         remote.follow(config, log, stop, wait=1)
+    except remote.FeedRefused:
+        pass  # told by its failed step, as read.problem
     finally:
         give_up.cancel()
         log.listeners = listeners
@@ -435,9 +443,16 @@ def serving(server: BaseWSGIServer) -> Iterator[None]:
         server.server_close()
 
 
+def write_env_file(path: Path, variables: dict[str, str]) -> Path:
+    """A shell file of ``export`` lines, readable by its owner only (it holds a secret)."""
+    path.touch(mode=0o600)
+    path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in variables.items()))
+    return path
+
+
 def tell_how_to_go_on(echo: Callable[[str], Any], environment: dict[str, str], api_url: str,
                       responder_url: str, log_path: Path, console: str | None = None,
-                      feed_key: str | None = None) -> None:
+                      feed_env: Path | None = None) -> None:
     command = "jomreskit"
     here = Path(sys.executable).parent / "jomreskit"
     if here.exists() and shutil.which("jomreskit") != str(here):
@@ -461,11 +476,11 @@ then fire more events (the story goes on here) and see what the site sent:
 and read the responder's log:
   tail -f {log_path}
 """)
-    if feed_key:
-        echo(f"""Follow the event feed from where the responder left off (the secret is the one
-shown when the key was created):
-  {command} responder --follow --api-url {api_url} --client-id {feed_key} \\
-      --client-secret "$CLIENT_SECRET"
+    if feed_env:
+        echo(f"""Follow the event feed from where the responder left off, with the demo key's
+client id and secret ({feed_env.name} holds them as JOMRESKIT_RESPONDER_* variables):
+  . {shlex.quote(str(feed_env))}
+  {command} responder --follow
 """)
 
 

@@ -455,13 +455,19 @@ FOLLOW_WAIT = 30  # seconds each GET /events may wait for an event
 FOLLOW_RETRY = 5  # seconds before asking again after a failure
 
 
+class FeedRefused(JomresKitError):
+    """The site will not give this key its event feed whatever the retries: the key lacks
+    the scope, or the site has no feed. Waiting would not help; the follower stops."""
+
+
 def follow(config: ResponderConfig, log: StepLog, stop: threading.Event | None = None,
            wait: int = FOLLOW_WAIT) -> None:
     """Read the site's event feed instead of receiving webhooks, until ``stop`` is set.
 
     Starts from the key's acknowledged cursor, so a restart resumes where it left off; logs
     each event, fetches its callback_url as for a notification, and acknowledges each page
-    once its events are handled.
+    once its events are handled. A site that cannot be reached or fails is asked again; one
+    that refuses the key the feed (403: a missing scope; 404: no feed) raises FeedRefused.
     """
     stop = stop or threading.Event()
     http = requests.Session()
@@ -489,6 +495,10 @@ def follow(config: ResponderConfig, log: StepLog, stop: threading.Event | None =
                                     f"{oldest}", status=410)
             after = oldest or after
             continue
+        if answer.status_code in (403, 404):
+            refused = _feed_refused(answer.status_code, page, api_url, config.client_id)
+            log.step("feed", False, refused.message, status=answer.status_code)
+            raise refused
         if answer.status_code != 200 or not isinstance(page, dict):
             log.step("feed", False, f"GET {api_url}/events answered {answer.status_code}: "
                                     f"{_excerpt(answer)}", status=answer.status_code)
@@ -504,6 +514,24 @@ def follow(config: ResponderConfig, log: StepLog, stop: threading.Event | None =
         after = page["meta"]["next"]
         if page["data"]:
             _acknowledge(http, tokens, log, api_url, after, len(page["data"]))
+
+
+def _feed_refused(status: int, page: Any, api_url: str, client_id: str) -> FeedRefused:
+    error = (page or {}).get("error") if isinstance(page, dict) else None
+    error = error if isinstance(error, dict) else {}
+    if status == 403 and error.get("code") == "insufficient_scope":
+        return FeedRefused(
+            f"the API key {client_id} lacks the scope events_get that GET {api_url}/events "
+            "needs: give the key that scope (`jomreskit keys create ... --scope events_get "
+            "--scope webhooks_get`, or tick it on the console's App Key Management page)",
+            code="insufficient_scope")
+    if status == 404:
+        return FeedRefused(
+            f"{api_url}/events answered 404: the site has no event feed (its plugin "
+            "api_feature_events is not installed or not enabled), or --api-url is not its API "
+            "root", code="not_found")
+    return FeedRefused(f"GET {api_url}/events answered {status}: "
+                       f"{error.get('message') or 'refused'}", code=str(error.get("code")))
 
 
 def _acknowledge(http: requests.Session, tokens: TokenClient, log: StepLog, api_url: str,
