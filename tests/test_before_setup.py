@@ -14,7 +14,12 @@ import pytest
 from jomreskit import create_app, get_kit
 from jomreskit.testing import Site
 
-SET_UP = "the database is not set up: run `jomreskit db upgrade`"
+
+def set_up(site: Site) -> str:
+    """What a site not set up says, naming the database and instance folder it looked at."""
+    instance = site.kit.settings["JOMRESKIT_INSTANCE_PATH"]
+    return ("the database is not set up: run `jomreskit db upgrade` (database "
+            f"sqlite:///{instance}/jomreskit.db, instance folder {instance})")
 
 
 @pytest.fixture
@@ -31,7 +36,7 @@ def test_core_commands_before_db_upgrade_say_to_run_it(fresh):
                  ("plugins", "list"), ("plugins", "enable", "api_core")):
         result = fresh.cli(*args)
         assert result.exit_code == 1, args
-        assert result.output.strip() == f"Error: {SET_UP}", args
+        assert result.output.strip() == f"Error: {set_up(fresh)}", args
 
 
 def test_a_plugin_command_before_db_upgrade_is_named_as_not_loaded_yet(fresh):
@@ -39,21 +44,22 @@ def test_a_plugin_command_before_db_upgrade_is_named_as_not_loaded_yet(fresh):
 
     assert result.exit_code == 2
     assert ("Error: no command 'webhooks': plugin commands (webhooks, keys, ...) are not loaded "
-            f"because {SET_UP}") in result.output
+            f"because {set_up(fresh)}") in result.output
     assert "No such command" not in result.output
 
 
 def test_the_help_before_db_upgrade_says_why_plugin_commands_are_missing(fresh):
-    shown = " ".join(fresh.cli("--help").output.split())
+    shown = "".join(fresh.cli("--help").output.split())  # wrapped, even inside a path
 
-    assert f"Plugin commands (webhooks, keys, ...) are not loaded because {SET_UP}." in shown
+    said = f"Plugin commands (webhooks, keys, ...) are not loaded because {set_up(fresh)}."
+    assert "".join(said.split()) in shown
 
 
 def test_serve_refuses_a_database_that_is_not_set_up(fresh):
     result = fresh.cli("serve", "--port", "0")
 
     assert result.exit_code == 1
-    assert result.output.strip() == f"Error: cannot serve: {SET_UP}"
+    assert result.output.strip() == f"Error: cannot serve: {set_up(fresh)}"
 
 
 def test_serve_refuses_a_database_it_cannot_reach(tmp_path):
@@ -117,7 +123,8 @@ def test_an_embedding_app_names_its_own_command_and_db_upgrade_does_not_nag(tmp_
 
     assert before.returncode == 1
     assert before.stderr.strip() == (
-        "Error: the database is not set up: run `flask --app portal jomreskit db upgrade`")
+        "Error: the database is not set up: run `flask --app portal jomreskit db upgrade` "
+        f"(database sqlite:///{tmp_path}/i/jomreskit.db, instance folder {tmp_path}/i)")
     assert upgrade.returncode == 0, upgrade.stderr
     assert "not set up" not in upgrade.stdout + upgrade.stderr
     assert after.returncode == 0, after.stderr

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -210,3 +212,92 @@ def test_without_the_event_feed_the_demo_tells_the_webhook_round_only(tmp_path):
     assert "created an API key with scope webhooks_get (the secret" in result.stdout
     assert "Round trip complete" in result.stdout
     assert "event feed" not in result.stdout
+
+
+def _demo(database_url: str, instance: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "JOMRESKIT_INSTANCE_PATH": str(instance)}
+    env.pop("JOMRESKIT_SECRET_KEY", None)  # the demo's own key file, as on a fresh machine
+    if database_url.startswith("sqlite"):
+        env.pop("JOMRESKIT_DATABASE_URL", None)
+    else:
+        env["JOMRESKIT_DATABASE_URL"] = database_url
+    return subprocess.run([JOMRESKIT, "demo", "--once", "--port", "0"], env=env,
+                          capture_output=True, text=True, timeout=90)
+
+
+def test_the_demo_run_twice_on_one_database_is_a_fresh_site_each_time(database_url, tmp_path):
+    instance = tmp_path / "instance"
+
+    runs = [_demo(database_url, instance) for _ in range(2)]
+
+    for result in runs:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "fired booking_modified property_uid=1 contract_uid=41 (event 22)" in result.stdout
+        assert "Round trip complete" in result.stdout
+    assert sorted(p.name for p in instance.iterdir()) == ["demo"]  # nothing stray beside it
+
+
+def test_the_demo_refuses_a_database_holding_another_site(database_url, tmp_path):
+    if database_url.startswith("sqlite"):
+        database_url = f"sqlite:///{tmp_path / 'portal.db'}"  # configured, outside the folder
+    engine = create_engine(database_url)
+    with engine.begin() as db:
+        db.execute(text("CREATE TABLE stays (id INTEGER PRIMARY KEY)"))
+
+    env = {**os.environ, "JOMRESKIT_INSTANCE_PATH": str(tmp_path / "instance"),
+           "JOMRESKIT_DATABASE_URL": database_url}
+    result = subprocess.run([JOMRESKIT, "demo", "--once", "--port", "0"], env=env,
+                            capture_output=True, text=True, timeout=90)
+
+    assert result.returncode == 1
+    assert "has tables not made by `jomreskit demo` (stays); give the demo an empty database " \
+        "or schema in JOMRESKIT_DATABASE_URL" in result.stderr
+    with engine.connect() as db:
+        assert db.execute(text("SELECT count(*) FROM stays")).scalar() == 0  # still there
+    engine.dispose()
+
+
+def _read_until(process: subprocess.Popen, last: str, timeout: float = 90) -> str:
+    """What ``process`` printed up to and with the first line matching ``last``."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError("exited early:\n" + "".join(seen))
+        seen.append(line)
+        if re.search(last, line):
+            return "".join(seen)
+    raise AssertionError("not said in time:\n" + "".join(seen))
+
+
+def test_the_commands_the_demo_prints_at_the_end_work_as_printed(tmp_path):
+    env = {**os.environ, "JOMRESKIT_INSTANCE_PATH": str(tmp_path / "instance")}
+    for name in ("JOMRESKIT_DATABASE_URL", "JOMRESKIT_SECRET_KEY"):
+        env.pop(name, None)
+    shell = {k: v for k, v in env.items() if not k.startswith("JOMRESKIT_")}  # a new terminal
+    demo = subprocess.Popen([JOMRESKIT, "demo", "--port", "0"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    follower = None
+    try:
+        told = _read_until(demo, r"^  \S*jomreskit responder --follow$")
+        exports = re.search(r"^  (export .*)$", told, re.M)[1]
+        follow = told.split("Follow the event feed", 1)[1].splitlines()[-2:]
+        fire = re.search(r"^  (\S*jomreskit events fire booking_cancelled .*)$", told, re.M)[1]
+
+        follower = subprocess.Popen(["bash", "-c", "\n".join(line.strip() for line in follow)],
+                                    env=shell, text=True, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        _read_until(follower, "following the event feed")
+        fired = subprocess.run(["bash", "-e", "-c", f"{exports}\n{fire}"], env=shell,
+                               capture_output=True, text=True, timeout=60)
+        assert fired.returncode == 0, fired.stderr
+
+        read = _read_until(follower, "read booking_cancelled from the feed", timeout=30)
+        assert "FAILED" not in read, read
+    finally:
+        if follower is not None:
+            os.killpg(follower.pid, signal.SIGTERM)
+            follower.communicate(timeout=30)
+        demo.send_signal(signal.SIGTERM)
+        demo.communicate(timeout=30)

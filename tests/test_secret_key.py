@@ -58,7 +58,11 @@ def test_the_command_line_says_so_in_one_line(tmp_path):
     env = {**os.environ, "JOMRESKIT_INSTANCE_PATH": str(tmp_path)}
     env.pop("JOMRESKIT_SECRET_KEY", None)
     env.pop("JOMRESKIT_DATABASE_URL", None)
-    result = subprocess.run([JOMRESKIT, "plugins", "list"], env=env, capture_output=True,
+    # The key is read once there is something to keep: a set-up site.
+    upgrade = subprocess.run([JOMRESKIT, "db", "upgrade"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert upgrade.returncode == 0, upgrade.stderr
+    result = subprocess.run([JOMRESKIT, "serve", "--port", "0"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr

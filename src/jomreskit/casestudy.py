@@ -45,6 +45,7 @@ from .core.kit import Kit, get_kit
 SiteFactory = Callable[[dict[str, Any]], Any]  # jomreskit.create_app
 
 MARKER = ".jomreskit-demo"
+DEMO_TABLE = "jomreskit_demo"  # marks a database the demo made, as MARKER marks its folder
 NEEDED_PLUGINS = {
     "api_core": "jomreskit-api-core",
     "api_feature_webhooks": "jomreskit-api-feature-webhooks",
@@ -126,6 +127,8 @@ def run(
          "hears of it and reads the booking back.\n")
     folder = fresh_folder(options.folder)
     database_url = options.database_url or f"sqlite:///{folder / 'jomreskit.db'}"
+    if options.database_url:
+        fresh_database(database_url)
     app = set_up_site(create_app, {
         "JOMRESKIT_INSTANCE_PATH": str(folder),
         "JOMRESKIT_DATABASE_URL": database_url,
@@ -229,9 +232,15 @@ def run(
         if options.database_url:
             environment["JOMRESKIT_DATABASE_URL"] = database_url
         console = kit.settings.get("JOMRESKIT_CONSOLE_PREFIX")
+        feed_env = None
+        if feed:  # what `jomreskit responder --follow` reads from JOMRESKIT_RESPONDER_*
+            feed_env = write_env_file(folder / "responder.env", {
+                "JOMRESKIT_RESPONDER_API_URL": api_url,
+                "JOMRESKIT_RESPONDER_CLIENT_ID": key["client_id"],
+                "JOMRESKIT_RESPONDER_CLIENT_SECRET": key["client_secret"]})
         tell_how_to_go_on(echo, environment, api_url, responder_url, log_path,
                           console=f"{site_url}{console}/" if console else None,
-                          feed_key=key["client_id"] if feed else None)
+                          feed_env=feed_env)
         wait_for_interrupt()
         echo("Stopping the site, its worker and the responder.")
     return outcome.ok
@@ -305,6 +314,8 @@ def catch_up(config: remote.ResponderConfig, log: remote.StepLog, story: Narrato
     give_up.start()
     try:
         remote.follow(config, log, stop, wait=1)
+    except remote.FeedRefused:
+        pass  # told by its failed step, as read.problem
     finally:
         give_up.cancel()
         log.listeners = listeners
@@ -385,6 +396,34 @@ def fresh_folder(folder: Path) -> Path:
     return folder
 
 
+def fresh_database(url: str) -> None:
+    """An empty database for the demo at ``url``, dropping an earlier demo's tables (and
+    nothing else): each run is a fresh site, whose key file (made anew in the fresh folder)
+    matches the secrets it stores. A database or schema holding other tables is refused, as a
+    folder is."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        tables = sa.inspect(engine).get_table_names()
+        if tables and DEMO_TABLE not in tables:
+            raise JomresKitError(
+                f"the database {_shown_url(url)} has tables not made by `jomreskit demo` "
+                f"({', '.join(sorted(tables)[:3])}{', ...' if len(tables) > 3 else ''}); give "
+                "the demo an empty database or schema in JOMRESKIT_DATABASE_URL")
+        earlier = sa.MetaData()
+        earlier.reflect(bind=engine)
+        earlier.drop_all(bind=engine)
+        marker = sa.MetaData()
+        sa.Table(DEMO_TABLE, marker, sa.Column("note", sa.Text))
+        marker.create_all(bind=engine)
+        with engine.begin() as connection:
+            connection.execute(marker.tables[DEMO_TABLE].insert().values(
+                note="made by `jomreskit demo`; its tables are dropped by its next run"))
+    finally:
+        engine.dispose()
+
+
 def listen(host: str, port: int, app: Any) -> BaseWSGIServer:
     """A threaded server bound to ``host:port`` (0: any free port), not serving yet.
 
@@ -404,9 +443,16 @@ def serving(server: BaseWSGIServer) -> Iterator[None]:
         server.server_close()
 
 
+def write_env_file(path: Path, variables: dict[str, str]) -> Path:
+    """A shell file of ``export`` lines, readable by its owner only (it holds a secret)."""
+    path.touch(mode=0o600)
+    path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in variables.items()))
+    return path
+
+
 def tell_how_to_go_on(echo: Callable[[str], Any], environment: dict[str, str], api_url: str,
                       responder_url: str, log_path: Path, console: str | None = None,
-                      feed_key: str | None = None) -> None:
+                      feed_env: Path | None = None) -> None:
     command = "jomreskit"
     here = Path(sys.executable).parent / "jomreskit"
     if here.exists() and shutil.which("jomreskit") != str(here):
@@ -430,11 +476,11 @@ then fire more events (the story goes on here) and see what the site sent:
 and read the responder's log:
   tail -f {log_path}
 """)
-    if feed_key:
-        echo(f"""Follow the event feed from where the responder left off (the secret is the one
-shown when the key was created):
-  {command} responder --follow --api-url {api_url} --client-id {feed_key} \\
-      --client-secret "$CLIENT_SECRET"
+    if feed_env:
+        echo(f"""Follow the event feed from where the responder left off, with the demo key's
+client id and secret ({feed_env.name} holds them as JOMRESKIT_RESPONDER_* variables):
+  . {shlex.quote(str(feed_env))}
+  {command} responder --follow
 """)
 
 

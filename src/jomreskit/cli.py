@@ -30,8 +30,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jomreskit")
 
+
+
+class _WholeNumberRange(click.IntRange):
+    """click's IntRange, named for what a user types ("'abc' is not a whole number."), not
+    "is not a valid integer range"."""
+
+    name = "whole number"
+
+    def fail(self, message: str, param: click.Parameter | None = None,
+             ctx: click.Context | None = None) -> Any:
+        super().fail(message.replace("a valid whole number", "a whole number"), param, ctx)
+
+
 # The type of every id a command takes: a whole number that can name a row (1 to MAX_ID).
-ID = click.IntRange(1, MAX_ID)
+ID = _WholeNumberRange(1, MAX_ID)
+# A TCP port to listen on; 0 lets the system choose a free one.
+PORT = _WholeNumberRange(0, 65535)
 
 
 def pass_kit(f: Callable[..., Any] | None = None, *, before_setup: bool = False) -> Any:
@@ -167,7 +182,8 @@ def make_cli(kit: Kit) -> click.Group:
                    help="jomreskit: REST API and webhooks for a booking portal.")
     click.version_option(_version(), "--version", prog_name="jomreskit",
                          message="%(prog)s %(version)s")(cli)
-    for command in (db, plugins_group, users, events, demo, serve, responder, settings_command):
+    for command in (db, plugins_group, users, events, demo, serve, responder, settings_command,
+                    version):
         cli.add_command(command)
     kit.hooks.register_commands(cli=cli)
     return cli
@@ -177,6 +193,24 @@ def _version() -> str:
     from . import __version__
 
     return __version__
+
+
+@click.command()
+@click.pass_context
+def version(ctx: click.Context) -> None:
+    """The version of jomreskit (as --version), and of each loaded plugin."""
+    click.echo(f"jomreskit {_version()}")
+    kit = get_kit()
+    if kit.not_ready:
+        click.echo(as_invoked(f"plugins: not loaded because {kit.not_ready}"))
+        return
+    from .core import registry
+
+    with kit.session() as session:
+        rows = registry.read(session)
+    for row in rows:
+        if row["name"] in kit.loaded.names:
+            click.echo(f"{row['name']} {row['version']}")
 
 
 # -- db ------------------------------------------------------------------------------------
@@ -453,7 +487,7 @@ def events_fire(kit: Kit, event: str, ids: tuple[str, ...], as_json: bool) -> No
     "--port",
     default=8000,
     show_default=True,
-    type=int,
+    type=PORT,
     help="The API's port on 127.0.0.1 (0: any free port).",
 )
 @click.option(
@@ -512,7 +546,7 @@ def demo_seed(kit: Kit, as_json: bool) -> None:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=PORT, help="0: any free port.")
 @click.option("--no-worker", is_flag=True, help="Leave deliveries to separate `jomreskit worker`s.")
 @click.option("--threads", default=8, show_default=True, type=int)
 @pass_kit(before_setup=True)
@@ -528,6 +562,7 @@ def serve(kit: Kit, host: str, port: int, no_worker: bool, threads: int) -> None
 
     if kit.not_ready:
         raise JomresKitError(f"cannot serve: {kit.not_ready}")
+    kit.secret_key  # noqa: B018  an unreadable key file is said now, not at the first request
     try:  # bind before announcing anything, so a taken port is the one thing said
         server = waitress.server.create_server(kit.app, host=host, port=port, threads=threads)
     except OSError as exc:
@@ -604,7 +639,7 @@ def settings_command(kit: Kit, as_json: bool) -> None:
     "from the key's acknowledged cursor.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--port", default=8001, show_default=True, type=PORT, help="0: any free port.")
 @click.option(
     "--username",
     envvar="JOMRESKIT_RESPONDER_USERNAME",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import hmac
 import json
 import logging
@@ -30,16 +31,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import requests
 from flask import Flask, Response, jsonify, request
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from .core.authmethods import AuthMethodError, client_credentials_token
-from .core.errors import ValidationError
+from .core.errors import JomresKitError, ValidationError
 
 SECRET_PREFIX = "whsec_"
+SHORTEST_KEY, LONGEST_KEY = 24, 64  # bytes of a signing secret, as Standard Webhooks says
 # Standard Webhooks: refuse a timestamp further than five minutes from now (replays, stale
 # copies); the reference library that checks the signature holds the same limit.
 TIMESTAMP_TOLERANCE = 300
@@ -67,6 +69,10 @@ class ResponderConfig:
     password: str | None = None
 
     def __post_init__(self) -> None:
+        parts = urlsplit(self.api_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError(f"--api-url {self.api_url!r} is not an http(s) URL; give the "
+                                  "site's API root, like http://127.0.0.1:8000/api")
         if self.signing_secret:  # none when following the event feed instead of webhooks
             signing_key(self.signing_secret)  # refuse a malformed secret at start-up
         if bool(self.username) != bool(self.password):
@@ -81,14 +87,21 @@ class SignatureError(Exception):
 
 
 def signing_key(secret: str) -> bytes:
-    """The HMAC key of a ``whsec_<base64>`` signing secret."""
+    """The HMAC key of a ``whsec_<base64>`` signing secret (Standard Webhooks: 24 to 64 bytes;
+    a secret that is not one is a copy-paste slip, refused at start-up rather than failing
+    every notification)."""
+    malformed = ValidationError(
+        "the signing secret must be the whsec_... secret `jomreskit webhooks create` printed "
+        f"(whsec_ then base64 of {SHORTEST_KEY} to {LONGEST_KEY} bytes)")
+    if not secret.startswith(SECRET_PREFIX):
+        raise malformed
     encoded = secret.removeprefix(SECRET_PREFIX)
     try:
         key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise ValidationError("the signing secret must be whsec_ followed by base64") from None
-    if not key:
-        raise ValidationError("the signing secret is empty")
+        raise malformed from None
+    if not SHORTEST_KEY <= len(key) <= LONGEST_KEY:
+        raise malformed
     return key
 
 
@@ -442,13 +455,19 @@ FOLLOW_WAIT = 30  # seconds each GET /events may wait for an event
 FOLLOW_RETRY = 5  # seconds before asking again after a failure
 
 
+class FeedRefused(JomresKitError):
+    """The site will not give this key its event feed whatever the retries: the key lacks
+    the scope, or the site has no feed. Waiting would not help; the follower stops."""
+
+
 def follow(config: ResponderConfig, log: StepLog, stop: threading.Event | None = None,
            wait: int = FOLLOW_WAIT) -> None:
     """Read the site's event feed instead of receiving webhooks, until ``stop`` is set.
 
     Starts from the key's acknowledged cursor, so a restart resumes where it left off; logs
     each event, fetches its callback_url as for a notification, and acknowledges each page
-    once its events are handled.
+    once its events are handled. A site that cannot be reached or fails is asked again; one
+    that refuses the key the feed (403: a missing scope; 404: no feed) raises FeedRefused.
     """
     stop = stop or threading.Event()
     http = requests.Session()
@@ -476,6 +495,10 @@ def follow(config: ResponderConfig, log: StepLog, stop: threading.Event | None =
                                     f"{oldest}", status=410)
             after = oldest or after
             continue
+        if answer.status_code in (403, 404):
+            refused = _feed_refused(answer.status_code, page, api_url, config.client_id)
+            log.step("feed", False, refused.message, status=answer.status_code)
+            raise refused
         if answer.status_code != 200 or not isinstance(page, dict):
             log.step("feed", False, f"GET {api_url}/events answered {answer.status_code}: "
                                     f"{_excerpt(answer)}", status=answer.status_code)
@@ -491,6 +514,24 @@ def follow(config: ResponderConfig, log: StepLog, stop: threading.Event | None =
         after = page["meta"]["next"]
         if page["data"]:
             _acknowledge(http, tokens, log, api_url, after, len(page["data"]))
+
+
+def _feed_refused(status: int, page: Any, api_url: str, client_id: str) -> FeedRefused:
+    error = (page or {}).get("error") if isinstance(page, dict) else None
+    error = error if isinstance(error, dict) else {}
+    if status == 403 and error.get("code") == "insufficient_scope":
+        return FeedRefused(
+            f"the API key {client_id} lacks the scope events_get that GET {api_url}/events "
+            "needs: give the key that scope (`jomreskit keys create ... --scope events_get "
+            "--scope webhooks_get`, or tick it on the console's App Key Management page)",
+            code="insufficient_scope")
+    if status == 404:
+        return FeedRefused(
+            f"{api_url}/events answered 404: the site has no event feed (its plugin "
+            "api_feature_events is not installed or not enabled), or --api-url is not its API "
+            "root", code="not_found")
+    return FeedRefused(f"GET {api_url}/events answered {status}: "
+                       f"{error.get('message') or 'refused'}", code=str(error.get("code")))
 
 
 def _acknowledge(http: requests.Session, tokens: TokenClient, log: StepLog, api_url: str,
@@ -555,7 +596,13 @@ def run(config: ResponderConfig, host: str, port: int, log: StepLog,
     """Serve the responder until interrupted (waitress, as `jomreskit serve` does)."""
     import waitress
 
-    server = waitress.create_server(make_app(config, log), host=host, port=port, threads=8)
+    try:  # bind before announcing anything, so a taken port is the one thing said
+        server = waitress.create_server(make_app(config, log), host=host, port=port, threads=8)
+    except OSError as exc:
+        log.close()
+        reason = (f"port {port} is already in use" if exc.errno == errno.EADDRINUSE
+                  else exc.strerror or str(exc))
+        raise JomresKitError(f"the responder cannot listen on {host}:{port}: {reason}") from None
     announce(f"responder listening on http://{host}:{server.effective_port}/ "  # type: ignore[union-attr]
              f"(API {config.api_url}; Ctrl-C to stop)")
     if log.path:

@@ -96,6 +96,31 @@ def test_guessing_from_many_addresses_is_refused_but_the_real_users_browser_gets
     assert sign_in(real, "manager").status_code == 302  # not locked out by the guesser
 
 
+def test_a_known_browser_behind_a_sprayers_address_still_gets_in(site):
+    office = "203.0.113.7"  # one address for everyone: an office's or a hotel's NAT
+    known = _browser(site, office)
+    assert sign_in(known, "manager").status_code == 302
+    known.post("/console/sign-out", data={"csrf_token": token_in(known.get("/console/"))})
+    sprayer = _browser(site, office)
+    answers = [sign_in(sprayer, f"user{n}", "123456").status_code for n in range(25)]
+    assert answers[:20] == [401] * 20 and set(answers[20:]) == {429}
+
+    assert sign_in(known, "manager").status_code == 302  # not locked out by the sprayer
+    assert sign_in(_browser(site, office), "manager2").status_code == 429  # unknown browser
+
+
+def test_a_known_browser_s_wrong_passwords_still_count_against_its_user(site):
+    known = _browser(site, "198.51.100.1")
+    assert sign_in(known, "manager").status_code == 302
+    known.post("/console/sign-out", data={"csrf_token": token_in(known.get("/console/"))})
+
+    for _ in range(5):
+        assert sign_in(known, "manager", "guess").status_code == 401
+
+    assert sign_in(known, "manager").status_code == 429
+    assert sign_in(_browser(site, "198.51.100.2"), "manager").status_code == 429
+
+
 def test_a_known_browser_is_still_refused_after_failures_of_its_own(site):
     client = site.client()
     assert sign_in(client, "manager").status_code == 302

@@ -75,6 +75,24 @@ def test_the_same_key_for_another_request_is_a_422(served):
     assert count(site, ContractNote) == notes
 
 
+def test_a_retry_whose_json_is_spelt_otherwise_is_the_same_request(served):
+    site, url, headers = served
+    key = str(uuid.uuid4())
+    sent = {**keyed(headers, key), "Content-Type": "application/json"}
+    first = requests.post(url + NOTES, data='{"text": "Late arrival", "attempt": 1}',
+                          headers=sent)
+    notes = count(site, ContractNote)
+
+    # Re-serialised by another JSON library: no spaces, keys in another order.
+    again = requests.post(url + NOTES, data='{"attempt":1,"text":"Late arrival"}',
+                          headers=sent)
+
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert count(site, ContractNote) == notes
+
+
 def test_keys_belong_to_their_api_key(served):
     site, url, headers = served
     other = auth(bearer_token(site, "manager", SCOPES))

@@ -3,14 +3,20 @@ receiving webhooks, calls each event's callback_url, and resumes after a restart
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from jomreskit_api_core.testing import create_key
 
 from jomreskit.responder import ResponderConfig, StepLog, follow
+
+JOMRESKIT = str(Path(sys.executable).with_name("jomreskit"))
 
 
 class Follower:
@@ -76,3 +82,25 @@ def test_the_command_refuses_to_start_without_a_secret_or_follow(feed):
                            "--client-secret", "y")
     assert result.exit_code != 0
     assert "--signing-secret" in result.output and "Traceback" not in result.output
+
+
+def test_a_key_without_the_feed_scope_stops_the_follower_saying_which_scope(feed, tmp_path):
+    client_id, secret = create_key(feed.site, "manager", ["webhooks_get"])
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("JOMRESKIT_")}
+    environment["JOMRESKIT_INSTANCE_PATH"] = str(tmp_path / "responder")
+
+    try:
+        result = subprocess.run(
+            [JOMRESKIT, "responder", "--follow", "--api-url", feed.base, "--client-id",
+             client_id, "--client-secret", secret], env=environment, capture_output=True,
+            text=True, timeout=60)
+    except subprocess.TimeoutExpired as still_asking:
+        raise AssertionError(f"still asking after a minute: {still_asking.stdout}") from None
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: the API key {client_id} lacks the scope events_get that GET "
+        f"{feed.base}/events needs: give the key that scope (`jomreskit keys create ... "
+        "--scope events_get --scope webhooks_get`, or tick it on the console's App Key "
+        "Management page)")
+    assert result.stdout.count("insufficient_scope") <= 1  # said once, not every 5 s

@@ -9,7 +9,9 @@ Failures are counted three ways within a window:
   browser it has not signed in from before, so a guesser rotating addresses gets nowhere;
 - per known browser: a browser that signed in as that user before (it holds a signed device
   cookie, as OWASP suggests against lockout attacks) is not refused for others' failures,
-  only for its own.
+  neither the username's nor its address's (an office or a hotel shares one address with
+  whoever sprays from it), only for its own. Its wrong passwords still count against the
+  username and the address too.
 """
 
 from __future__ import annotations
@@ -48,9 +50,9 @@ class SignInThrottle:
         is the known browser's id when it holds a device cookie for this username."""
         now = time.monotonic()
         with self._lock:
-            by_address = self._wait(f"address:{address}", self.address_limit, now)
             if device is not None:
-                return max(by_address, self._wait(f"device:{device}", self.limit, now))
+                return self._wait(f"device:{device}", self.limit, now)
+            by_address = self._wait(f"address:{address}", self.address_limit, now)
             return max(by_address, self._wait(f"user:{username}", self.limit, now))
 
     def failed(self, address: str, username: str, device: str | None = None) -> None:

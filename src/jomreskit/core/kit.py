@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
-from sqlalchemy import insert
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import Engine, insert, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, scoped_session
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -21,7 +23,7 @@ from . import config, db, plugins, registry
 from .authmethods import AuthMethod
 from .db import make_engine, make_session
 from .domain.models import EventRecord
-from .errors import PluginError
+from .errors import JomresKitError, PluginError
 from .events import Event, EventCatalog
 from .hooks import Hooks
 from .scopes import Scope
@@ -56,10 +58,11 @@ class Kit:
         opens its own engine on ``JOMRESKIT_DATABASE_URL``."""
         self.app = app
         self.settings = app.config
-        Path(self.settings["JOMRESKIT_INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+        # Nothing is written to the instance folder until something needs it (`db upgrade`
+        # makes the SQLite file, the first stored secret the key file): `--help` leaves none.
         self.owns_session = session is None
         if session is None:
-            self.engine = make_engine(self.settings["JOMRESKIT_DATABASE_URL"])
+            self.engine = _engine(self.settings["JOMRESKIT_DATABASE_URL"])
             self.session = make_session(self.engine)
         else:
             self.session = session
@@ -69,24 +72,39 @@ class Kit:
             self.settings["JOMRESKIT_DATABASE_URL"] = self.engine.url.render_as_string(
                 hide_password=False
             )
-        self.secret_key = site_secret_key(
-            self.settings["JOMRESKIT_SECRET_KEY"], self.settings["JOMRESKIT_INSTANCE_PATH"]
-        )
-        self.secret_box = SecretBox(self.secret_key)
         self._registry_check = threading.Lock()
         self._site_address = SiteAddressReader(self.engine)
         with app.app_context():  # a host's session may only work inside one
             self.load_plugins()
         self.started_with = frozenset(self.loaded.names)  # their pages and routes are mounted
 
+    @functools.cached_property
+    def secret_key(self) -> str:
+        """JOMRESKIT_SECRET_KEY, else the instance's key file, made on first use."""
+        return site_secret_key(
+            self.settings["JOMRESKIT_SECRET_KEY"], self.settings["JOMRESKIT_INSTANCE_PATH"]
+        )
+
+    @functools.cached_property
+    def secret_box(self) -> SecretBox:
+        """Encrypts the secrets plugins store (webhook signing secrets, auth settings)."""
+        return SecretBox(self.secret_key)
+
+    def database_looked_at(self) -> str:
+        """The database and instance folder this site uses, for messages (no password)."""
+        url = self.engine.url.render_as_string(hide_password=True)
+        return f"database {url}, instance folder {self.settings['JOMRESKIT_INSTANCE_PATH']}"
+
     # -- plugins -------------------------------------------------------------------------
 
     def load_plugins(self) -> None:
         """(Re)build the plugin manager from the registry and collect what plugins register."""
-        try:
-            self._registry_stamp: Any = registry.stamp(self.engine)
-        except SQLAlchemyError:
-            self._registry_stamp = None  # not set up (or not reachable): any registry differs
+        self._registry_stamp: Any = None  # not set up (or not reachable): any registry differs
+        if not _missing_sqlite_file(self.engine):  # looking would create the file
+            try:
+                self._registry_stamp = registry.stamp(self.engine)
+            except SQLAlchemyError:
+                pass
         self._next_registry_check = time.monotonic() + REGISTRY_CHECK_SECONDS
         self.pm = plugins.make_plugin_manager(trace=bool(self.settings["JOMRESKIT_TRACE_PLUGINS"]))
         self.hooks = Hooks(self.pm, unload=self._unload)
@@ -169,9 +187,10 @@ class Kit:
     def _registry_records(self) -> list[dict[str, Any]] | None:
         self.not_ready: str | None = None  # why the site cannot serve yet, if it cannot
         try:
-            if not registry.exists(self.engine):
+            if _missing_sqlite_file(self.engine) or not registry.exists(self.engine):
                 self.not_ready = (
-                    f"the database is not set up: run {self.command('db upgrade')}"
+                    f"the database is not set up: run {self.command('db upgrade')} "
+                    f"({self.database_looked_at()})"
                 )
                 self.warnings.append(f"{self.not_ready} (no plugins loaded)")
                 return None
@@ -209,6 +228,7 @@ class Kit:
         then apply every loaded plugin's migrations."""
         from . import migrate  # Alembic is only needed here; keep it out of start-up
 
+        Path(self.settings["JOMRESKIT_INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
         folders = dict(self.hooks.register_migrations())
         _report_upgrade(
             report,
@@ -329,7 +349,10 @@ def start_kit(app: Flask, session: scoped_session | None = None) -> Kit:
     kit = Kit(app, session)
     app.extensions[EXTENSION] = kit
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = kit.secret_key
+        if type(app.session_interface) is SecureCookieSessionInterface:
+            app.session_interface = _KeyOnFirstSession()
+        else:
+            app.config["SECRET_KEY"] = kit.secret_key
 
     proxies = int(app.config["JOMRESKIT_TRUSTED_PROXIES"] or 0)
     if proxies > 0:  # the sign-in throttle and the rate limits count real client addresses
@@ -381,6 +404,38 @@ def _report_upgrade(
         report(f"{name}: up to date ({after or 'no revisions'})")
     else:
         report(f"{name}: upgraded {before or 'empty'} -> {after}")
+
+
+class _KeyOnFirstSession(SecureCookieSessionInterface):
+    """Flask's cookie sessions, signed with the site's key once a request opens one: a command
+    (`--help`, `demo`, ...) builds the app too, and should not write a key file."""
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = get_kit(app).secret_key
+        return super().get_signing_serializer(app)
+
+
+def _engine(url: str) -> Engine:
+    """``make_engine``, or one line naming what to install when the URL's driver is missing."""
+    try:
+        return make_engine(url)
+    except ModuleNotFoundError as exc:
+        if exc.name != "psycopg" and not str(url).startswith("postgresql"):
+            raise
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise JomresKitError(
+            f"JOMRESKIT_DATABASE_URL {shown} needs the PostgreSQL driver psycopg, which is "
+            "not installed here: pip install 'jomreskit[postgres]' (or 'psycopg[binary]')",
+            code="database_driver_missing") from None
+
+
+def _missing_sqlite_file(engine: Engine) -> bool:
+    """A SQLite database whose file does not exist yet: looking would create it."""
+    database = engine.url.database
+    return (engine.url.get_backend_name() == "sqlite" and bool(database)
+            and database != ":memory:" and not database.startswith("file:")
+            and not Path(database).exists())
 
 
 def _short(exc: BaseException) -> str:

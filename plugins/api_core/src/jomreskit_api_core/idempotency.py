@@ -11,6 +11,7 @@ never stored: their transaction rolls back with the row.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -145,13 +146,26 @@ class Idempotency:
 
 
 def fingerprint() -> str:
-    """What makes two requests the same one: method, path, query and body, byte for byte."""
+    """What makes two requests the same one: method, path, query and body. A JSON body counts
+    by what it says, not how it is spelt: a retry re-serialised with other whitespace or key
+    order is the same request. Any other body counts byte for byte."""
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path.encode("utf-8", "surrogatepass"),
-                 request.query_string, request.get_data(cache=True)):
+                 request.query_string, _body()):
         digest.update(b"%d:" % len(part))
         digest.update(part)
     return digest.hexdigest()
+
+
+def _body() -> bytes:
+    data = request.get_data(cache=True)
+    if request.is_json:
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            return data  # the view answers it with its own error; compared as sent
+        return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+    return data
 
 
 def answer(stored: Stored, fingerprint: str) -> Response:

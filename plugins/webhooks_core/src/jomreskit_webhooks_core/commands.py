@@ -74,11 +74,14 @@ def webhooks_create(kit: Kit, manager: str, url: str, authmethod: str | None,
             enabled=not disabled)
         result = services.webhook_json(kit, webhook)
     result["secret"] = secret
+    refused = services.refused_address(kit, result["url"])
     if as_json:
-        echo_json(result)
-    else:
-        click.echo(f"created webhook {result['id']} -> {result['url']}")
-        click.echo(f"signing secret (shown only now): {secret}")
+        echo_json({**result, "warning": refused} if refused else result)
+        return
+    click.echo(f"created webhook {result['id']} -> {result['url']}")
+    click.echo(f"signing secret (shown only now): {secret}")
+    if refused:
+        click.echo(f"warning: {refused}", err=True)
 
 
 @webhooks.command("list")

@@ -89,6 +89,9 @@ def new() -> tuple[str, int]:
         return _form_page(kit, user, None, _without_secrets(kit, sent), 422)
     flash(f"Webhook {webhook_id} created. Copy its signing secret now: it cannot be shown "
           "again.", "success")
+    refused = services.refused_address(kit, sent["url"])
+    if refused:
+        flash(refused[0].upper() + refused[1:] + ".", "warning")
     # Shown in this answer only, never stored in the session or a redirect.
     return _list_page(201, new_secret=secret, secret_webhook_id=webhook_id)
 

@@ -104,7 +104,8 @@ class Guard:
             elif reason not in refusals:
                 refusals.append(reason)
         if not allowed:
-            raise AddressRefused(f"refused to connect to {host}: {'; '.join(refusals)}")
+            raise AddressRefused(f"refused to connect to {host}: {'; '.join(refusals)} "
+                                 "(JOMRESKIT_WEBHOOK_ALLOWED_NETWORKS opens chosen ranges)")
         return allowed
 
 

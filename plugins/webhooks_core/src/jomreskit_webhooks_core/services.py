@@ -10,9 +10,11 @@ Secrets never leave these functions in clear, except the signing secret returned
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -21,7 +23,7 @@ from jomreskit.db import utcnow
 from jomreskit.domain import ManagerProperty, User
 from jomreskit.domain import services as domain_services
 
-from . import message, settings, wakeup
+from . import config, message, settings, wakeup
 from .models import DELIVERY_STATUSES, FAILED, PENDING, Delivery, DeliveryAttempt, Webhook
 
 if TYPE_CHECKING:
@@ -93,6 +95,28 @@ def create_webhook(
     session.add(webhook)
     session.flush()
     return webhook, secret
+
+
+def refused_address(kit: Kit, url: str) -> str | None:
+    """Why deliveries to ``url`` will be refused as the site is set up, naming the setting that
+    opens the address; None when they may go. Said when a webhook is made, rather than first
+    at its failed delivery. Only an address written in the URL (or ``localhost``) is judged
+    here: a name is resolved when each delivery connects, and checked then."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        host = "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    reason = config.site_guard(kit).refusal(address)
+    if reason is None:
+        return None
+    opening = "127.0.0.0/8" if address.is_loopback and address.version == 4 else (
+        f"{address}/{address.max_prefixlen}")
+    return (f"deliveries to {url} will be refused: {reason}. To send there, open it in "
+            f"JOMRESKIT_WEBHOOK_ALLOWED_NETWORKS (e.g. {opening}) for every process of the site "
+            "(serve, worker)")
 
 
 def update_webhook(
