@@ -68,11 +68,7 @@ def make_api_site(make_site: Callable[..., Site], tmp_path: Path) -> Iterator[Ca
             else:
                 (folder / f"test_plugin_{number}.py").write_text(plugin)
         config.setdefault("JOMRESKIT_PLUGINS_DIR", str(folder))
-        built = make_site(**config)
-        if seed:
-            result = built.cli("demo", "seed")
-            assert result.exit_code == 0, result.output
-        site = restart(built)
+        site = restart(make_site(seed=seed, **config))
         started.append(site)
         return site
 
