@@ -22,6 +22,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +42,7 @@ from sqlalchemy.pool import NullPool
 from werkzeug.serving import make_server
 
 from .core.kit import Kit, get_kit
-from .core.plugins import discover
+from .core.plugins import Candidate, discover
 from .site import create_app
 
 POSTGRES_ENV = "JOMRESKIT_TEST_POSTGRES_URL"
@@ -178,11 +179,11 @@ class SiteTemplates:
         effective.update(settings)
         if not effective.get("JOMRESKIT_SECRET_KEY"):
             return None
-        plugins_dir = effective.get("JOMRESKIT_PLUGINS_DIR") or Path(
-            effective["JOMRESKIT_INSTANCE_PATH"]) / "plugins"
-        installed = discover(plugins_dir)
-        if any(plugin.source == "file" for plugin in installed):
+        plugins_dir = Path(effective.get("JOMRESKIT_PLUGINS_DIR") or Path(
+            effective["JOMRESKIT_INSTANCE_PATH"]) / "plugins")
+        if any(not path.name.startswith("_") for path in plugins_dir.glob("*.py")):
             return None
+        installed = _installed_plugins(*_installation())
         described = repr((seed, sorted((k, repr(v)) for k, v in effective.items()
                                        if k not in _PER_TEST_SETTINGS and k != POSTGRES_ENV),
                           [(p.name, p.module, p.version, p.requires) for p in installed]))
@@ -243,6 +244,20 @@ class SiteTemplates:
             list(pool.map(lambda found: _on_server(
                 found[0], f"DROP DATABASE IF EXISTS {found[1]} WITH (FORCE)"),
                 [found for found in self.databases if found[1] not in self.uncreated]))
+
+
+def _installation() -> tuple[tuple[str, float], ...]:
+    """What changes when a distribution is installed or removed: the import path's folders
+    and their modification times."""
+    return tuple((folder, os.stat(folder).st_mtime if os.path.isdir(folder) else 0.0)
+                 for folder in sys.path)
+
+
+@cache
+def _installed_plugins(*_installation: tuple[str, float]) -> tuple[Candidate, ...]:
+    """The installed plugins (entry points), read once per installation: reading every
+    distribution's metadata costs more than copying a database."""
+    return tuple(discover(None))
 
 
 @pytest.fixture(scope="session")
