@@ -22,11 +22,12 @@ import hashlib
 import os
 import secrets
 import shutil
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -231,9 +232,13 @@ class SiteTemplates:
             url, found = _database_at(server, name), name
         else:
             found = str(instance / "site.db")
-            url = f"sqlite:///{found}"
+            url = f"sqlite:///{instance / 'built.db'}"
         set_up({**settings, "JOMRESKIT_INSTANCE_PATH": str(instance / "instance"),
                 "JOMRESKIT_DATABASE_URL": url, "JOMRESKIT_PLUGINS_DIR": None}, seed)
+        if not server:
+            # One file with every commit in it, whatever is still in the write-ahead log.
+            with closing(sqlite3.connect(instance / "built.db")) as built:
+                built.execute("VACUUM INTO ?", (found,))
         return found
 
     def drop(self) -> None:
