@@ -226,6 +226,7 @@ def test_a_stalled_endpoint_never_holds_up_the_others(make_webhook_site, receive
         assert attempt.duration_ms < 6000
 
 
+@pytest.mark.serial  # times the worker's stop against its deadline: alone
 def test_sigterm_stops_a_worker_held_by_a_stalled_endpoint_within_the_deadline(
         make_webhook_site, receiver, stalling):
     site = make_webhook_site(JOMRESKIT_WEBHOOK_TIMEOUT=3)
