@@ -27,8 +27,12 @@ chromium:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 # Every test; the PostgreSQL half runs when JOMRESKIT_TEST_POSTGRES_URL is set (.ci/run sets it).
+# Tests spend most of their time waiting (servers, timeouts, the database), so they run in
+# TEST_WORKERS processes; then the tests marked serial, which must not share the machine.
+TEST_WORKERS ?= 4
 test: setup chromium lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/pytest -m serial $(PYTEST_ARGS) || test $$? -eq 5  # 5: none among those asked for
 
 # ruff, then the import rules of .importlinter (layers, the public surface, plugins apart).
 lint: setup

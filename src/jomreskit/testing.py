@@ -4,33 +4,73 @@ Loaded by pytest by itself wherever jomreskit is installed (its ``pytest11`` ent
 plugin's tests use these fixtures without a conftest.py.
 
 - ``database_url``: each test runs once on SQLite and once on PostgreSQL (the latter when
-  JOMRESKIT_TEST_POSTGRES_URL is set; it gets a schema of its own, dropped afterwards).
-- ``make_site(**config)``: a set-up site (migrated, registry built) in a temporary instance.
-- ``site``: ``make_site()`` with the demo data seeded.
+  JOMRESKIT_TEST_POSTGRES_URL is set; it gets a database of its own, dropped afterwards).
+- ``make_site(seed=False, **config)``: a set-up site (migrated, registry built, the demo data
+  seeded when ``seed``) in a temporary instance.
+- ``site``: ``make_site(seed=True)``.
 - ``serve_app(app)``: serve a WSGI app on a free loopback port in a thread; returns its URL.
+
+Setting up a site (every migration, the registry, the demo seed) costs far more than most tests
+do, so ``make_site`` sets up each distinct site once per test session, as a template database,
+and gives each test a copy of it: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
+PostgreSQL. Each test still owns its database; nobody else sees it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import shutil
+import sqlite3
+import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from flask import Flask
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
 from werkzeug.serving import make_server
 
 from .core.kit import Kit, get_kit
+from .core.plugins import Candidate, discover
 from .site import create_app
 
 POSTGRES_ENV = "JOMRESKIT_TEST_POSTGRES_URL"
+
+
+def _psycopg(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+@cache
+def _server(url: str) -> Engine:
+    """An AUTOCOMMIT engine on the PostgreSQL server ``url`` names, to create and drop
+    databases with (one per server and process; NullPool: no connection kept between uses)."""
+    return sa.create_engine(_psycopg(url), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def _on_server(server: str, *statements: str) -> None:
+    with _server(server).connect() as connection:
+        for statement in statements:
+            connection.execute(sa.text(statement))
+
+
+def _database_at(server: str, name: str) -> str:
+    """The URL of database ``name`` on the server ``server`` names."""
+    return make_url(_psycopg(server)).set(database=name).render_as_string(hide_password=False)
 
 
 @contextmanager
@@ -40,31 +80,30 @@ def scratch_database(url: str | None, folder: Path, prefix: str = "t") -> Iterat
     if not url:
         yield f"sqlite:///{folder / 'site.db'}"
         return
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    import sqlalchemy as sa
-
     schema = f"{prefix}_{secrets.token_hex(6)}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    _on_server(url, f"CREATE SCHEMA {schema}")
     try:
+        url = _psycopg(url)
         separator = "&" if "?" in url else "?"
         yield f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
     finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+        _on_server(url, f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of this test's own."""
+    """A fresh, empty database: a SQLite file, or on PostgreSQL a schema of this test's own;
+    in a test that builds sites with ``make_site``, a database of its own, which the first
+    site built creates (as a copy of a set-up one)."""
     server = None
     if request.param == "postgresql":
         server = os.environ.get(POSTGRES_ENV)
         if not server:
             pytest.skip(f"{POSTGRES_ENV} is not set")
+        if "make_site" in request.fixturenames:
+            templates: SiteTemplates = request.getfixturevalue("site_templates")
+            yield templates.new_database(server)
+            return
     with scratch_database(server, tmp_path) as url:
         yield url
 
@@ -86,12 +125,163 @@ class Site:
         return self.app.test_client()
 
 
+def set_up(settings: Mapping[str, Any], seed: bool = False) -> None:
+    """Set up the site ``settings`` describe, as a real one is: `jomreskit db upgrade` (every
+    migration, the registry built from what is installed), then `jomreskit demo seed` when
+    ``seed``, each by an app of its own that lets go of its connections when done."""
+    installer = get_kit(create_app(settings))
+    with installer.app.app_context():
+        installer.upgrade_database(report=lambda _message: None)
+    installer.session.remove()
+    installer.engine.dispose()
+    if seed:
+        app = create_app(settings)
+        seeder = Site(app, get_kit(app))
+        result = seeder.cli("demo", "seed")
+        seeder.kit.session.remove()
+        seeder.kit.engine.dispose()
+        assert result.exit_code == 0, result.output
+
+
+# Settings that differ from test to test without changing what the database holds.
+_PER_TEST_SETTINGS = ("JOMRESKIT_INSTANCE_PATH", "JOMRESKIT_DATABASE_URL", "JOMRESKIT_PLUGINS_DIR")
+
+
+class SiteTemplates:
+    """Set-up sites kept as template databases for the test session, one per distinct setup
+    (its settings, the installed plugins, seeded or not), each built the first time a test
+    asks for it and copied into every test's own database after that.
+
+    On PostgreSQL it also keeps the tests' own databases: each is created when its test's
+    first site is built, and dropped when the session ends, not after each test (a DROP
+    DATABASE waits for a checkpoint of the whole server).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.built: dict[tuple[str, str], str] = {}  # (server or "", key) -> file or database
+        self.uncreated: set[str] = set()  # names of the tests' databases not created yet
+        self.databases: list[tuple[str, str]] = []  # (server, name) to drop at the end
+        self.lock = threading.Lock()
+
+    def new_database(self, server: str) -> str:
+        """The URL of a PostgreSQL database for a test, created by ``provide``."""
+        name = f"t_{secrets.token_hex(6)}"
+        self.uncreated.add(name)
+        self.databases.append((server, name))
+        return _database_at(server, name)
+
+    @staticmethod
+    def key(settings: Mapping[str, Any], seed: bool) -> str | None:
+        """What sets up a site's database apart from another's; None when it is the test's
+        own (single-file plugins, whose registry rows name their path; a secret key kept in
+        the instance folder, which would not decrypt the template's secrets)."""
+        effective = {k: v for k, v in os.environ.items() if k.startswith("JOMRESKIT_")}
+        effective.update(settings)
+        if not effective.get("JOMRESKIT_SECRET_KEY"):
+            return None
+        plugins_dir = Path(effective.get("JOMRESKIT_PLUGINS_DIR") or Path(
+            effective["JOMRESKIT_INSTANCE_PATH"]) / "plugins")
+        if any(not path.name.startswith("_") for path in plugins_dir.glob("*.py")):
+            return None
+        installed = _installed_plugins(*_installation())
+        described = repr((seed, sorted((k, repr(v)) for k, v in effective.items()
+                                       if k not in _PER_TEST_SETTINGS and k != POSTGRES_ENV),
+                          [(p.name, p.module, p.version, p.requires) for p in installed]))
+        if str(Path(effective["JOMRESKIT_INSTANCE_PATH"]).parent) in described:
+            return None  # some setting names a file of the test's own
+        return hashlib.sha256(described.encode()).hexdigest()[:16]
+
+    def provide(self, settings: Mapping[str, Any], key: str | None, seed: bool) -> bool:
+        """Make the database of ``settings`` a copy of the template ``key`` (built first if
+        need be) and say True; or, when there is no template or the database is not new (a
+        second site on it, say), leave it to be set up as it is (created, if the test's own
+        PostgreSQL database is not yet) and say False."""
+        url = str(settings["JOMRESKIT_DATABASE_URL"])
+        if url.startswith("sqlite"):
+            target = Path(make_url(url).database or "")
+            if key is None or (target.exists() and target.stat().st_size):
+                return False
+            shutil.copyfile(self.template("", key, settings, seed), target)
+            return True
+        name = make_url(url).database or ""
+        if name not in self.uncreated:
+            return False
+        self.uncreated.discard(name)
+        server = os.environ[POSTGRES_ENV]
+        if key is None:
+            _on_server(server, f"CREATE DATABASE {name}")
+            return False
+        template = self.template(server, key, settings, seed)
+        _on_server(server, f"CREATE DATABASE {name} TEMPLATE {template}")
+        return True
+
+    def template(self, server: str, key: str, settings: Mapping[str, Any], seed: bool) -> str:
+        with self.lock:
+            if (server, key) not in self.built:
+                self.built[server, key] = self._build(server, key, settings, seed)
+            return self.built[server, key]
+
+    def _build(self, server: str, key: str, settings: Mapping[str, Any], seed: bool) -> str:
+        instance = self.folder / key
+        instance.mkdir(parents=True, exist_ok=True)
+        if server:
+            name = f"tmpl_{key}_{secrets.token_hex(4)}"
+            _on_server(server, f"CREATE DATABASE {name}")
+            self.databases.append((server, name))
+            url, found = _database_at(server, name), name
+        else:
+            found = str(instance / "site.db")
+            url = f"sqlite:///{instance / 'built.db'}"
+        set_up({**settings, "JOMRESKIT_INSTANCE_PATH": str(instance / "instance"),
+                "JOMRESKIT_DATABASE_URL": url, "JOMRESKIT_PLUGINS_DIR": None}, seed)
+        if not server:
+            # One file with every commit in it, whatever is still in the write-ahead log.
+            with closing(sqlite3.connect(instance / "built.db")) as built:
+                built.execute("VACUUM INTO ?", (found,))
+        return found
+
+    def drop(self) -> None:
+        """Drop the PostgreSQL databases (the SQLite files go with the session's folder), a
+        few at once: DROP DATABASEs that wait at the same time share one checkpoint."""
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            # FORCE: a server process a test started may still hold a connection to one.
+            list(pool.map(lambda found: _on_server(
+                found[0], f"DROP DATABASE IF EXISTS {found[1]} WITH (FORCE)"),
+                [found for found in self.databases if found[1] not in self.uncreated]))
+
+
+def _installation() -> tuple[tuple[str, float], ...]:
+    """What changes when a distribution is installed or removed: the import path's folders
+    and their modification times."""
+    return tuple((folder, os.stat(folder).st_mtime if os.path.isdir(folder) else 0.0)
+                 for folder in sys.path)
+
+
+@cache
+def _installed_plugins(*_installation: tuple[str, float]) -> tuple[Candidate, ...]:
+    """The installed plugins (entry points), read once per installation: reading every
+    distribution's metadata costs more than copying a database."""
+    return tuple(discover(None))
+
+
+@pytest.fixture(scope="session")
+def site_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteTemplates]:
+    """The session's set-up sites, copied into each test's database by ``make_site``."""
+    templates = SiteTemplates(tmp_path_factory.mktemp("site-templates"))
+    yield templates
+    templates.drop()
+
+
 @pytest.fixture
-def make_site(tmp_path: Any, database_url: str) -> Iterator[Callable[..., Site]]:
-    """Build set-up sites on the test's database; each call may add config."""
+def make_site(tmp_path: Any, database_url: str,
+              site_templates: SiteTemplates) -> Iterator[Callable[..., Site]]:
+    """Build set-up sites on the test's database; each call may add config, and ``seed=True``
+    seeds the demo data. The first site is a copy of one set up before in the session with
+    the same settings and plugins, where there is one."""
     made: list[Site] = []
 
-    def make(**config: Any) -> Site:
+    def make(seed: bool = False, **config: Any) -> Site:
         settings = {
             "JOMRESKIT_INSTANCE_PATH": str(tmp_path / f"instance{len(made)}"),
             "JOMRESKIT_DATABASE_URL": database_url,
@@ -100,13 +290,11 @@ def make_site(tmp_path: Any, database_url: str) -> Iterator[Callable[..., Site]]
             "TESTING": True,
         }
         settings.update(config)
-        # As on a real site: `jomreskit db upgrade` first, then the site starts from the
-        # registry that built, so every plugin's init_app runs on the app under test.
-        installer = get_kit(create_app(settings))
-        with installer.app.app_context():
-            installer.upgrade_database(report=lambda _message: None)
-        installer.session.remove()
-        installer.engine.dispose()
+        key = SiteTemplates.key(settings, seed) if not made else None
+        if not site_templates.provide(settings, key, seed):
+            set_up(settings, seed)
+        # As on a real site: the site starts from the registry the set-up built, so every
+        # plugin's init_app runs on the app under test.
         app = create_app(settings)
         site = Site(app, get_kit(app))
         made.append(site)
@@ -121,10 +309,7 @@ def make_site(tmp_path: Any, database_url: str) -> Iterator[Callable[..., Site]]
 @pytest.fixture
 def site(make_site: Callable[..., Site]) -> Site:
     """A set-up site with the demo data seeded (Fawlty Towers is property 1, contract 41...)."""
-    built = make_site()
-    result = built.cli("demo", "seed")
-    assert result.exit_code == 0, result.output
-    return built
+    return make_site(seed=True)
 
 
 @pytest.fixture
@@ -134,7 +319,9 @@ def serve_app() -> Iterator[Callable[[Any], str]]:
 
     def serve(app: Any) -> str:
         server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits for the loop to look, 0.5 s a server by default.
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                         daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_port}"
 

@@ -6,6 +6,7 @@ The demo: manager ``manager`` runs Fawlty Towers (property 1, contract 41) and B
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,14 +46,16 @@ class Feed:
         """Every event after ``after``, page by page; and the cursor to read on from."""
         events: list[dict[str, Any]] = []
         held = False
+        give_up = time.monotonic() + 120
         while True:
             # meta.more with no data: events wait behind a transaction still running somewhere
-            # in the database (another test's, say); wait for it rather than stop early.
+            # on the server (another test's, say, which may be slow under load); wait for it to
+            # end rather than stop early.
             page = self.page(manager, **({"after": after} if after else {}),
                              **({"wait": 5} if held else {}), **params)
             events += page["data"]
             after = page["meta"]["next"]
-            if not page["data"] and not (page["meta"]["more"] and not held):
+            if not page["data"] and not (page["meta"]["more"] and time.monotonic() < give_up):
                 return events, after
             held = not page["data"]
 

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from jomreskit import create_app, get_kit
 from jomreskit.testing import Site
 
 
@@ -93,25 +92,14 @@ def receiver(serve_app: Callable[[Any], str]) -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def make_webhook_site(make_site: Callable[..., Site]) -> Iterator[Callable[..., Site]]:
-    """Build demo-seeded sites, started afresh after set-up as a real server would be, so
-    the plugins the registry names (webhooks_core and the auth methods) are active."""
-    started: list[Site] = []
+def make_webhook_site(make_site: Callable[..., Site]) -> Callable[..., Site]:
+    """Build demo-seeded sites, started once set up, as a real server would be, so the
+    plugins the registry names (webhooks_core and the auth methods) are active."""
 
     def make(**config: Any) -> Site:
-        built = make_site(**config)
-        result = built.cli("demo", "seed")
-        assert result.exit_code == 0, result.output
-        settings = {k: v for k, v in built.app.config.items() if k.startswith("JOMRESKIT_")}
-        app = create_app({**settings, "TESTING": True})
-        site = Site(app, get_kit(app))
-        started.append(site)
-        return site
+        return make_site(seed=True, **config)
 
-    yield make
-    for site in started:
-        site.kit.session.remove()
-        site.kit.engine.dispose()
+    return make
 
 
 @pytest.fixture

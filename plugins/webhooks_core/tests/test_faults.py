@@ -108,6 +108,7 @@ def attempts(site):
 # -- 1. retries and expired claims on a quiet site -----------------------------------------
 
 
+@pytest.mark.serial  # measures the idle worker's CPU and the retry's lateness: alone
 def test_a_retry_is_sent_on_time_on_a_quiet_site_by_an_idle_worker_process(site, receiver):
     create(site, receiver.url + "/hook")
     receiver.answer(500, "not now")
@@ -225,6 +226,7 @@ def test_a_stalled_endpoint_never_holds_up_the_others(make_webhook_site, receive
         assert attempt.duration_ms < 6000
 
 
+@pytest.mark.serial  # times the worker's stop against its deadline: alone
 def test_sigterm_stops_a_worker_held_by_a_stalled_endpoint_within_the_deadline(
         make_webhook_site, receiver, stalling):
     site = make_webhook_site(JOMRESKIT_WEBHOOK_TIMEOUT=3)
@@ -286,8 +288,9 @@ def test_a_worker_process_rides_out_its_connections_being_terminated(site, recei
         receiver.answer(200, "ok", delay=0.01)
     name = f"jk_drill_{secrets.token_hex(4)}"
     url = site.kit.engine.url.render_as_string(hide_password=False)
+    named = site.kit.engine.url.update_query_dict({"application_name": name})
     process = worker_process(site, "--concurrency", "4",
-                             JOMRESKIT_DATABASE_URL=f"{url}&application_name={name}")
+                             JOMRESKIT_DATABASE_URL=named.render_as_string(hide_password=False))
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     terminated = 0
     try:
