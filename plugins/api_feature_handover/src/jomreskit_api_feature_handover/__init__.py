@@ -52,10 +52,8 @@ def register_migrations() -> str:
 
 
 @hookimpl
-def event_fired(kit: Kit, event: Event) -> str | None:
-    if revisions.record(kit, event):
-        return "booking revision recorded for handover"
-    return None
+def event_fired(kit: Kit, event: Event) -> None:
+    revisions.record(kit, event)  # bookkeeping, not an outcome worth telling who fired
 
 
 @hookimpl

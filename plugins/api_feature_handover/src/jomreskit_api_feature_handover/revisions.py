@@ -35,7 +35,7 @@ _RECORD = insert(BookingRevision.__table__)
 
 
 def record(kit: Kit, event: Event) -> bool:
-    """Make the revision ``event`` is, when it is one; in the firing transaction."""
+    """Make the revision ``event`` is, when it is one (True); in the firing transaction."""
     if event.name not in REVISING:
         return False
     session = kit.session()

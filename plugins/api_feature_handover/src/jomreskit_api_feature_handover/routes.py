@@ -5,8 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from jomreskit_api_core import Api, ApiError, Param, current_api_key, current_params, \
-    current_token, require_property
+from jomreskit_api_core import (
+    Api,
+    ApiError,
+    Param,
+    current_api_key,
+    current_params,
+    current_token,
+    require_property,
+)
 
 from . import revisions
 
