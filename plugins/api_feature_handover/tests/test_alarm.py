@@ -108,19 +108,25 @@ def test_the_alarm_reaches_the_feed_and_its_callback(make_handover):
     assert stranger.get(f"/webhooks/1/{alarm.EVENT}/{revision}").status_code == 403
 
 
-def test_serve_checks_on_its_own(make_handover):
-    """The check runs beside `jomreskit serve` (background_services), as the feed's pruner."""
+def test_the_services_serve_runs_check_on_their_own(make_handover):
+    """`jomreskit serve` starts every plugin's background_services (the webhook worker, the
+    feed's pruner, this check): started the same way, the check finds the missed booking."""
     handover = make_handover(JOMRESKIT_HANDOVER_CHECK_SECONDS="0.1", **NOW)
     handover.key()
     contract = handover.book()
-    watchman = alarm.Watchman(handover.site.kit, SCOPE)
-    watchman.start()
+    kit = handover.site.kit
+    with handover.site.app.app_context():
+        services = kit.hooks.background_services(kit=kit)
+    assert any(isinstance(service, alarm.Watchman) for service in services)
+    for service in services:
+        service.start()
     try:
-        for _ in range(200):
+        for _ in range(400):
             if handover.events(alarm.EVENT):
                 break
             threading.Event().wait(0.05)
     finally:
-        watchman.stop()
+        for service in services:
+            service.stop()
 
     assert [ids["contract_uid"] for ids in handover.events(alarm.EVENT)] == [contract]
