@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from jomreskit_api_feature_handover import revisions
+from jomreskit_api_feature_handover.models import Acknowledgement, BookingRevision
+from sqlalchemy import func, select
 
-from jomreskit.domain import services
+from jomreskit.domain import EventRecord, services
 
 from .conftest import SCOPE
 
@@ -141,3 +144,22 @@ def test_the_scope_is_granted_by_managers(handover):
                                "--json")
 
     assert result.exit_code == 0, result.output
+
+
+def test_revisions_older_than_the_retention_go_with_their_acknowledgements(handover):
+    key = handover.key()
+    old, kept = handover.book(days=200), handover.book(days=210)
+    [(_, old_revision, _), _] = key.pending()
+    key.acknowledge(1, old, old_revision)
+    site = handover.site
+    with site.app.app_context():
+        cutoff = site.kit.session().scalar(select(EventRecord.created_at).where(
+            EventRecord.id == old_revision)) + timedelta(microseconds=1)
+        older = site.kit.session().scalar(select(func.count()).where(
+            BookingRevision.revision <= old_revision))  # the demo's bookings too
+        gone = revisions.prune(site.kit, cutoff)
+        left = site.kit.session().scalar(select(func.count()).select_from(Acknowledgement))
+        site.kit.session.remove()
+
+    assert (gone, left) == (older, 0)
+    assert [c for c, _, _ in key.pending()] == [kept]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from sqlalchemy import exists, select, update
 from jomreskit.db import utcnow
 from jomreskit.domain import ManagerProperty, User
 
-from . import settings
+from . import revisions, settings
 from .models import Acknowledgement, BookingRevision
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ log = logging.getLogger("jomreskit.handover")
 
 EVENT = "booking_unacknowledged"
 BATCH = 500  # revisions claimed in one transaction
+PRUNE_EVERY = 3600  # seconds between two prunings by the Watchman
 
 
 def watchers(kit: Kit, scope: str) -> tuple[datetime | None, dict[int, datetime]]:
@@ -104,7 +106,8 @@ def _watched(revision: BookingRevision, any_property: datetime | None,
 
 class Watchman:
     """The check beside `jomreskit serve`, every JOMRESKIT_HANDOVER_CHECK_SECONDS, as the event
-    feed's pruner and the webhook worker run there (``background_services``)."""
+    feed's pruner and the webhook worker run there (``background_services``); hourly, it also
+    deletes revisions older than the retention."""
 
     def __init__(self, kit: Kit, scope: str) -> None:
         self.kit, self.scope = kit, scope
@@ -122,12 +125,16 @@ class Watchman:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        pruned_at = float("-inf")
         while not self._stop.is_set():
             with self.kit.app.app_context():
                 try:
                     count = check(self.kit, self.scope)
                     if count:
                         log.warning("%d booking revisions unacknowledged past the delay", count)
+                    if time.monotonic() - pruned_at >= PRUNE_EVERY:
+                        revisions.prune(self.kit, utcnow() - settings.retention(self.kit))
+                        pruned_at = time.monotonic()
                 except Exception as exc:  # the next round tries again
                     log.warning("checking for unacknowledged bookings failed: %s", exc)
                 finally:

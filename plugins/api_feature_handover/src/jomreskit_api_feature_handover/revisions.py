@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, insert, select
+from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -113,3 +113,14 @@ def acknowledged_by_any(session: Session, revisions: Sequence[int]) -> set[int]:
         return set()
     return set(session.scalars(select(Acknowledgement.revision).distinct().where(
         Acknowledgement.revision.in_(list(revisions)))))
+
+
+def prune(kit: Kit, older_than: datetime) -> int:
+    """Delete the revisions recorded before ``older_than`` and their acknowledgements; how many
+    revisions went. Kept as long as the event feed keeps events, so a key's list (and the
+    alarm's look) never grows without end."""
+    with kit.transaction() as session:
+        old = select(BookingRevision.revision).where(BookingRevision.recorded_at < older_than)
+        session.execute(delete(Acknowledgement).where(Acknowledgement.revision.in_(old)))
+        return session.execute(delete(BookingRevision).where(
+            BookingRevision.recorded_at < older_than)).rowcount

@@ -14,6 +14,9 @@ DELAY_KEY = "JOMRESKIT_HANDOVER_ALARM_MINUTES"
 DELAY_MINUTES = 30  # as Booking.com's e-mail to the property
 CHECK_KEY = "JOMRESKIT_HANDOVER_CHECK_SECONDS"
 CHECK_SECONDS = 60
+# The same key and default as webhooks_core's deliveries and the event feed's events.
+RETENTION_KEY = "JOMRESKIT_WEBHOOK_RETENTION_DAYS"
+RETENTION_DAYS = 30
 
 SETTINGS = [
     SiteSetting(DELAY_KEY, DELAY_MINUTES,
@@ -38,3 +41,8 @@ def check_every(kit: Kit) -> float:
 def _value(kit: Kit, key: str, default: float) -> float | str:
     value = kit.settings.get(key)
     return default if value in (None, "") else value
+
+
+def retention(kit: Kit) -> timedelta:
+    """How long revisions (and their acknowledgements) are kept."""
+    return timedelta(days=float(_value(kit, RETENTION_KEY, RETENTION_DAYS)))
