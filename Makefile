@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PLUGINS := api_core api_feature_webhooks api_feature_search api_feature_events \
-           api_feature_availability api_feature_bookings webhooks_core \
+           api_feature_availability api_feature_bookings api_feature_handover webhooks_core \
            authmethod_none authmethod_basic authmethod_oauth
 STAMP := $(VENV)/.installed
 

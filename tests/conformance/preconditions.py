@@ -14,7 +14,7 @@ from typing import Any
 
 from jomreskit.domain import services
 
-from .races import Sent, day, last_event_id
+from .races import ACKNOWLEDGE, Sent, acknowledge_path, day, last_event_id, revisions_to_take
 
 
 @dataclass(frozen=True)
@@ -94,4 +94,10 @@ PRECONDITIONS: dict[tuple[str, str], Precondition] = {
         no_if_match="stores the key's own acknowledged position, which only its key writes "
                     "and which never moves back; there is no shared record to match",
         write=lambda world, n: Sent("/events/cursor", {"cursor": world[-1 - n % len(world)]})),
+    ("POST", ACKNOWLEDGE): Precondition(
+        ("bookings_handover",), arrange=lambda site: revisions_to_take(site, 3),
+        no_if_match="records the key's own acknowledgement of one revision, which only its key "
+                    "writes and which acknowledging again leaves as it is; there is no shared "
+                    "record to match",
+        write=lambda world, n: Sent(acknowledge_path(*world[n % len(world)]))),
 }

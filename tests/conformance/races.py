@@ -382,6 +382,38 @@ def acknowledged_furthest(_site: Any, world: dict[str, Any], answers: list[Answe
     assert {a.data["cursor"] for a in answers} <= set(world["cursors"][:furthest + 1])
 
 
+# -- booking handover: acknowledging a revision -------------------------------------------
+
+ACKNOWLEDGE = "/handover/bookings/<int:property_uid>/<int:contract_uid>/<int:revision>/acknowledge"
+
+
+def revisions_to_take(site: Any, count: int = 1) -> list[tuple[int, int]]:
+    """``count`` new bookings of property 1: (contract_uid, revision) each, oldest first."""
+    made = []
+    for n in range(count):
+        contract = services.add_booking(site.kit, 1, day(200 + 3 * n), day(202 + 3 * n), [2])
+        made.append((contract.contract_uid, last_event_id(site)))  # its event is the revision
+    return made
+
+
+def acknowledge_path(contract_uid: int, revision: int) -> str:
+    return f"/handover/bookings/1/{contract_uid}/{revision}/acknowledge"
+
+
+def acknowledged_once_each(site: Any, world: list[tuple[int, int]],
+                           answers: list[Answer]) -> None:
+    """One acknowledgement row per revision acknowledged, whatever raced; every answer for a
+    revision says the same first acknowledgement."""
+    from jomreskit_api_feature_handover.models import Acknowledgement
+
+    rows = Counter(site.kit.session().scalars(select(Acknowledgement.revision)))
+    assert rows == Counter({revision: 1 for _, revision in world}), rows
+    said: dict[int, set[str]] = {}
+    for answer in answers:
+        said.setdefault(answer.data["revision"], set()).add(answer.data["acknowledged_at"])
+    assert all(len(times) == 1 for times in said.values()), said
+
+
 RACES: dict[tuple[str, str], tuple[Race, ...]] = {
     ("PUT", "/rates/<int:property_uid>"): (
         Race("identical", ("rates_write",), arrange=seed_rate,
@@ -456,6 +488,15 @@ RACES: dict[tuple[str, str], tuple[Race, ...]] = {
         Race("overlapping", ("events_get",), arrange=events_to_acknowledge, prepare=cursors,
              send=lambda w, n: Sent("/events/cursor", {"cursor": w["cursors"][n]}),
              answers=ok(200), check=acknowledged_furthest),
+    ),
+    ("POST", ACKNOWLEDGE): (
+        Race("identical", ("bookings_handover",), arrange=revisions_to_take,
+             send=lambda w, n: Sent(acknowledge_path(*w[0])),
+             answers=ok(200), check=acknowledged_once_each),
+        Race("out of order", ("bookings_handover",),
+             arrange=lambda site: revisions_to_take(site, 10),
+             send=lambda w, n: Sent(acknowledge_path(*w[9 - n % 10])),  # newest first, twice
+             answers=ok(200), check=acknowledged_once_each),
     ),
 }
 

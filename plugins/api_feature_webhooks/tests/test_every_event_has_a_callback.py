@@ -69,6 +69,10 @@ def events_since(site, after: int) -> list[Event]:
                 for r in rows]
 
 
+# Events a plugin fires on its own rather than a change through the domain's services; their
+# plugins' tests read their callbacks (api_feature_handover: tests/test_alarm.py).
+FIRED_BY_THEIR_PLUGINS = {"booking_unacknowledged"}
+
 DELETIONS = {"booking_note_deleted", "guest_deleted", "property_deleted", "room_deleted",
              "review_deleted", "extra_deleted", "coupon_deleted", "manager_deleted"}
 
@@ -152,7 +156,8 @@ def test_the_callback_of_every_event_answers_its_record(callbacks):
         s.delete_room(kit, doomed_room.room_uid)
         s.delete_property(kit, doomed_property.property_uid)
     fired = events_since(site, start)
-    assert {e.name for e in fired} == {t.name for t in kit.catalog}  # every event, once or more
+    unfired = {t.name for t in kit.catalog} - {e.name for e in fired}
+    assert unfired <= FIRED_BY_THEIR_PLUGINS  # every other event, once or more
 
     usernames = {1: "manager", terry.manager_id: "terry"}
     problems = []
