@@ -59,7 +59,9 @@ class Kit:
         Path(self.settings["JOMRESKIT_INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
         self.owns_session = session is None
         if session is None:
-            self.engine = make_engine(self.settings["JOMRESKIT_DATABASE_URL"])
+            self.engine = make_engine(
+                self.settings["JOMRESKIT_DATABASE_URL"],
+                prepared_statements=bool(self.settings["JOMRESKIT_DATABASE_PREPARED_STATEMENTS"]))
             self.session = make_session(self.engine)
         else:
             self.session = session
@@ -263,10 +265,9 @@ class Kit:
 
     def autocommit(self) -> None:
         """Let the current thread's session run each statement as a transaction of its own
-        (``db.autocommit``): for requests that only read. Called before its first statement;
-        the session is made, and takes its connection, only if it is used
-        (``db.autocommit_thread_session``)."""
-        db.autocommit_thread_session(self.session)
+        (``db.autocommit``): for requests that only read, or write in single statements.
+        Called before its first statement; once it has begun, it changes nothing."""
+        db.autocommit(self.session())
 
     # -- events ----------------------------------------------------------------------------
 
@@ -340,7 +341,6 @@ def start_kit(app: Flask, session: scoped_session | None = None) -> Kit:
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
             kit.session.remove()
-            db.forget_thread_autocommit(kit.session)  # if the request never made its session
 
     _on_every_request(app, kit)
     loaded = list(kit.loaded.names)

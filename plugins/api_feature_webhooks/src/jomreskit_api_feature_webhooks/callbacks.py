@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from jomreskit_api_core import JSONText, driver_connection
+from jomreskit_api_core import JSONText, request_connection
 from sqlalchemy import select
 
 from jomreskit import EventType, NotFound
@@ -113,9 +113,9 @@ def _read(kit: Kit, reader: str, property_uid: int, id: int | None) -> JSONText 
     """The record ``statements`` reads for ``reader`` as JSON text, or None when there is
     none."""
     statement = statements.prepared(kit.engine.dialect, guest_fields(kit.settings))[reader]
-    # On the request's driver connection, where the token check read: the record comes back
-    # as JSON text, which the answer carries as it is (no ORM objects, no Session, no decoding).
-    return statement.text(driver_connection(), id=id, property_uid=property_uid)
+    # On the request's connection, where the token check read: the record comes back as JSON
+    # text, which the answer carries as it is (no ORM objects, no decoding).
+    return statement.text(request_connection(), id=id, property_uid=property_uid)
 
 
 def read_contract(kit: Kit, property_uid: int, contract_uid: int | None) -> Record | None:
