@@ -9,6 +9,7 @@ from .core.db import (
     CompiledStatement,
     UTCDateTime,
     autocommit,
+    autocommit_options,
     driver_timestamp,
     in_autocommit,
     make_engine,
@@ -17,5 +18,5 @@ from .core.db import (
     utcnow,
 )
 
-__all__ = ["Base", "CompiledStatement", "UTCDateTime", "autocommit", "driver_timestamp",
-           "in_autocommit", "make_engine", "make_session", "timestamp_text", "utcnow"]
+__all__ = ["Base", "CompiledStatement", "UTCDateTime", "autocommit", "autocommit_options",
+           "driver_timestamp", "in_autocommit", "make_engine", "make_session", "timestamp_text", "utcnow"]

@@ -240,6 +240,47 @@ def driver_timestamp(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_AUTOCOMMIT_ENGINE = "jomreskit_autocommit_engine"  # Session.info: make_session's engine, so
+_AUTOCOMMIT_WHEN_USED = "jomreskit_autocommit_when_used"  # flagged, it runs in autocommit
+
+
+class _Session(Session):
+    """The sessions of ``make_session``: told ``autocommit_when_used``, they run in autocommit
+    should they connect before they next commit, roll back or close, which costs nothing when
+    they do not connect at all. (``get_bind`` is SQLAlchemy's documented place to choose a
+    session's engine; the one chosen here shares the pool, with ``autocommit_options``.)"""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        if self.info.get(_AUTOCOMMIT_WHEN_USED):
+            return self.info[_AUTOCOMMIT_ENGINE]
+        return super().get_bind(*args, **kwargs)
+
+    def close(self) -> None:
+        self.info.pop(_AUTOCOMMIT_WHEN_USED, None)
+        super().close()
+
+
+@event.listens_for(_Session, "after_transaction_end")
+def _autocommit_ends_with_its_transaction(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_AUTOCOMMIT_WHEN_USED, None)
+
+
+def autocommit_when_used(session: Session) -> None:
+    """``autocommit(session)`` without taking a connection now: the session runs in autocommit
+    if it connects before it next commits, rolls back or closes. For a request that may not
+    touch the session at all. Sessions not made by ``make_session`` (a host app's) take
+    ``autocommit`` at once."""
+    if session.in_transaction():
+        return
+    if _AUTOCOMMIT_ENGINE in session.info:
+        session.info[_AUTOCOMMIT_WHEN_USED] = True
+    else:
+        autocommit(session)
+
+
 def make_session(engine: Engine) -> scoped_session:
     """A thread-local session registry bound to ``engine``; requests and workers each get theirs."""
-    return scoped_session(sessionmaker(bind=engine, expire_on_commit=False))
+    autocommitting = engine.execution_options(**autocommit_options(engine))
+    return scoped_session(sessionmaker(bind=engine, class_=_Session, expire_on_commit=False,
+                                       info={_AUTOCOMMIT_ENGINE: autocommitting}))

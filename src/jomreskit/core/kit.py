@@ -266,8 +266,9 @@ class Kit:
     def autocommit(self) -> None:
         """Let the current thread's session run each statement as a transaction of its own
         (``db.autocommit``): for requests that only read, or write in single statements.
-        Called before its first statement; once it has begun, it changes nothing."""
-        db.autocommit(self.session())
+        Called before its first statement; once it has begun, it changes nothing. It takes a
+        connection only if it is used (``db.autocommit_when_used``)."""
+        db.autocommit_when_used(self.session())
 
     # -- events ----------------------------------------------------------------------------
 

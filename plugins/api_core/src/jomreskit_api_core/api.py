@@ -33,6 +33,7 @@ from jomreskit import (
     PermissionDenied,
     ValidationError,
 )
+from jomreskit.db import autocommit_options
 from jomreskit.domain import User, services
 
 from . import responses
@@ -211,6 +212,9 @@ class Api:
 
     def __init__(self, kit: Kit, prefix: str) -> None:
         self.kit = kit
+        #: The site's engine as ``request_connection`` connects to it: the same pool, each
+        #: statement a transaction of its own.
+        self.engine = kit.engine.execution_options(**autocommit_options(kit.engine))
         #: The API's mount point, e.g. "/api" ("" when the API is the whole site).
         self.prefix = "" if prefix == "/" else prefix.rstrip("/")
         self.routes: list[Route] = []
@@ -415,6 +419,7 @@ class _RuleView:
             response = error_response(exc)
         finally:
             _CALL.reset(entered)
+            call.give_back_connection()
         headers = response.headers
         headers["X-Request-Id"] = call.request_id
         if call.rate_headers:  # none when the answer is a 429, which carries its own
@@ -435,6 +440,10 @@ class _RuleView:
             call.property_uid = property_uid
         token = call.token = api.oauth.authenticate(route.scope)
         api.limiter.hit(token.api_key_id)
+        # Back to the pool before the view runs: a view that waits (a long poll) or works in a
+        # transaction then holds one connection, not two; one that reads on the request's
+        # connection takes it again.
+        call.give_back_connection()
         if not route.writes:
             return _run_view(call, route, view_args)
         return self.write(call, route, view_args, token)
@@ -604,7 +613,8 @@ class _Call:
     on ``flask.g``, whose every read is a proxy lookup (some twenty a call, where the whole of
     a callback's API work is a few dozen microseconds)."""
 
-    __slots__ = ("api", "request_id", "property_uid", "token", "params", "rate_headers")
+    __slots__ = ("api", "request_id", "property_uid", "token", "params", "connection",
+                 "rate_headers")
 
     def __init__(self, api: Api, request_id: str) -> None:
         self.api = api
@@ -612,7 +622,13 @@ class _Call:
         self.property_uid: int | None = None  # the path's, read with the token's grant
         self.token: TokenGrant | None = None
         self.params: dict[str, Any] = {}
+        self.connection: Connection | None = None  # request_connection's, while it is held
         self.rate_headers: dict[str, str] | None = None  # added to the answer
+
+    def give_back_connection(self) -> None:
+        held, self.connection = self.connection, None
+        if held is not None:
+            held.close()
 
 
 _CALL: ContextVar[_Call | None] = ContextVar("jomreskit_api_call", default=None)
@@ -667,22 +683,22 @@ def _loaded(model: type[Any], key: int) -> Any:
 
 
 def request_connection() -> Connection:
-    """The current API request's connection: its session's (``kit.session()``), on which each
-    statement is a transaction of its own unless the request is writing in one (a write
-    view's, whose uncommitted changes it then sees).
+    """The current API request's connection, on which each statement is a transaction of its
+    own: taken from the site's pool on first use, given back once the token is checked and
+    when the request is answered.
 
     For the hot paths, as statements compiled ahead (``jomreskit.db.CompiledStatement``): the
-    token check, a callback's record, token issue's key read and INSERT. ORM work stays on
-    ``kit.session()``, which it shares.
+    token check, a callback's record, token issue's key read and INSERT. It does not see what
+    the request's session has written and not yet committed; ORM work stays on
+    ``kit.session()``.
     """
     call = _CALL.get()
     if call is None:
         raise RuntimeError("request_connection() is only available while an API request is "
                            "served")
-    session = call.api.kit.session()
-    if not session.in_transaction():
-        call.api.kit.autocommit()
-    return session.connection()
+    if call.connection is None:
+        call.connection = call.api.engine.connect()
+    return call.connection
 
 
 def current_params() -> dict[str, Any]:
