@@ -19,4 +19,5 @@ from .core.db import (
 )
 
 __all__ = ["Base", "CompiledStatement", "UTCDateTime", "autocommit", "autocommit_options",
-           "driver_timestamp", "in_autocommit", "make_engine", "make_session", "timestamp_text", "utcnow"]
+           "driver_timestamp", "in_autocommit", "make_engine", "make_session", "timestamp_text",
+           "utcnow"]
