@@ -16,6 +16,7 @@ from jomreskit_api_core import JSONText, request_connection
 from sqlalchemy import select
 
 from jomreskit import EventType, NotFound
+from jomreskit.db import timestamp_text
 from jomreskit.domain import EventRecord, User
 
 from . import records, statements
@@ -183,7 +184,7 @@ def tombstone(kit: Kit, event: str, property_uid: int, id: int | None) -> Record
     recorded = kit.session().scalars(query.order_by(EventRecord.id.desc()).limit(1)).first()
     if recorded is None:
         return None
-    return {**recorded.ids, "deleted": True, "deleted_at": recorded.created_at.isoformat()}
+    return {**recorded.ids, "deleted": True, "deleted_at": timestamp_text(recorded.created_at)}
 
 
 def tombstone_reader(event: str) -> Reader:
