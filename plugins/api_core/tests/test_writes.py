@@ -20,8 +20,8 @@ NOTES = "/bookings/1/41/notes"
 
 
 @pytest.fixture
-def served(make_api_site, serve_app):
-    site = make_api_site(plugins=[WRITES_PLUGIN])
+def served(make_api_site, serve_app, site_mode):
+    site = make_api_site(plugins=[WRITES_PLUGIN], mode=site_mode)
     token = bearer_token(site, "manager", ["notes_write", "guests_get", "guests_write"])
     return site, serve_app(site.app) + "/api", auth(token)
 

@@ -112,7 +112,8 @@ def _forget_on_commit(connection: Connection) -> None:
 
 
 def _nothing_changed_after_all(connection: Connection) -> None:
-    connection.info.pop(_CHANGED, None)
+    if not connection.invalidated:  # else its info goes with the connection it belonged to
+        connection.info.pop(_CHANGED, None)
 
 
 def _forget() -> None:
