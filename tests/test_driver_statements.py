@@ -5,6 +5,7 @@ connection the server ended is handled as SQLAlchemy handles one (the pool repla
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import weakref
@@ -199,3 +200,30 @@ print(",".join(n for n in names if hasattr(host.dispatch, n) and len(getattr(hos
                              text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == ""
+
+
+def test_a_forked_child_uses_its_own_connections_and_leaves_the_parents_working(engine):
+    # SQLAlchemy's way for a child process: dispose(close=False), then connections of its own.
+    by_id = CompiledStatement(name_of("id"), engine.dialect)
+    engine = engine.execution_options(**db.autocommit_options(engine))  # as the API reads
+    parent = engine.connect()
+    assert by_id.scalar(parent, {"id": 1}) == "Fawlty Towers"
+    with engine.connect() as rested:  # one more resting in the pool at the fork
+        by_id.scalar(rested, {"id": 1})
+
+    child = os.fork()
+    if child == 0:  # the child: exits 0 only if its own connection reads
+        status = 1
+        try:
+            engine.dispose(close=False)
+            with engine.connect() as connection:
+                status = 0 if by_id.scalar(connection, {"id": 1}) == "Fawlty Towers" else 1
+        finally:
+            os._exit(status)
+    _pid, status = os.waitpid(child, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert by_id.scalar(parent, {"id": 1}) == "Fawlty Towers"  # the parent's, untouched
+    parent.close()
+    with engine.connect() as again:
+        assert by_id.scalar(again, {"id": 1}) == "Fawlty Towers"
