@@ -56,8 +56,16 @@ def test_a_write_commits_its_change_and_its_event(served):
 
 @pytest.mark.parametrize("then, status", [("refuse", 422), ("crash", 500), ("nested", 422),
                                           ("answer_error", 418)])
-def test_a_write_that_fails_after_changing_something_leaves_nothing(served, then, status):
+def test_a_write_that_fails_after_changing_something_leaves_nothing(served, then, status,
+                                                                    site_mode, request):
     site, url, headers = served
+    if (then, site_mode, site.kit.engine.dialect.name) == ("nested", "embedded", "sqlite"):
+        # A host's plain SQLite engine leaves transactions to the sqlite3 driver, with which a
+        # SAVEPOINT begins and RELEASE commits a transaction of its own (SQLAlchemy's pysqlite
+        # notes, "Serializable isolation / Savepoints / Transactional DDL").
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "a view's own savepoint commits on a host's SQLite engine without SQLAlchemy's "
+            "pysqlite transaction recipe")))
     notes, events = count(site, ContractNote), count(site, EventRecord)
 
     response = requests.post(url + NOTES, json={"text": "Late arrival", "then": then},
