@@ -108,6 +108,9 @@ def _short_lock_waits(site) -> None:
 
 def test_a_write_kept_waiting_by_other_writers_is_a_503_busy_with_retry_after(served):
     site, url, headers = served
+    if not site.kit.owns_session and site.kit.engine.dialect.name == "sqlite":
+        pytest.skip("on a host's plain SQLite engine a write does not take the lock up front "
+                    "(no BEGIN IMMEDIATE), so this test's way of holding it does not apply")
     _short_lock_waits(site)
     holding, release = threading.Event(), threading.Event()
 

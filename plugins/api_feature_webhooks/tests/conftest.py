@@ -47,12 +47,11 @@ class Callbacks:
 
 
 @pytest.fixture
-def make_callbacks(make_api_site, serve_app, site_mode):
-    """Serve a demo site (with extra config) and call it back: on its own, and embedded in a
-    host app that shares its Flask-SQLAlchemy session (``site_mode``)."""
+def make_callbacks(make_api_site, serve_app):
+    """Serve a demo site (with extra config) and call it back."""
 
     def make(**config: Any) -> Callbacks:
-        site = make_api_site(mode=site_mode, **config)
+        site = make_api_site(**config)
         base = serve_app(site.app)
         site.app.config["JOMRESKIT_BASE_URL"] = base
         return Callbacks(site, base)
