@@ -1,7 +1,10 @@
 """A site that has its own Flask app and its own SQLAlchemy set-up embeds jomreskit."""
 
+import importlib
 import json
 import re
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -169,3 +172,87 @@ def test_one_rollback_removes_the_hosts_change_its_event_and_the_delivery(shared
     assert _guest_and_rows(shared) == before == ("Mrs Richards", before[1], 0)
     assert shared.site.cli("worker", "--drain").exit_code == 0
     assert shared.receiver.bodies == []
+
+
+# -- the README's portal, as a newcomer copies it --------------------------------------------
+
+
+def _readme_portal(folder, database_url: str) -> str:
+    """The README's embedding example as written, its folder (and, on PostgreSQL, its database
+    address) moved to the test's own."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    [portal] = [block for block in blocks if "JomresKit(app, session=db.session)" in block]
+    portal = portal.replace("/tmp/portal", str(folder))
+    if database_url.startswith("postgresql"):
+        portal = re.sub(r'SQLALCHEMY_DATABASE_URI="[^"]*"',
+                        f"SQLALCHEMY_DATABASE_URI={database_url!r}", portal)
+    return portal
+
+
+def test_the_readmes_portal_answers_a_token_and_a_callback(tmp_path, database_url,
+                                                           monkeypatch):
+    source = _readme_portal(tmp_path, database_url)
+    (tmp_path / "portal_example.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    portal = importlib.import_module("portal_example")
+    app = portal.app
+    cli = app.test_cli_runner()
+    for args in (["db", "upgrade"], ["demo", "seed"]):
+        result = cli.invoke(args=["jomreskit", *args])
+        assert result.exit_code == 0, result.output
+    # The README's next command runs in a process of its own, which starts with the plugins the
+    # registry now holds.
+    with app.app_context():
+        portal.db.engine.dispose()
+    sys.modules.pop("portal_example")
+    portal = importlib.import_module("portal_example")
+    app = portal.app
+    cli = app.test_cli_runner()
+    created = cli.invoke(args=["jomreskit", "keys", "create", "--manager", "manager", "--scope",
+                               "webhooks_get", "--json"])
+    assert created.exit_code == 0, created.output
+    key = json.loads(created.output)
+    client = app.test_client()
+
+    issued = client.post("/api/oauth/token", data={"grant_type": "client_credentials"},
+                         auth=(key["client_id"], key["client_secret"]),
+                         base_url="https://portal.example")
+    assert issued.status_code == 200, issued.get_data(as_text=True)
+    token = issued.get_json()["access_token"]
+    changed = client.post("/stays/41", json={"guest": "Mr Richards"})
+    callback = client.get("/api/webhooks/1/booking_modified/41",
+                          headers={"Authorization": f"Bearer {token}"},
+                          base_url="https://portal.example")
+
+    assert changed.status_code == 200, changed.get_data(as_text=True)
+    assert callback.status_code == 200, callback.get_data(as_text=True)
+    assert callback.get_json()["data"]["contract_uid"] == 41
+    with app.app_context():
+        portal.db.engine.dispose()
+    sys.modules.pop("portal_example", None)
+
+
+# -- the event feed, embedded -----------------------------------------------------------------
+
+
+def test_the_event_feed_reads_what_the_host_fired_in_its_own_commit(make_api_site):
+    from jomreskit_api_core.testing import auth, bearer_token
+
+    site = make_api_site(mode="embedded")
+    token = bearer_token(site, "manager", ["events_get"])
+    with site.app.app_context():
+        site.kit.fire("booking_modified", property_uid=1, contract_uid=4242)
+        site.kit.session.commit()  # the host's commit
+
+    seen, after = [], None
+    while not any(e["ids"].get("contract_uid") == 4242 for e in seen):
+        # wait: on PostgreSQL the feed hands an event out once every older transaction of the
+        # server has ended, some of which may be other sites' on the same server.
+        query = "types=booking_modified&limit=100&wait=20" + (f"&after={after}" if after else "")
+        response = site.client().get(f"/api/events?{query}", headers=auth(token))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        page = response.get_json()
+        assert page["data"] or page["meta"]["more"], "the host's event never reached the feed"
+        seen += page["data"]
+        after = page["meta"]["next"]

@@ -6,16 +6,18 @@ times with ``utcnow()``, and a migration names ``UTCDateTime`` for their timesta
 
 from .core.db import (
     Base,
-    DriverConnection,
-    DriverStatement,
+    CompiledStatement,
     UTCDateTime,
     autocommit,
+    autocommit_options,
     driver_timestamp,
+    in_autocommit,
     make_engine,
     make_session,
     timestamp_text,
     utcnow,
 )
 
-__all__ = ["Base", "DriverConnection", "DriverStatement", "UTCDateTime", "autocommit",
-           "driver_timestamp", "make_engine", "make_session", "timestamp_text", "utcnow"]
+__all__ = ["Base", "CompiledStatement", "UTCDateTime", "autocommit", "autocommit_options",
+           "driver_timestamp", "in_autocommit", "make_engine", "make_session", "timestamp_text",
+           "utcnow"]

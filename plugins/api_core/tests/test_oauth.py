@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 THINGS_PLUGIN = Path(__file__).with_name("things_plugin.py")
 
 
-def test_an_oauth2_client_library_takes_a_token_and_calls_the_api(make_api_site, serve_app):
-    site = make_api_site(plugins=[THINGS_PLUGIN])
+def test_an_oauth2_client_library_takes_a_token_and_calls_the_api(make_api_site, serve_app,
+                                                                  site_mode):
+    site = make_api_site(plugins=[THINGS_PLUGIN], mode=site_mode)
     base = serve_app(site.app)
     client_id, secret = create_key(site, "manager", ["things_get"])
 
@@ -36,8 +37,8 @@ def test_an_oauth2_client_library_takes_a_token_and_calls_the_api(make_api_site,
     }
 
 
-def test_client_secret_post_works_as_well(make_api_site, serve_app):
-    site = make_api_site(plugins=[THINGS_PLUGIN])
+def test_client_secret_post_works_as_well(make_api_site, serve_app, site_mode):
+    site = make_api_site(plugins=[THINGS_PLUGIN], mode=site_mode)
     base = serve_app(site.app)
     client_id, secret = create_key(site, "manager", ["things_get"])
 
@@ -47,8 +48,8 @@ def test_client_secret_post_works_as_well(make_api_site, serve_app):
     assert session.get(f"{base}/api/things/2").json()["data"]["name"] == "Best West Hotel"
 
 
-def test_a_jomres_client_takes_its_token_from_the_api_root(make_api_site, serve_app):
-    site = make_api_site(plugins=[THINGS_PLUGIN])
+def test_a_jomres_client_takes_its_token_from_the_api_root(make_api_site, serve_app, site_mode):
+    site = make_api_site(plugins=[THINGS_PLUGIN], mode=site_mode)
     base = serve_app(site.app)
     client_id, secret = create_key(site, "manager", ["things_get"])
 
@@ -102,8 +103,9 @@ def test_token_errors_answer_as_oauth2_says(api_site, serve_app):
 
 
 def test_tokens_live_as_long_as_configured_and_expired_ones_are_cleaned_up(make_api_site,
-                                                                           monkeypatch):
-    site = make_api_site(JOMRESKIT_API_TOKEN_LIFETIME=120)
+                                                                           monkeypatch,
+                                                                           site_mode):
+    site = make_api_site(JOMRESKIT_API_TOKEN_LIFETIME=120, mode=site_mode)
     client_id, secret = create_key(site, "manager", ["webhooks_get"])
     response = site.client().post("/api/oauth/token", data={"grant_type": "client_credentials"},
                                   auth=(client_id, secret))

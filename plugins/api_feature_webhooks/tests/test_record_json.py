@@ -1,6 +1,6 @@
 """A record reads back whole and exactly as documented on either database: money as strings
 with two decimals (totals rounded half to even, whatever the database), times as ISO 8601
-with microseconds only when there are some, every key in its place."""
+as ``timestamp_text`` writes them (fixed microseconds), every key in its place."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from jomreskit.core.domain import services
 from jomreskit.core.domain.models import Contract, Guest
+from jomreskit.db import timestamp_text
 
 
 def test_a_booking_reads_back_whole(callbacks):
@@ -27,8 +28,8 @@ def test_a_booking_reads_back_whole(callbacks):
                 "guest_uid": 1, "property_uid": 1, "firstname": "Agatha", "surname": "Richards",
                 "email": "mrs.richards@example.com", "telephone": "+44 1803 000001",
                 "street": guest.street, "town": "Bristol", "postcode": guest.postcode,
-                "country": "GB", "created_at": guest.created_at.isoformat(),
-                "updated_at": guest.updated_at.isoformat(),
+                "country": "GB", "created_at": timestamp_text(guest.created_at),
+                "updated_at": timestamp_text(guest.updated_at),
             },
             "rooms": [{"room_uid": 1, "room_number": "1", "name": "Sea view double",
                        "room_type": "Double", "nights": nights}],
@@ -37,13 +38,13 @@ def test_a_booking_reads_back_whole(callbacks):
                        "deposits_paid": "50.00", "balance": "175.00"},
             "deposits": [{"deposit_id": deposit.deposit_id, "contract_uid": 41,
                           "amount": "50.00", "reference": "DEMO-DEP-41",
-                          "created_at": deposit.created_at.isoformat()}],
+                          "created_at": timestamp_text(deposit.created_at)}],
             "notes": [{"note_id": note.note_id, "contract_uid": 41,
                        "text": "Guest is hard of hearing; speak up.",
-                       "created_at": note.created_at.isoformat()}],
+                       "created_at": timestamp_text(note.created_at)}],
             "special_requests": contract.special_requests,
-            "created_at": contract.created_at.isoformat(),
-            "updated_at": contract.updated_at.isoformat(),
+            "created_at": timestamp_text(contract.created_at),
+            "updated_at": timestamp_text(contract.updated_at),
         }
 
     response = callbacks.get("/webhooks/1/booking_modified/41")
@@ -51,7 +52,7 @@ def test_a_booking_reads_back_whole(callbacks):
     assert list(response.json()["data"].items()) == list(expected.items())  # order included
 
 
-def test_times_show_microseconds_only_when_there_are_some(callbacks):
+def test_times_are_written_as_every_other_time_is_with_fixed_microseconds(callbacks):
     site = callbacks.site
     on_the_second = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     with site.app.app_context(), site.kit.transaction():
@@ -62,7 +63,8 @@ def test_times_show_microseconds_only_when_there_are_some(callbacks):
     contract = callbacks.record("/webhooks/1/booking_modified/41")
 
     created = {n["note_id"]: n["created_at"] for n in contract["notes"]}
-    assert created[plain.note_id] == "2026-03-01T09:30:00+00:00"
+    assert created[plain.note_id] == timestamp_text(on_the_second) == (
+        "2026-03-01T09:30:00.000000+00:00")
     assert created[fine.note_id] == "2026-03-01T09:30:00.000120+00:00"
 
 

@@ -33,6 +33,10 @@ CORE_SETTINGS: tuple[SiteSetting, ...] = (
     SiteSetting("JOMRESKIT_DATABASE_URL", None,
                 "Any SQLAlchemy URL (`postgresql+psycopg://...`); unset: the SQLite file "
                 "`<instance>/jomreskit.db`."),
+    SiteSetting("JOMRESKIT_DATABASE_PREPARED_STATEMENTS", True,
+                "PostgreSQL: let psycopg prepare a statement a connection runs often "
+                "(`prepare_threshold`); `false` behind a pooler that cannot keep them (pgbouncer "
+                "in transaction mode before 1.21). A host app's own engine keeps its own setting."),
     SiteSetting("JOMRESKIT_PLUGINS_DIR", None,
                 "The folder of single-file plugins; unset: `<instance>/plugins`."),
     SiteSetting("JOMRESKIT_LOAD_PLUGINS", None,

@@ -62,7 +62,9 @@ class Kit:
         # makes the SQLite file, the first stored secret the key file): `--help` leaves none.
         self.owns_session = session is None
         if session is None:
-            self.engine = _engine(self.settings["JOMRESKIT_DATABASE_URL"])
+            self.engine = _engine(
+                self.settings["JOMRESKIT_DATABASE_URL"],
+                prepared_statements=bool(self.settings["JOMRESKIT_DATABASE_PREPARED_STATEMENTS"]))
             self.session = make_session(self.engine)
         else:
             self.session = session
@@ -283,10 +285,10 @@ class Kit:
 
     def autocommit(self) -> None:
         """Let the current thread's session run each statement as a transaction of its own
-        (``db.autocommit``): for requests that only read. Called before its first statement;
-        the session is made, and takes its connection, only if it is used
-        (``db.autocommit_thread_session``)."""
-        db.autocommit_thread_session(self.session)
+        (``db.autocommit``): for requests that only read, or write in single statements.
+        Called before its first statement; once it has begun, it changes nothing. It takes a
+        connection only if it is used (``db.autocommit_when_used``)."""
+        db.autocommit_when_used(self.session())
 
     # -- events ----------------------------------------------------------------------------
 
@@ -363,7 +365,6 @@ def start_kit(app: Flask, session: scoped_session | None = None) -> Kit:
         @app.teardown_appcontext
         def _remove_session(_exc: BaseException | None) -> None:
             kit.session.remove()
-            db.forget_thread_autocommit(kit.session)  # if the request never made its session
 
     _on_every_request(app, kit)
     loaded = list(kit.loaded.names)
@@ -416,10 +417,10 @@ class _KeyOnFirstSession(SecureCookieSessionInterface):
         return super().get_signing_serializer(app)
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, prepared_statements: bool) -> Engine:
     """``make_engine``, or one line naming what to install when the URL's driver is missing."""
     try:
-        return make_engine(url)
+        return make_engine(url, prepared_statements=prepared_statements)
     except ModuleNotFoundError as exc:
         if exc.name != "psycopg" and not str(url).startswith("postgresql"):
             raise

@@ -27,8 +27,8 @@ from .api import (
     current_manager,
     current_params,
     current_token,
-    driver_connection,
     get_api,
+    request_connection,
     require_property,
 )
 from .bodies import Body, current_json
@@ -52,7 +52,7 @@ __all__ = [
     "current_manager",
     "current_params",
     "current_token",
-    "driver_connection",
+    "request_connection",
     "etag_of",
     "get_api",
     "require_property",

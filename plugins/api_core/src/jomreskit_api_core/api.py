@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, request
 from flask.sessions import SessionInterface
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter, Rule
@@ -32,7 +33,7 @@ from jomreskit import (
     PermissionDenied,
     ValidationError,
 )
-from jomreskit.db import DriverConnection
+from jomreskit.db import autocommit_options
 from jomreskit.domain import User, services
 
 from . import errors, responses
@@ -214,6 +215,9 @@ class Api:
 
     def __init__(self, kit: Kit, prefix: str) -> None:
         self.kit = kit
+        #: The site's engine as ``request_connection`` connects to it: the same pool, each
+        #: statement a transaction of its own.
+        self.engine = kit.engine.execution_options(**autocommit_options(kit.engine))
         #: The API's mount point, e.g. "/api" ("" when the API is the whole site).
         self.prefix = "" if prefix == "/" else prefix.rstrip("/")
         self.routes: list[Route] = []
@@ -423,7 +427,7 @@ class _RuleView:
             response = errors.answer(exc, error_response, call.request_id)
         finally:
             _CALL.reset(entered)
-            call.give_back_driver_connection()
+            call.give_back_connection()
         headers = response.headers
         headers["X-Request-Id"] = call.request_id
         if call.rate_headers:  # none when the answer is a 429, which carries its own
@@ -436,9 +440,8 @@ class _RuleView:
             if route.method == "GET":  # reads: no transaction to begin and roll back
                 api.kit.autocommit()
             return _run_view(call, route, view_args)
-        # The token is read on the request's driver connection, statement by statement, so a
-        # write does not hold the write lock (SQLite) or a transaction open while it is checked;
-        # the session, if the view or the rate limit makes one, starts in autocommit too.
+        # The token is read statement by statement, each its own transaction, so a write does
+        # not hold the write lock (SQLite) or a transaction open while it is checked.
         api.kit.autocommit()
         property_uid = view_args.get("property_uid")
         if isinstance(property_uid, int):  # read with the token
@@ -446,9 +449,9 @@ class _RuleView:
         token = call.token = api.oauth.authenticate(route.scope)
         api.limiter.hit(token.api_key_id)
         # Back to the pool before the view runs: a view that waits (a long poll) or works in a
-        # transaction then holds one connection, not two; one that reads on the driver
+        # transaction then holds one connection, not two; one that reads on the request's
         # connection takes it again.
-        call.give_back_driver_connection()
+        call.give_back_connection()
         if not route.writes:
             return _run_view(call, route, view_args)
         return self.write(call, route, view_args, token)
@@ -578,7 +581,9 @@ def error_response(exc: BaseException) -> Response:
 def _database_answer(exc: DBAPIError) -> Response | None:
     """409 for a change the database refused as contradicting what it holds (a unique key
     taken by a write a moment before, say); 503 with Retry-After when other writes held the
-    database too long. None: a failure of the site's own (500)."""
+    database too long, or when the connection was lost (a database restart: SQLAlchemy has
+    then replaced the pool's connections, and the next try gets a fresh one). None: a failure
+    of the site's own (500)."""
     request_id = _request_id()
     if isinstance(exc, IntegrityError):
         # The constraint's name says which rule it was; the values may be a guest's details.
@@ -590,7 +595,8 @@ def _database_answer(exc: DBAPIError) -> Response | None:
                                "before retrying")
     state = getattr(exc.orig, "sqlstate", None) or ""
     text = str(exc.orig)
-    if state in _BUSY_STATES or "database is locked" in text or "database table is locked" in text:
+    if (state in _BUSY_STATES or exc.connection_invalidated or "database is locked" in text
+            or "database table is locked" in text):
         log.warning("API request %s %s found the database busy (request id %s): %s",
                     request.method, request.path, request_id, text.splitlines()[0] if text
                     else type(exc.orig).__name__)
@@ -616,7 +622,7 @@ class _Call:
     on ``flask.g``, whose every read is a proxy lookup (some twenty a call, where the whole of
     a callback's API work is a few dozen microseconds)."""
 
-    __slots__ = ("api", "request_id", "property_uid", "token", "params", "driver",
+    __slots__ = ("api", "request_id", "property_uid", "token", "params", "connection",
                  "rate_headers")
 
     def __init__(self, api: Api, request_id: str) -> None:
@@ -625,11 +631,11 @@ class _Call:
         self.property_uid: int | None = None  # the path's, read with the token's grant
         self.token: TokenGrant | None = None
         self.params: dict[str, Any] = {}
-        self.driver: DriverConnection | None = None
+        self.connection: Connection | None = None  # request_connection's, while it is held
         self.rate_headers: dict[str, str] | None = None  # added to the answer
 
-    def give_back_driver_connection(self) -> None:
-        held, self.driver = self.driver, None
+    def give_back_connection(self) -> None:
+        held, self.connection = self.connection, None
         if held is not None:
             held.close()
 
@@ -685,22 +691,23 @@ def _loaded(model: type[Any], key: int) -> Any:
     return record
 
 
-def driver_connection() -> DriverConnection:
-    """The current API request's driver (DBAPI) connection, each statement a transaction of
-    its own: taken from the pool on first use and given back once the token is checked and
-    when the request is answered (``jomreskit.db.DriverConnection``).
+def request_connection() -> Connection:
+    """The current API request's connection, on which each statement is a transaction of its
+    own: taken from the site's pool on first use, given back once the token is checked and
+    when the request is answered.
 
-    For the hot paths, as statements compiled ahead (``jomreskit.db.DriverStatement``): the
+    For the hot paths, as statements compiled ahead (``jomreskit.db.CompiledStatement``): the
     token check, a callback's record, token issue's key read and INSERT. It does not see what
     the request's session has written and not yet committed; ORM work stays on
     ``kit.session()``.
     """
     call = _CALL.get()
     if call is None:
-        raise RuntimeError("driver_connection() is only available while an API request is served")
-    if call.driver is None:
-        call.driver = DriverConnection(call.api.kit.engine)
-    return call.driver
+        raise RuntimeError("request_connection() is only available while an API request is "
+                           "served")
+    if call.connection is None:
+        call.connection = call.api.engine.connect()
+    return call.connection
 
 
 def current_params() -> dict[str, Any]:

@@ -73,6 +73,13 @@ def create() -> tuple[str, int]:
     return _page(201, new_secret=secret, new_client_id=client_id)
 
 
+def _remembered_seconds(kit: Any) -> str:
+    """How long another server process may still accept a token it checked (its remembered
+    grants, JOMRESKIT_API_TOKEN_CACHE_TTL)."""
+    seconds = float(kit.settings.get("JOMRESKIT_API_TOKEN_CACHE_TTL") or 0)
+    return f"{seconds:g} s"
+
+
 @bp.post("/<client_id>/rotate")
 def rotate(client_id: str) -> tuple[str, int] | Response:
     kit = get_kit()
@@ -82,8 +89,10 @@ def rotate(client_id: str) -> tuple[str, int] | Response:
     except JomresKitError as exc:
         flash(exc.message, "error")
         return redirect(url_for(".keys"))
-    flash(f"Key {client_id} has a new secret; the old one and its tokens no longer work. "
-          "Copy the new secret now: it cannot be shown again.", "success")
+    flash(f"Key {client_id} has a new secret; the old one gets no token from now on, and its "
+          f"tokens stop working now here and within {_remembered_seconds(kit)} on the site's "
+          "other server processes. Copy the new secret now: it cannot be shown again.",
+          "success")
     return _page(new_secret=secret, new_client_id=client_id)
 
 
@@ -96,6 +105,7 @@ def revoke(client_id: str) -> Response:
     except JomresKitError as exc:
         flash(exc.message, "error")
     else:
-        flash(f"Key {client_id} revoked: it issues no more tokens, and its tokens stopped "
-              "working.", "success")
+        flash(f"Key {client_id} revoked: it gets no token from now on, and its tokens stop "
+              f"working now here and within {_remembered_seconds(kit)} on the site's other "
+              "server processes.", "success")
     return redirect(url_for(".keys"))

@@ -10,12 +10,14 @@ remembering off.
 - Expiry stays exact: each call compares the token's expiry with the clock.
 - A change made in this process forgets everything remembered when it commits, so the next
   call is refused at once: a token revoked at ``/oauth/revoke``, a key revoked, rotated or
-  deleted, a manager's role or properties changed, a manager deleted. It is seen on any
-  SQLAlchemy session, the site's or a host app's, as ORM objects flushed or as INSERT, UPDATE
-  or DELETE statements on those tables.
+  deleted, a manager's role or properties changed, a manager deleted. It is seen on the site's
+  engine (a host app's, when jomreskit shares its session), whatever session or connection
+  made it, as ORM objects flushed or as INSERT, UPDATE or DELETE statements on those tables.
 - A change made in another process (a second server process, ``jomreskit keys revoke``) is seen
-  here when what was remembered runs out: within the TTL. A key revoked elsewhere may get a
-  token here meanwhile, which its first call then refuses (its grant is read afresh).
+  here when what was remembered runs out: within the TTL. Token issue is exact all the same:
+  a token is stored only while its key holds the secret it was asked with and is not revoked
+  (``oauth.TOKEN_INSERT``), and a new secret is tried on the key read afresh, so from the moment
+  a rotation or revocation commits the old secret gets no token in any process.
 
 Only what was found is remembered, so a stream of made-up tokens or client ids cannot fill the
 memory.
@@ -23,13 +25,13 @@ memory.
 
 from __future__ import annotations
 
-from itertools import chain
 from time import monotonic
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.engine import Connection, Engine
 
+from jomreskit.db import in_autocommit
 from jomreskit.domain import ManagerProperty, User
 
 from .models import AccessToken, ApiKey
@@ -42,7 +44,7 @@ MAX_REMEMBERED = 10_000  # per site and kind; when full, all are forgotten and t
 
 _GRANTING = (AccessToken, ApiKey, User, ManagerProperty)
 _GRANTING_TABLES = frozenset(model.__table__ for model in _GRANTING)
-_CHANGED = "jomreskit_grants_changed"  # a Session.info flag, until the session commits
+_CHANGED = "jomreskit_grants_changed"  # a Connection.info flag, until its transaction ends
 
 # Bumped by every commit that changed what tokens grant. A remembered grant holds the value
 # read before its query, so a change committed while the query ran forgets it too.
@@ -70,6 +72,9 @@ class Remembered(Generic[K, V]):
             return None
         return value
 
+    def forget(self, key: K) -> None:
+        self._found.pop(key, None)
+
     def remember(self, key: K, value: V, read_at_generation: int) -> None:
         if self.ttl <= 0:
             return
@@ -81,29 +86,36 @@ class Remembered(Generic[K, V]):
 # -- noticing changes --------------------------------------------------------------------------
 
 
-@event.listens_for(Session, "after_flush")
-def _note_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
-    if not session.info.get(_CHANGED) and any(
-            isinstance(instance, _GRANTING)
-            for instance in chain(session.new, session.dirty, session.deleted)):
-        session.info[_CHANGED] = True
+def watch(engine: Engine) -> None:
+    """Notice, on ``engine`` (the site's, a host app's when jomreskit shares it), every write to
+    the tables that say what tokens grant, and forget what was remembered when it commits: by
+    any session or connection on that engine, as ORM objects flushed or as statements. Only
+    this engine is watched, nothing process-wide."""
+    if not event.contains(engine, "after_execute", _note_change):
+        event.listen(engine, "after_execute", _note_change)
+        event.listen(engine, "commit", _forget_on_commit)
+        event.listen(engine, "rollback", _nothing_changed_after_all)
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _note_statement_changes(state: ORMExecuteState) -> None:
-    if (state.is_insert or state.is_update or state.is_delete) and getattr(
-            state.statement, "table", None) in _GRANTING_TABLES:
-        state.session.info[_CHANGED] = True
+def _note_change(connection: Connection, statement: Any, *_args: Any) -> None:
+    if getattr(statement, "is_dml", False) and getattr(
+            statement, "table", None) in _GRANTING_TABLES:
+        if in_autocommit(connection):
+            _forget()  # committed already, by itself
+        else:
+            connection.info[_CHANGED] = True
 
 
-@event.listens_for(Session, "after_commit")
-def _forget_on_commit(session: Session) -> None:
+def _forget_on_commit(connection: Connection) -> None:
+    if connection.info.pop(_CHANGED, None):
+        _forget()
+
+
+def _nothing_changed_after_all(connection: Connection) -> None:
+    if not connection.invalidated:  # else its info goes with the connection it belonged to
+        connection.info.pop(_CHANGED, None)
+
+
+def _forget() -> None:
     global _generation
-    if session.info.pop(_CHANGED, None):
-        _generation += 1
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _nothing_changed_after_all(session: Session, _previous: Any) -> None:
-    if not session.in_transaction():
-        session.info.pop(_CHANGED, None)
+    _generation += 1

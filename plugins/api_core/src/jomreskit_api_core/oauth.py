@@ -22,11 +22,15 @@ from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, Flask
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (
     ClientCredentialsGrant,
+    InvalidClientError,
     MissingAuthorizationError,
     OAuth2Request,
     UnsupportedTokenTypeError,
 )
-from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
+from authlib.oauth2.rfc6749.authenticate_client import (
+    authenticate_client_secret_basic,
+    authenticate_client_secret_post,
+)
 from authlib.oauth2.rfc6749.requests import JsonRequest
 from authlib.oauth2.rfc6750 import (
     BearerTokenGenerator,
@@ -40,11 +44,11 @@ from flask import Flask, Response
 from flask import request as flask_request
 from sqlalchemy import bindparam, delete, insert, select
 
-from jomreskit.db import DriverStatement, driver_timestamp, utcnow
+from jomreskit.db import CompiledStatement, UTCDateTime, driver_timestamp, utcnow
 from jomreskit.domain import ManagerProperty, User
 
 from . import grants
-from .api import ApiError, current_call, driver_connection
+from .api import ApiError, current_call, request_connection
 from .keys import EXPIRED_TOKENS
 from .models import (
     TOKEN_ENDPOINT_AUTH_METHODS,
@@ -88,9 +92,21 @@ CLIENT_QUERY = (
     .join(_USERS, _KEYS.c.manager_id == _USERS.c.id)
     .where(_KEYS.c.client_id == bindparam("client_id"), _KEYS.c.revoked_at.is_(None))
 )
-TOKEN_INSERT = insert(_TOKENS).values(
-    {name: bindparam(name) for name in ("token_hash", "api_key_id", "scope", "issued_at",
-                                        "expires_at")}).inline()  # no RETURNING of the id
+# A token is stored only while its key still has the secret it was asked for with and is not
+# revoked, as the key is at that moment: a key rotated or revoked by another process since this
+# one read it (see ``grants``) stores nothing, and the request is refused. FOR SHARE (PostgreSQL)
+# waits for a rotation under way, whose DELETE of the key's tokens otherwise could not see a
+# token stored meanwhile.
+TOKEN_INSERT = insert(_TOKENS).from_select(
+    ["token_hash", "api_key_id", "scope", "issued_at", "expires_at"],
+    select(bindparam("token_hash", type_=_TOKENS.c.token_hash.type), _KEYS.c.id,
+           bindparam("scope", type_=_TOKENS.c.scope.type),
+           bindparam("issued_at", type_=UTCDateTime()),
+           bindparam("expires_at", type_=UTCDateTime()))
+    .where(_KEYS.c.id == bindparam("api_key_id"),
+           _KEYS.c.secret_hash == bindparam("secret_hash"), _KEYS.c.revoked_at.is_(None))
+    .with_for_update(read=True),
+).inline()  # no RETURNING of the id
 PURGE_EVERY = 60.0  # seconds between two sweeps of expired tokens by one process's token issue
 # GRANT_QUERY with the manager's link to the property a route's path names: a property route
 # then costs one query for the token and the access check together.
@@ -232,17 +248,21 @@ class OAuth:
         # generate_token draws each character separately).
         self.server.register_token_generator("default", BearerTokenGenerator(
             lambda **_: secrets.token_urlsafe(32), None, lambda client, grant_type: self.lifetime))
-        self.server.register_client_auth_method("client_secret_basic", _client_secret_basic)
+        self.server.register_client_auth_method(
+            "client_secret_basic", self._read_again_if_refused(_client_secret_basic))
+        self.server.register_client_auth_method(
+            "client_secret_post", self._read_again_if_refused(authenticate_client_secret_post))
         self.server.register_grant(_ClientCredentialsGrant)
         self.server.register_endpoint(_Revocation)
         self.server.register_endpoint(_Introspection)
         # The token check's queries, compiled once for the site's database.
         dialect = kit.engine.dialect
-        self._grant = DriverStatement(GRANT_QUERY, dialect)
-        self._grant_and_link = DriverStatement(GRANT_AND_LINK_QUERY, dialect)
-        self._client = DriverStatement(CLIENT_QUERY, dialect)
-        self._insert = DriverStatement(TOKEN_INSERT, dialect)
-        self._purge = DriverStatement(EXPIRED_TOKENS, dialect)
+        self._grant = CompiledStatement(GRANT_QUERY, dialect)
+        self._grant_and_link = CompiledStatement(GRANT_AND_LINK_QUERY, dialect)
+        self._client = CompiledStatement(CLIENT_QUERY, dialect)
+        self._insert = CompiledStatement(TOKEN_INSERT, dialect)
+        self._purge = CompiledStatement(EXPIRED_TOKENS, dialect)
+        grants.watch(kit.engine)
         self._next_purge = 0.0  # time.monotonic() of the next sweep of expired tokens
         ttl = float(kit.settings.get("JOMRESKIT_API_TOKEN_CACHE_TTL", grants.DEFAULT_TTL))
         self.grants: grants.Remembered[tuple[str, int | None], TokenGrant] = (
@@ -253,16 +273,16 @@ class OAuth:
 
     # -- storage ---------------------------------------------------------------------------
 
-    def query_client(self, client_id: str) -> KeyClient | None:
+    def query_client(self, client_id: str, fresh: bool = False) -> KeyClient | None:
         """The active key ``client_id`` names, as read in the last JOMRESKIT_API_TOKEN_CACHE_TTL
-        seconds or now (see ``grants``)."""
+        seconds or now (see ``grants``); ``fresh``: read now."""
         if not client_id or len(client_id) > 64 or "\x00" in client_id:
             return None  # not one of ours (and PostgreSQL refuses NUL in text)
-        client = self.clients.get(client_id)
+        client = None if fresh else self.clients.get(client_id)
         if client is not None:
             return client
         read_at = grants.generation()
-        row = self._client.first(driver_connection(), {"client_id": client_id})
+        row = self._client.first(request_connection(), {"client_id": client_id})
         if row is None:
             return None
         key_id, secret_hash, scopes, role = row
@@ -273,10 +293,24 @@ class OAuth:
         self.clients.remember(client_id, client, read_at)
         return client
 
+    def _read_again_if_refused(self, method: Any) -> Any:
+        """Authlib's client authentication ``method``, tried once more on the key read now
+        when the remembered one refuses the secret: it may be the key as it was before another
+        process rotated it, and the new secret works from the moment the rotation commits."""
+
+        def authenticate(query_client: Any, request: OAuth2Request) -> KeyClient | None:
+            client = method(query_client, request)
+            if client is None:
+                client = method(lambda client_id: self.query_client(client_id, fresh=True),
+                                request)
+            return client
+
+        return authenticate
+
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        # One INSERT on the request's driver connection, committed by itself.
+        # One INSERT, committed by itself, and only while the key is as it was read.
         now = utcnow()
-        connection = driver_connection()
+        connection = request_connection()
         # Expired tokens go as new ones come, swept at most every PURGE_EVERY seconds: a
         # DELETE on every issue would be one more write per token for rows that harm nobody
         # meanwhile (an expired token is refused whether its row is there or not).
@@ -284,11 +318,16 @@ class OAuth:
         if clock >= self._next_purge:
             self._next_purge = clock + PURGE_EVERY
             self._purge.run(connection, {"now": now})
-        self._insert.run(connection, {
-            "token_hash": digest(token["access_token"]), "api_key_id": request.client.id,
-            "scope": token.get("scope", ""), "issued_at": now,
-            "expires_at": now + timedelta(seconds=int(token["expires_in"])),
+        client: KeyClient = request.client
+        stored = self._insert.run(connection, {
+            "token_hash": digest(token["access_token"]), "api_key_id": client.id,
+            "secret_hash": client.secret_hash, "scope": token.get("scope", ""),
+            "issued_at": now, "expires_at": now + timedelta(seconds=int(token["expires_in"])),
         })
+        if not stored:  # rotated or revoked since it was read (by another process)
+            self.clients.forget(client.client_id)
+            raise InvalidClientError(description="The client secret is no longer valid.",
+                                     status_code=401)
 
     def find_token(self, token_string: str, remembered: bool = False) -> TokenGrant | None:
         """The grant of ``token_string``; with the manager's link to the request's property
@@ -314,12 +353,12 @@ class OAuth:
         return grant
 
     def _read_grant(self, token_hash: str, property_uid: int | None) -> TokenGrant | None:
-        # On the request's driver connection, as SQL compiled at start-up (see _grant).
+        # As SQL compiled at start-up (see _grant).
         if property_uid is None:
-            row = self._grant.first(driver_connection(), {"token_hash": token_hash})
+            row = self._grant.first(request_connection(), {"token_hash": token_hash})
             return None if row is None else _token_grant(row)
         row = self._grant_and_link.first(
-            driver_connection(), {"token_hash": token_hash, "property_uid": property_uid})
+            request_connection(), {"token_hash": token_hash, "property_uid": property_uid})
         if row is None:
             return None
         return _token_grant(row[:-1], property_uid=property_uid,
@@ -329,8 +368,8 @@ class OAuth:
 
     def token_response(self, jomres_root: bool = False) -> Response:
         """Answer a token request (``POST /oauth/token``, or Jomres' ``POST /``)."""
-        # Each statement its own transaction, on the request's driver connection: reading the
-        # key, then one INSERT of the token (and now and then one DELETE of expired ones). No
+        # Each statement its own transaction (``request_connection``): reading the key, then
+        # one INSERT of the token (and now and then one DELETE of expired ones). No
         # BEGIN and COMMIT, and no write lock held on SQLite while the secret is checked.
         try:
             return self.server.create_token_response(JOMRES_ROOT if jomres_root else None)

@@ -3,10 +3,13 @@
 Loaded automatically as a pytest plugin when jomreskit-api-core is installed (with
 ``jomreskit.testing``, whose ``make_site`` fixture it builds on). Fixtures:
 
-- ``make_api_site(plugins=(), seed=True, **config)``: a set-up site whose app has the API
-  mounted, with the demo data seeded; ``plugins`` are single-file plugins (path or source text)
-  dropped in its plugins folder first.
+- ``make_api_site(plugins=(), seed=True, mode="standalone", **config)``: a set-up site whose
+  app has the API mounted, with the demo data seeded; ``plugins`` are single-file plugins (path
+  or source text) dropped in its plugins folder first; ``mode="embedded"``: served by a host
+  app that hands jomreskit its Flask-SQLAlchemy session (``embed``).
 - ``api_site``: ``make_api_site()``.
+- ``site_mode``: "standalone", then "embedded": a test that passes it to ``make_api_site``
+  runs once for each way a site runs jomreskit.
 
 Functions (each takes the ``Site``):
 
@@ -18,11 +21,13 @@ Functions (each takes the ``Site``):
 - ``RemoteService(site, base, scopes)``: calls a served site's API over HTTP as the remote
   service of one manager or another, with tokens of keys holding ``scopes``
 - ``day(n)``: the date ``n`` days from today, as the API takes it
+- ``embed(site)``: the same site served by a Flask + Flask-SQLAlchemy host app, as the README's
+  embedding section writes it
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -44,6 +49,29 @@ if TYPE_CHECKING:
     from jomreskit.testing import Site
 
 
+SITE_MODES = ("standalone", "embedded")
+
+
+def embed(site: Site) -> Site:
+    """The same site (database, instance, config) served by a host app, as the README's
+    embedding section writes one: its own Flask app and Flask-SQLAlchemy on the site's
+    database, handing jomreskit its session (``JomresKit(app, session=db.session)``), so
+    jomreskit works on the host's engine and sessions rather than its own."""
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    from jomreskit import JomresKit
+
+    host = Flask("portal")
+    host.config.update({k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")})
+    host.config.update(SECRET_KEY="the portal's own secret", TESTING=True,
+                       SQLALCHEMY_DATABASE_URI=site.app.config["JOMRESKIT_DATABASE_URL"])
+    db = SQLAlchemy(host)
+    JomresKit(host, session=db.session)
+    host.extensions["sqlalchemy"] = db  # Flask-SQLAlchemy's own, kept: the tests dispose it
+    return type(site)(host, get_kit(host))
+
+
 def restart(site: Site) -> Site:
     """The same site (instance, database, config) started afresh, as a restarted server would:
     its app mounts whatever the registry now says (a site built on an empty database started
@@ -55,11 +83,15 @@ def restart(site: Site) -> Site:
 
 
 @pytest.fixture
-def make_api_site(make_site: Callable[..., Site], tmp_path: Path) -> Callable[..., Site]:
+def make_api_site(make_site: Callable[..., Site], tmp_path: Path) -> Iterator[Callable[..., Site]]:
     """Build sites with the REST API mounted (demo data seeded unless ``seed=False``)."""
     folders: list[Path] = []
+    hosts: list[Site] = []
 
-    def make(plugins: Iterable[str | Path] = (), seed: bool = True, **config: Any) -> Site:
+    def make(plugins: Iterable[str | Path] = (), seed: bool = True, mode: str = "standalone",
+             **config: Any) -> Site:
+        if mode not in SITE_MODES:
+            raise ValueError(f"mode must be one of {SITE_MODES}, not {mode!r}")
         folder = tmp_path / f"plugins{len(folders)}"
         folder.mkdir()
         folders.append(folder)
@@ -70,9 +102,23 @@ def make_api_site(make_site: Callable[..., Site], tmp_path: Path) -> Callable[..
                 (folder / f"test_plugin_{number}.py").write_text(plugin)
         config.setdefault("JOMRESKIT_PLUGINS_DIR", str(folder))
         # make_site starts the site once it is set up: its app mounts what the registry says.
-        return make_site(seed=seed, **config)
+        site = make_site(seed=seed, **config)
+        if mode == "standalone":
+            return site
+        host = embed(site)
+        hosts.append(host)
+        return host
 
-    return make
+    yield make
+    for host in hosts:
+        host.kit.engine.dispose()
+
+
+@pytest.fixture(params=SITE_MODES)
+def site_mode(request: pytest.FixtureRequest) -> str:
+    """How the site runs jomreskit: on its own ("standalone"), or inside a host app that
+    shares its Flask-SQLAlchemy session ("embedded"); for ``make_api_site(mode=...)``."""
+    return str(request.param)
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from jomreskit_api_core import JSONText, driver_connection
+from jomreskit_api_core import JSONText, request_connection
 from sqlalchemy import select
 
 from jomreskit import EventType, NotFound
+from jomreskit.db import timestamp_text
 from jomreskit.domain import EventRecord, User
 
 from . import records, statements
@@ -113,9 +114,9 @@ def _read(kit: Kit, reader: str, property_uid: int, id: int | None) -> JSONText 
     """The record ``statements`` reads for ``reader`` as JSON text, or None when there is
     none."""
     statement = statements.prepared(kit.engine.dialect, guest_fields(kit.settings))[reader]
-    # On the request's driver connection, where the token check read: the record comes back
-    # as JSON text, which the answer carries as it is (no ORM objects, no Session, no decoding).
-    return statement.text(driver_connection(), id=id, property_uid=property_uid)
+    # On the request's connection, where the token check read: the record comes back as JSON
+    # text, which the answer carries as it is (no ORM objects, no decoding).
+    return statement.text(request_connection(), id=id, property_uid=property_uid)
 
 
 def read_contract(kit: Kit, property_uid: int, contract_uid: int | None) -> Record | None:
@@ -183,7 +184,7 @@ def tombstone(kit: Kit, event: str, property_uid: int, id: int | None) -> Record
     recorded = kit.session().scalars(query.order_by(EventRecord.id.desc()).limit(1)).first()
     if recorded is None:
         return None
-    return {**recorded.ids, "deleted": True, "deleted_at": recorded.created_at.isoformat()}
+    return {**recorded.ids, "deleted": True, "deleted_at": timestamp_text(recorded.created_at)}
 
 
 def tombstone_reader(event: str) -> Reader:

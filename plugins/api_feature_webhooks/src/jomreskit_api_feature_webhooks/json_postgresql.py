@@ -1,5 +1,5 @@
 """How PostgreSQL writes a record as JSON: ``json_build_object`` and ``json_agg``, each value
-written as the API writes it (money with two decimals, timestamps as Python's ``isoformat``).
+written as the API writes it (money with two decimals, timestamps as ``timestamp_text``).
 
 ``json_sqlite`` offers the same functions for SQLite; ``statements`` builds the records from
 either.
@@ -54,11 +54,8 @@ def cents(amount: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def timestamp(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A UTC timestamp as ``datetime.isoformat()`` writes it: microseconds only when not 0."""
-    utc = func.timezone(const("UTC"), column)
-    fraction = case((func.date_trunc(const("second"), column) == column, const("")),
-                    else_=func.to_char(utc, const(".US")))
-    return (func.to_char(utc, const('YYYY-MM-DD"T"HH24:MI:SS')).concat(fraction)
+    """A UTC timestamp as ``timestamp_text`` writes it: "YYYY-MM-DDTHH:MM:SS.ffffff+00:00"."""
+    return (func.to_char(func.timezone(const("UTC"), column), const('YYYY-MM-DD"T"HH24:MI:SS.US'))
             .concat(const("+00:00")))
 
 

@@ -1,5 +1,5 @@
 """How SQLite writes a record as JSON: ``json_object`` and ``json_group_array``, each value
-written as the API writes it (money with two decimals, timestamps as Python's ``isoformat``).
+written as the API writes it (money with two decimals, timestamps as ``timestamp_text``).
 
 ``json_postgresql`` offers the same functions for PostgreSQL; ``statements`` builds the records
 from either.
@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Integer, Table, case, cast, func, literal_column, null, or_, select
+from sqlalchemy import (
+    JSON,
+    Integer,
+    String,
+    Table,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -65,13 +77,12 @@ def cents(amount: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def timestamp(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A UTC timestamp (stored as "YYYY-MM-DD HH:MM:SS.ffffff") as ``datetime.isoformat()``
-    writes it: microseconds only when not 0."""
-    fraction = func.substr(column, number(20))
-    shown = case((or_(fraction == const(""), fraction == const(".000000")), const("")),
-                 else_=fraction)
+    """A UTC timestamp (stored as "YYYY-MM-DD HH:MM:SS.ffffff") as ``timestamp_text`` writes
+    it: "YYYY-MM-DDTHH:MM:SS.ffffff+00:00" (a value written without its fraction reads .000000)."""
+    stored = type_coerce(column, String)  # its text as stored
+    fraction = func.substr(stored.concat(const(".000000")), number(20), number(7))
     return (func.substr(column, number(1), number(10)).concat(const("T"))
-            .concat(func.substr(column, number(12), number(8))).concat(shown)
+            .concat(func.substr(column, number(12), number(8))).concat(fraction)
             .concat(const("+00:00")))
 
 

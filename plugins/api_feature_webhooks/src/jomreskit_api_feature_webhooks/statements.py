@@ -22,7 +22,7 @@ from jomreskit_api_core import JSONText
 from sqlalchemy import Dialect, Select, Text, bindparam, cast, func, literal_column, null, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from jomreskit.db import DriverStatement
+from jomreskit.db import CompiledStatement
 from jomreskit.domain import (
     Contract,
     ContractNote,
@@ -248,10 +248,10 @@ class Statements:
 
 
 class Prepared:
-    """A record's statement compiled once for a database, and run as the driver's own SQL.
+    """A record's statement compiled once for a database (``CompiledStatement``).
 
     A statement this size is costly to look up in SQLAlchemy's statement cache (its cache key
-    is hashed on every call), and its one column needs no result processing: it is the
+    is worked out on every call), and its one column needs no result processing: it is the
     record's JSON text, which the answer carries as it is (PostgreSQL's is cast to text, so
     its driver does not decode it).
     """
@@ -260,13 +260,13 @@ class Prepared:
         if dialect.name == "postgresql":
             statement = statement.with_only_columns(
                 cast(statement.selected_columns[0], Text), maintain_column_froms=True)
-        self.statement = DriverStatement(statement, dialect)
+        self.statement = CompiledStatement(statement, dialect)
 
     def text(self, connection: Any, **values: Any) -> JSONText | None:
         """The JSON text of the record the statement reads with ``values`` (id,
-        property_uid) on ``connection`` (``jomreskit_api_core.driver_connection()``), or
+        property_uid) on ``connection`` (``jomreskit_api_core.request_connection()``), or
         None."""
-        text = self.statement.first_text(connection, values)
+        text = self.statement.scalar(connection, values)
         return None if text is None else JSONText(text)
 
     def record(self, connection: Any, **values: Any) -> dict[str, Any] | None:
