@@ -347,6 +347,7 @@ class Worker:
         self._failing: set[int] = set()  # webhooks whose failing_since is set, as last seen
         self._probing: set[int] = set()  # webhooks whose probe this worker is sending
         self._opened: set[int] = set()  # circuits found open: hand their deliveries back
+        self._closed: set[int] = set()  # circuits closed: their queues are due again
         self._probe_at = 0.0  # monotonic time to look for circuits due a probe
         self._sessions: scoped_session | None = None
         self._engine: Engine | None = None
@@ -522,6 +523,9 @@ class Worker:
                         opened, self._opened = self._opened, set()
                         self._unrecorded.extend(_Done(job, None) for job in in_hand.stop(opened))
                         in_hand.recorded()
+                        if self._closed:  # what waited behind a circuit is due now
+                            self._closed.clear()
+                            more = True
                 if finished:
                     continue
                 # ``done`` is looked at after ``in_hand``: a thread reports its outcome before
@@ -803,7 +807,7 @@ class Worker:
             return
         now = utcnow()
         with self.kit.transaction():
-            breaker.recovered(self.kit, recovered)
+            self._closed |= breaker.recovered(self.kit, recovered)
             for webhook_id, reason in gone.items():
                 breaker.disable(self.kit, webhook_id, reason, now)
             not_closed = breaker.failed(self.kit, self.breaker, failing,
@@ -867,7 +871,7 @@ def _sendable(*where: Any) -> Any:
 
 _DUE = (
     _sendable(DELIVERIES.c.next_attempt_at <= bindparam("now"))
-    .order_by(DELIVERIES.c.next_attempt_at)
+    .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id)
     .limit(bindparam("limit"))
     # PostgreSQL, the deliveries' rows only; SQLite's write lock serialises claims.
     .with_for_update(skip_locked=True, of=DELIVERIES)
