@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import time
 from datetime import timedelta
 
 from alembic import command
@@ -242,3 +244,29 @@ def test_the_upgrade_fills_in_each_webhooks_host_and_closes_every_circuit(site):
     assert found == {"https://CM.example/hooks/a": ("cm.example:443", "closed", 0),
                      "http://cm.example:8080/b": ("cm.example:8080", "closed", 0),
                      "http://[2001:db8::1]/c": ("[2001:db8::1]:80", "closed", 0)}
+
+
+def test_a_cooled_off_circuit_whose_deliveries_are_due_later_leaves_the_worker_idle(
+        site, receiver):
+    from .test_faults import cpu_seconds
+    from .test_worker import worker_process
+
+    broken = open_circuit(site, receiver)
+    with site.app.app_context(), site.kit.transaction() as session:
+        session.execute(update(Webhook).values(circuit_until=utcnow() - timedelta(seconds=1)))
+        session.execute(update(Delivery).values(next_attempt_at=utcnow() + timedelta(hours=1)))
+    process = worker_process(site)
+    try:
+        time.sleep(3)  # up, and idle
+        idle_from = cpu_seconds(process.pid)
+        time.sleep(3)
+        idle_cpu = cpu_seconds(process.pid) - idle_from
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    print(f"idle worker beside a cooled-off circuit: {idle_cpu:.2f} s CPU in 3 s")
+    # Asleep until a delivery is due, not looking for a probe again and again: a loop would
+    # use about 3 s (an idle worker's own wake-up watcher uses some on this shared machine).
+    assert idle_cpu < 1.5
+    assert len(receiver.deliveries) == broken["tried"]
+    assert webhook(site, broken["id"]).circuit == "open"  # no probe before one is due

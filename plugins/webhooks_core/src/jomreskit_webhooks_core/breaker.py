@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import bindparam, case, exists, func, select, update
 
 from jomreskit import EventType
 
@@ -199,12 +199,17 @@ def take_probes(connection: Any, now: datetime, lease: timedelta) -> list[int]:
     return [row.id for row in rows]
 
 
+_FIRST_DUE = (select(func.min(DELIVERIES.c.next_attempt_at))
+              .where(DELIVERIES.c.webhook_id == WEBHOOKS.c.id, DELIVERIES.c.status == PENDING)
+              .scalar_subquery())
+# A probe goes once the cool-off is over and a delivery is due, whichever comes later.
+_PROBE_AT = case((WEBHOOKS.c.circuit_until > _FIRST_DUE, WEBHOOKS.c.circuit_until),
+                 else_=_FIRST_DUE)
 NEXT_PROBE = (
-    select(WEBHOOKS.c.circuit_until)
+    select(_PROBE_AT)
     .where(WEBHOOKS.c.circuit.in_((OPEN, PROBING)), WEBHOOKS.c.enabled.is_(True),
-           exists().where(and_(DELIVERIES.c.webhook_id == WEBHOOKS.c.id,
-                               DELIVERIES.c.status == PENDING)))
-    .order_by(WEBHOOKS.c.circuit_until).limit(1)
+           _FIRST_DUE.is_not(None))
+    .order_by(_PROBE_AT).limit(1)
 )
 
 

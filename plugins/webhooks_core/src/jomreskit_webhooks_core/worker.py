@@ -485,11 +485,14 @@ class Worker:
                 if (may_claim and (more or (due_in is not None
                                             and time.monotonic() - looked_at >= due_in))
                         and in_hand.held() <= self.batch // 2 and self._database_ready()):
-                    claimed = self._claim_into(in_hand)
+                    skip = in_hand.full()
+                    claimed = self._claim_into(in_hand, skip)
                     if claimed is not None:
                         claims += 1
                         more = claimed
-                        skipped = set(in_hand.full())
+                        # What this claim left alone, and what it filled: attempts that ended
+                        # since may have made room already, which ``_room_again`` sees.
+                        skipped = set(skip) | set(in_hand.full())
                 if (may_claim and time.monotonic() >= self._probe_at
                         and self._database_ready()):
                     self._take_probes(in_hand)  # after the claim: it holds up no new delivery
@@ -504,11 +507,7 @@ class Worker:
                     due_in, looked_at = self._due_in(in_hand.full()), time.monotonic()
                     look_ahead = False
                 finished = self._collect(done, in_hand)
-                if finished and skipped:
-                    for key in list(skipped):
-                        if in_hand.count(key) <= self.limits.share[key[0]] // 2:
-                            skipped.discard(key)  # room for its next rows
-                            more = True
+                more = self._room_again(in_hand, skipped) or more
                 for item in finished:
                     retry_at = item.outcome.retry_at if item.outcome else None
                     if retry_at is not None:  # due again at a time the loop must wake for
@@ -530,7 +529,10 @@ class Worker:
                     continue
                 # ``done`` is looked at after ``in_hand``: a thread reports its outcome before
                 # it leaves ``in_hand``, so an outcome reported since ``_collect`` is seen here.
-                if not in_hand and not self._unrecorded and done.empty():
+                idle = not in_hand and not self._unrecorded and done.empty()
+                # And what the claim skipped, after: the last attempts may have left it since.
+                more = self._room_again(in_hand, skipped) or more
+                if idle:
                     if stopping or mode == "once" or (mode == "drain" and not more):
                         break
                 elif stopping and not in_hand.under_way() and not self._database_ready():
@@ -547,6 +549,14 @@ class Worker:
             self._in_hand = None
             self.close()
         return self.stats
+
+    def _room_again(self, in_hand: InHand, skipped: set[Key]) -> bool:
+        """Whether a webhook, host or manager the last claim skipped (its share was in hand)
+        has room for its next rows again; those that have leave ``skipped``."""
+        share = self.limits.share
+        roomy = [key for key in skipped if in_hand.count(key) <= share[key[0]] // 2]
+        skipped.difference_update(roomy)
+        return bool(roomy)
 
     def _sleep(self, in_hand: InHand, more: bool, due_in: float | None,
                looked_at: float) -> float:
@@ -605,12 +615,12 @@ class Worker:
                 break
         return finished
 
-    def _claim_into(self, in_hand: InHand) -> bool | None:
+    def _claim_into(self, in_hand: InHand, skip: list[Key]) -> bool | None:
         """Claim what may be sent now into ``in_hand``; returns whether more may be due at
         once, or None when the database could not be reached."""
         wanted = self.batch - in_hand.held()
         try:
-            jobs, targets = self.claim(wanted, skip=in_hand.full())
+            jobs, targets = self.claim(wanted, skip=skip)
         except DATABASE_DOWN as exc:
             self._database_lost(exc)
             return None
@@ -646,7 +656,8 @@ class Worker:
         self._probing.update(job.webhook_id for job in jobs)
         for job in jobs:
             in_hand.add(job, targets.get(job.webhook_id))
-        self._probe_at = _monotonic_at(following, LONGEST_SLEEP)
+        # Not again at once, whatever the database says: a probe check is not a busy loop.
+        self._probe_at = max(_monotonic_at(following, LONGEST_SLEEP), time.monotonic() + 0.5)
 
     def _due_in(self, skip: list[Key]) -> float | None:
         """Seconds until the earliest pending row of the other webhooks falls due (a retry, a
