@@ -323,12 +323,14 @@ class Worker:
         depth = int(self.lease.total_seconds() // (2 * timeout + 1))
         self.batch = self.concurrency * max(1, min(8, depth))
         self.share = self.per_webhook * max(1, min(4, depth))
-        shares = max(1, min(4, depth))
+        # A host's or manager's share is as deep as a whole batch: a busy host (a channel
+        # manager with many webhooks) is claimed as fast as before; a dead one's share is
+        # still sent within the lease.
         self.limits = Limits(
             cap={"webhook": self.per_webhook, "host": self.per_host,
                  "manager": self.per_manager},
-            share={"webhook": self.share, "host": self.per_host * shares,
-                   "manager": self.per_manager * shares})
+            share={"webhook": self.share, "host": self.per_host * max(1, min(8, depth)),
+                   "manager": self.per_manager * max(1, min(8, depth))})
         self.breaker = breaker.Policy(
             failures=int(config.get(kit, "JOMRESKIT_WEBHOOK_BREAKER_FAILURES")),
             window=timedelta(seconds=config.number(kit, "JOMRESKIT_WEBHOOK_BREAKER_WINDOW")),
