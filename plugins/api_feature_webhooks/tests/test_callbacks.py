@@ -3,6 +3,8 @@ who may read it, Jomres' old event names, tombstones, and how much of a guest it
 
 from __future__ import annotations
 
+import json
+
 import requests
 from jomreskit_api_feature_webhooks.callbacks import ALIASES
 
@@ -169,6 +171,27 @@ def test_a_manager_reads_their_own_manager_events(callbacks):
     assert callbacks.error(f"/webhooks/1/manager_updated/{me}") == (404, "invalid_property_uid")
     assert callbacks.error("/webhooks/0/manager_updated/999", "super") == (
         404, "invalid_manager_id")
+
+
+def test_a_webhooks_own_events_are_read_by_its_manager_alone(callbacks):
+    site = callbacks.site
+    created = site.cli("webhooks", "create", "--manager", "manager", "--url",
+                       "https://cm.example/hooks", "--authmethod", "basic", "--setting",
+                       "username=cm", "--setting", "password=s3cret", "--json")
+    webhook = json.loads(created.output)
+
+    mine = callbacks.record(f"/webhooks/0/webhook_circuit_opened/{webhook['id']}")
+
+    assert (mine["webhook_id"], mine["manager_id"], mine["url"]) == (
+        webhook["id"], manager_id(site, "manager"), "https://cm.example/hooks")
+    assert mine["circuit"]["state"] == "closed" and mine["enabled"] is True
+    assert mine["settings"] == {"username": "cm", "password": "********"}
+    assert webhook["secret"] not in json.dumps(mine) and "s3cret" not in json.dumps(mine)
+    # Another manager, or a super manager, learns nothing of it, not even that it exists.
+    for other in ("manager2", "super"):
+        assert callbacks.error(f"/webhooks/0/webhook_disabled/{webhook['id']}", other) == (
+            404, "invalid_webhook_id")
+    assert callbacks.error("/webhooks/0/webhook_disabled/999") == (404, "invalid_webhook_id")
 
 
 def test_a_manager_who_is_gone_leaves_a_tombstone_for_super_managers(callbacks):

@@ -11,6 +11,8 @@ Who may read what:
   which carry nothing but ids and a time, and answer any key with the scope.
 - An event about no property (the manager events) is read with ``0`` as the property_uid: a
   manager may read their own account, a super manager any (403 ``forbidden_manager`` otherwise).
+- An event about something a manager owns (a webhook: ``webhook_circuit_opened`` and the like)
+  is read by that manager alone, whom the record names; to anyone else it is a 404.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from jomreskit_api_core import Api, ApiError, Param, current_manager, require_pr
 from jomreskit import EventType, NotFound
 from jomreskit.domain import Property
 
-from .callbacks import ALIASES, Reader, callback_id_field, read, resolve_event
+from .callbacks import ALIASES, Reader, Record, callback_id_field, read, resolve_event
 from .urls import NO_PROPERTY
 
 if TYPE_CHECKING:
@@ -60,11 +62,23 @@ def check_access(kit: Kit, event_type: EventType, property_uid: int, id: int | N
         raise NotFound(f"{event_type.name} is about no property: ask for "
                        f"/webhooks/{NO_PROPERTY}/{event_type.name}/<id>",
                        code="invalid_property_uid")
+    if callback_id_field(event_type) != "manager_id":
+        return  # about a manager's own thing (a webhook): ``answer`` checks its owner
     manager = current_manager()
-    own = callback_id_field(event_type) == "manager_id" and id == manager.manager_id
-    if not (manager.is_super or own):
+    if not (manager.is_super or id == manager.manager_id):
         raise ApiError(403, "forbidden_manager",
                        f"this API key's manager may not read {event_type.name} {id}")
+
+
+def check_owner(event_type: EventType, id: int | None, record: Record) -> None:
+    """An event about a manager's own thing (a webhook's circuit, say) is read by that
+    manager alone, whom its record names; anyone else is told there is no such thing."""
+    field = callback_id_field(event_type)
+    if "property_uid" in event_type.id_fields or field in (None, "manager_id"):
+        return
+    owner = record.get("manager_id") if isinstance(record, dict) else None
+    if owner is None or owner != current_manager().manager_id:
+        raise NotFound(f"no {field.removesuffix('_id')} {id}", code=f"invalid_{field}")
 
 
 def answer(kit: Kit, readers: Mapping[str, Reader], property_uid: int, event: str,
@@ -73,6 +87,7 @@ def answer(kit: Kit, readers: Mapping[str, Reader], property_uid: int, event: st
     event_type = resolve_event(kit, event)
     check_access(kit, event_type, property_uid, id)
     record = read(kit, readers, event_type, property_uid, id)
+    check_owner(event_type, id, record)
     meta: dict[str, Any] = {"event": event_type.name}
     if event != event_type.name:
         meta["alias"] = event

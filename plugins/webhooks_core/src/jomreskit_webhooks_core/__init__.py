@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jomreskit import SiteSetting, hookimpl
+from jomreskit import EventType, SiteSetting, hookimpl
 
-from . import config, models, outbox, wakeup
+from . import breaker, config, models, outbox, wakeup
 
 if TYPE_CHECKING:
     import click
@@ -26,6 +26,18 @@ __all__ = ["models"]
 @hookimpl
 def register_migrations() -> str:
     return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def register_events() -> list[EventType]:
+    return list(breaker.EVENTS)
+
+
+@hookimpl
+def register_event_callbacks() -> dict[str, Any]:
+    from .services import read_webhook
+
+    return {event.name: read_webhook for event in breaker.EVENTS}
 
 
 @hookimpl

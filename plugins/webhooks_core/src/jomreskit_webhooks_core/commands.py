@@ -38,7 +38,7 @@ def webhooks() -> None:
     """Managers' webhooks: where events are sent and how."""
 
 
-WEBHOOK_COLUMNS = ("id", "manager_id", "url", "authmethod", "enabled", "events",
+WEBHOOK_COLUMNS = ("id", "manager_id", "url", "authmethod", "enabled", "circuit", "events",
                    "property_uids", "disabled_reason")
 
 
@@ -93,7 +93,33 @@ def webhooks_list(kit: Kit, manager: str | None, as_json: bool) -> None:
     with kit.transaction():
         manager_id = services._manager(kit, manager).manager_id if manager else None
         rows = [services.webhook_json(kit, w) for w in services.list_webhooks(kit, manager_id)]
-    echo_json(rows) if as_json else echo_table(rows, WEBHOOK_COLUMNS)
+    if as_json:
+        echo_json(rows)
+    else:
+        echo_table([{**row, "circuit": services.circuit_text(row["circuit"])} for row in rows],
+                   WEBHOOK_COLUMNS)
+
+
+@webhooks.command("show")
+@click.argument("webhook_id", type=ID)
+@JSON
+@pass_kit
+def webhooks_show(kit: Kit, webhook_id: int, as_json: bool) -> None:
+    """One webhook: its settings (secrets masked), whether it is sending, and why not."""
+    with kit.transaction():
+        result = services.webhook_json(kit, services.get_webhook(kit, webhook_id))
+    if as_json:
+        echo_json(result)
+        return
+    for key in ("id", "manager_id", "url", "authmethod", "settings", "events", "property_uids",
+                "enabled", "disabled_reason", "failing_since", "created_at", "updated_at"):
+        value = result[key]
+        shown = timestamp_text(value) if isinstance(value, datetime) else value
+        click.echo(f"{key}: {'' if value is None else shown}")
+    circuit = result["circuit"]
+    click.echo(f"circuit: {services.circuit_text(circuit)}")
+    if circuit["reason"]:
+        click.echo(f"circuit reason: {circuit['reason']}")
 
 
 @webhooks.command("update")

@@ -15,6 +15,21 @@ SETTINGS = (
     SiteSetting("JOMRESKIT_WEBHOOK_CONCURRENCY", 8, "Attempts a worker makes at once."),
     SiteSetting("JOMRESKIT_WEBHOOK_ENDPOINT_CONCURRENCY", 4,
                 "Of those, at most this many to one webhook."),
+    SiteSetting("JOMRESKIT_WEBHOOK_HOST_CONCURRENCY", 8,
+                "Of a worker's attempts, slow ones included, at most this many to one host "
+                "(a URL's hostname and port), whichever webhooks they are for."),
+    SiteSetting("JOMRESKIT_WEBHOOK_MANAGER_CONCURRENCY", 16,
+                "Of a worker's attempts, slow ones included, at most this many to one "
+                "manager's webhooks."),
+    SiteSetting("JOMRESKIT_WEBHOOK_BREAKER_FAILURES", 5,
+                "Failed attempts in a row (errors, timeouts, non-2xx) that open a webhook's "
+                "circuit: no attempts for a cool-off, then one probe; 0: no breaker."),
+    SiteSetting("JOMRESKIT_WEBHOOK_BREAKER_WINDOW", 60,
+                "Seconds from the first of those failures within which the rest must come to "
+                "count with it."),
+    SiteSetting("JOMRESKIT_WEBHOOK_BREAKER_COOLOFF", 30,
+                "Seconds an opened circuit waits before its probe; doubled after each failed "
+                "probe, an hour at most."),
     SiteSetting("JOMRESKIT_WEBHOOK_CONNECT_TIMEOUT", 5.0, "Seconds to connect to a receiver."),
     SiteSetting("JOMRESKIT_WEBHOOK_TIMEOUT", 15.0,
                 "Seconds for a whole delivery attempt, however slowly the receiver answers."),

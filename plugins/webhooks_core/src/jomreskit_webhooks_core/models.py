@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from jomreskit.db import Base, utcnow
 
@@ -15,6 +16,27 @@ PENDING = "pending"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 DELIVERY_STATUSES = (PENDING, SUCCEEDED, FAILED)
+
+# A webhook's circuit: "closed" sends as usual; "open" sends nothing until ``circuit_until``;
+# "probing" sends one delivery, whose outcome closes the circuit or opens it again.
+CLOSED = "closed"
+OPEN = "open"
+PROBING = "probing"
+CIRCUIT_STATES = (CLOSED, OPEN, PROBING)
+
+
+def host_of(url: str) -> str:
+    """The host a URL's deliveries go to, as the worker's per-host cap counts them: the
+    hostname, lower case, and the port (the scheme's default when the URL names none)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    hostname = (parts.hostname or "").lower()
+    return f"[{hostname}]:{port}" if ":" in hostname else f"{hostname}:{port}"
 
 
 class Webhook(Base):
@@ -25,6 +47,8 @@ class Webhook(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     manager_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
+    # host_of(url), kept by ``_url_host``: the worker claims at most a share per host.
+    host: Mapped[str] = mapped_column(String(300), default="", server_default="")
     authmethod: Mapped[str] = mapped_column(String(100), default="none")
     # Settings in clear, except the auth method's secret ones: those are in secret_settings,
     # one encrypted JSON object (kit.secret_box).
@@ -41,7 +65,22 @@ class Webhook(Base):
     # Since when every attempt has failed (None after a success): drives the automatic disable.
     failing_since: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the webhook is (its settings): workers keep a decrypted copy per version. The
+    # delivery health below changes without it.
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The circuit breaker (breaker.py), shared by every worker through the database.
+    circuit: Mapped[str] = mapped_column(String(20), default=CLOSED, server_default=CLOSED)
+    circuit_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    circuit_counted_from: Mapped[datetime | None] = mapped_column(default=None)
+    circuit_opened_at: Mapped[datetime | None] = mapped_column(default=None)
+    circuit_until: Mapped[datetime | None] = mapped_column(default=None)
+    circuit_opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    circuit_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+    @validates("url")
+    def _url_host(self, _key: str, url: str) -> str:
+        self.host = host_of(url)
+        return url
 
     @property
     def events(self) -> list[str]:

@@ -51,6 +51,8 @@ class Target:
     settings: dict[str, Any]
     secret: str
     problem: str | None = None  # why it cannot be sent to (a setting cannot be read...)
+    host: str = ""  # models.host_of(url): what the worker's per-host cap counts
+    manager_id: int = 0
 
 
 @dataclass

@@ -19,12 +19,21 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from jomreskit import MAX_ID, Conflict, NotFound, PermissionDenied, ValidationError, check_http_url
-from jomreskit.db import utcnow
+from jomreskit.db import timestamp_text, utcnow
 from jomreskit.domain import ManagerProperty, User
 from jomreskit.domain import services as domain_services
 
-from . import config, message, settings, wakeup
-from .models import DELIVERY_STATUSES, FAILED, PENDING, Delivery, DeliveryAttempt, Webhook
+from . import breaker, config, message, settings, wakeup
+from .models import (
+    CLOSED,
+    DELIVERY_STATUSES,
+    FAILED,
+    PENDING,
+    PROBING,
+    Delivery,
+    DeliveryAttempt,
+    Webhook,
+)
 
 if TYPE_CHECKING:
     from jomreskit import Kit
@@ -42,9 +51,41 @@ def webhook_json(kit: Kit, webhook: Webhook) -> dict[str, Any]:
         "authmethod": webhook.authmethod, "settings": settings.shown(kit, webhook),
         "events": list(webhook.events or []), "property_uids": list(webhook.property_uids or []),
         "enabled": webhook.enabled, "disabled_reason": webhook.disabled_reason,
-        "failing_since": webhook.failing_since, "created_at": webhook.created_at,
-        "updated_at": webhook.updated_at,
+        "failing_since": webhook.failing_since, "circuit": breaker.state_json(webhook),
+        "created_at": webhook.created_at, "updated_at": webhook.updated_at,
     }
+
+
+def circuit_text(circuit: Mapping[str, Any]) -> str:
+    """A circuit in a few words, for tables: closed, open since ... (until ...), probing."""
+    if circuit["state"] == CLOSED:
+        return "closed"
+    since = timestamp_text(circuit["opened_at"]) if circuit["opened_at"] else "?"
+    if circuit["state"] == PROBING:
+        return f"probing (open since {since})"
+    until = timestamp_text(circuit["until"]) if circuit["until"] else "?"
+    return f"open since {since}, probe after {until}"
+
+
+def read_webhook(kit: Kit, _property_uid: int, webhook_id: int | None) -> dict[str, Any] | None:
+    """The record of a webhook event's callback: the webhook as its listings show it (secret
+    settings masked, never its signing secret), with its circuit; None when it is gone. The
+    callback answers it to the webhook's own manager only (its ``manager_id``)."""
+    webhook = (kit.session().get(Webhook, webhook_id, populate_existing=True)
+               if webhook_id is not None and 0 < webhook_id <= MAX_ID else None)
+    if webhook is None:
+        return None
+    found = webhook_json(kit, webhook)
+    found["webhook_id"] = found["id"]
+    return _json_ready(found)
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return timestamp_text(value)
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    return value
 
 
 def get_webhook(kit: Kit, webhook_id: int, manager_id: int | None = None) -> Webhook:
@@ -148,9 +189,12 @@ def update_webhook(
         webhook.property_uids = _properties(kit, webhook.manager_id, property_uids)
     if enabled is not None:
         webhook.enabled = enabled
-        if enabled:
+        if enabled:  # and tried again at once: a fresh start
             webhook.disabled_reason = None
             webhook.failing_since = None
+            webhook.circuit, webhook.circuit_failures, webhook.circuit_opens = CLOSED, 0, 0
+            webhook.circuit_counted_from = webhook.circuit_opened_at = None
+            webhook.circuit_until = webhook.circuit_reason = None
         elif not webhook.disabled_reason:
             webhook.disabled_reason = "disabled by hand"
     webhook.updated_at = utcnow()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, event, func, literal_column, select, update
+from sqlalchemy import bindparam, case, delete, event, func, literal_column, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import scoped_session
@@ -41,8 +41,8 @@ from sqlalchemy.orm import scoped_session
 from jomreskit import db
 from jomreskit.db import make_engine, make_session, utcnow
 
-from . import batch, config, message, settings, wakeup
-from .models import FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
+from . import batch, breaker, config, message, settings, wakeup
+from .models import CLOSED, FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
 from .sender import Job, Outcome, Sender, Target
 from .wakeup import first_line
 
@@ -92,42 +92,78 @@ class _Cache:
     targets: dict[tuple[int, datetime], Target] = field(default_factory=dict)
 
 
+Key = tuple[str, Any]  # ("webhook", id), ("host", "name:port") or ("manager", id)
+
+
+def keys_of(job: Job, target: Target | None) -> tuple[Key, ...]:
+    """What an attempt counts against: its webhook, and the webhook's host and manager."""
+    if target is None:  # gone: the attempt only notes that
+        return (("webhook", job.webhook_id),)
+    return (("webhook", job.webhook_id), ("host", target.host), ("manager", target.manager_id))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many attempts may go at once to one webhook, host or manager (``cap``), and how
+    many of its deliveries a worker holds at most (``share``)."""
+
+    cap: dict[str, int]
+    share: dict[str, int]
+
+
 class InHand:
     """The deliveries a worker has claimed: waiting for a thread, or being sent.
 
-    Hands them to threads so that no webhook takes more than its share: at most
-    ``per_webhook`` attempts to one webhook at once, at most ``places`` attempts that have
-    run less than ``SLOW_AFTER`` at once, and at most ``threads`` in all. Webhooks take
-    turns for free places, so a webhook with a long queue does not starve a short one. At
-    most ``share`` deliveries of one webhook are in hand: the rest of its queue stays in
-    the database for other workers, and a stalled endpoint's rows do not wait out a lease.
+    Hands them to threads so that no webhook, host or manager takes more than its share: at
+    most ``limits.cap[kind]`` attempts to one of each at once (slow ones included), at most
+    ``places`` attempts that have run less than ``SLOW_AFTER`` at once, and at most
+    ``threads`` in all. Webhooks take turns for free places, so a webhook with a long queue
+    does not starve a short one, and a stalled host or manager holds at most its cap of the
+    threads. At most ``limits.share[kind]`` deliveries of one are in hand: the rest of its
+    queue stays in the database for other workers, and a stalled endpoint's rows do not wait
+    out a lease. A webhook whose attempt just failed waits until the failure is recorded
+    (``recorded``), so that an opened circuit stops its next attempts; one whose circuit is
+    open is ``stopped``: its waiting deliveries are handed back.
 
     The loop adds what it claims and starts threads; a sending thread that finishes an
     attempt takes the next delivery itself, without waiting for the loop. Hence the lock.
     """
 
-    def __init__(self, places: int, per_webhook: int, share: int, threads: int) -> None:
+    def __init__(self, places: int, limits: Limits, threads: int) -> None:
         self.places = places
-        self.per_webhook = per_webhook
-        self.share = share
+        self.limits = limits
         self.threads = threads
         self.waiting: dict[int, deque[tuple[Job, Target | None]]] = {}
+        self.keys: dict[int, tuple[Key, ...]] = {}  # delivery id -> what its attempt counts against
         self.sending: dict[int, float] = {}  # delivery id -> when its attempt started
-        self.sending_to: dict[int, int] = {}  # webhook id -> attempts under way
+        self.sending_to: dict[Key, int] = {}  # attempts under way, per webhook, host, manager
+        self.holding: dict[Key, int] = {}  # deliveries in hand, per webhook, host, manager
         self.claims: dict[int, str] = {}  # delivery id -> claim token, of all in hand
+        self.unrecorded: set[int] = set()  # webhooks with a failure not yet recorded
         self._lock = threading.Lock()
 
     def add(self, job: Job, target: Target | None) -> None:
         with self._lock:
+            keys = self.keys[job.id] = keys_of(job, target)
             self.waiting.setdefault(job.webhook_id, deque()).append((job, target))
             self.claims[job.id] = job.claim
+            for key in keys:
+                self.holding[key] = self.holding.get(key, 0) + 1
+
+    def _room(self, webhook_id: int, jobs: deque[tuple[Job, Target | None]]) -> bool:
+        """Whether the next of a webhook's waiting deliveries may be sent now."""
+        if webhook_id in self.unrecorded:
+            return False
+        cap = self.limits.cap
+        return all(self.sending_to.get(key, 0) < cap[key[0]] for key in self.keys[jobs[0][0].id])
 
     def held(self) -> int:
         """Deliveries in hand that will take places soon: the fast ones sending, and those
-        waiting for a webhook that has room to send (not those parked behind a busy one)."""
+        waiting for a webhook that has room to send (not those parked behind a busy webhook,
+        host or manager)."""
         with self._lock:
             ready = sum(len(jobs) for webhook_id, jobs in self.waiting.items()
-                        if self.sending_to.get(webhook_id, 0) < self.per_webhook)
+                        if self._room(webhook_id, jobs))
             return ready + self._fast(time.monotonic())
 
     def fast(self) -> int:
@@ -138,19 +174,17 @@ class InHand:
     def _fast(self, now: float) -> int:
         return sum(1 for started in self.sending.values() if now - started < SLOW_AFTER)
 
-    def count(self, webhook_id: int) -> int:
-        """Deliveries of ``webhook_id`` in hand."""
+    def count(self, key: Key) -> int:
+        """Deliveries of a webhook, host or manager in hand."""
         with self._lock:
-            return self._count(webhook_id)
+            return self.holding.get(key, 0)
 
-    def _count(self, webhook_id: int) -> int:
-        return len(self.waiting.get(webhook_id, ())) + self.sending_to.get(webhook_id, 0)
-
-    def full(self) -> list[int]:
-        """Webhooks with their whole share in hand: a claim leaves their rows alone."""
+    def full(self) -> list[Key]:
+        """Webhooks, hosts and managers with their whole share in hand: a claim leaves their
+        rows alone."""
         with self._lock:
-            webhooks = set(self.sending_to) | set(self.waiting)
-            return [w for w in webhooks if self._count(w) >= self.share]
+            share = self.limits.share
+            return [key for key, held in self.holding.items() if held >= share[key[0]]]
 
     def take(self, most: int | None = None) -> list[tuple[Job, Target | None]]:
         """The waiting deliveries that may be sent now (``most`` at most), webhooks taking
@@ -158,12 +192,32 @@ class InHand:
         with self._lock:
             return self._take(most)
 
-    def finished_then_next(self, job: Job) -> tuple[Job, Target | None] | None:
-        """Note that ``job``'s attempt ended, and take the next delivery its thread may send."""
+    def finished_then_next(self, job: Job, failed: bool) -> tuple[Job, Target | None] | None:
+        """Note that ``job``'s attempt ended (``failed``: not a success), and take the next
+        delivery its thread may send."""
         with self._lock:
             self._finished(job)
+            if failed:
+                self.unrecorded.add(job.webhook_id)
             taken = self._take(1)
             return taken[0] if taken else None
+
+    def recorded(self) -> None:
+        """The failures reported so far are recorded: their webhooks may send again (unless
+        ``stop`` took them out)."""
+        with self._lock:
+            self.unrecorded.clear()
+
+    def stop(self, webhook_ids: Iterable[int]) -> list[Job]:
+        """Take the waiting deliveries of ``webhook_ids`` out (their circuit is open), to hand
+        back unsent."""
+        with self._lock:
+            jobs: list[Job] = []
+            for webhook_id in webhook_ids:
+                for job, _target in self.waiting.pop(webhook_id, ()):
+                    jobs.append(job)
+                    self._let_go(job)
+            return jobs
 
     def _take(self, most: int | None) -> list[tuple[Job, Target | None]]:
         now = time.monotonic()
@@ -176,14 +230,15 @@ class InHand:
             for webhook_id in list(self.waiting):
                 if free <= 0:
                     break
-                if self.sending_to.get(webhook_id, 0) >= self.per_webhook:
-                    continue
                 jobs = self.waiting[webhook_id]
+                if not self._room(webhook_id, jobs):
+                    continue
                 job, target = jobs.popleft()
                 if not jobs:
                     del self.waiting[webhook_id]
                 self.sending[job.id] = now
-                self.sending_to[webhook_id] = self.sending_to.get(webhook_id, 0) + 1
+                for key in self.keys[job.id]:
+                    self.sending_to[key] = self.sending_to.get(key, 0) + 1
                 free -= 1
                 progress = True
                 taken.append((job, target))
@@ -192,13 +247,24 @@ class InHand:
         return taken
 
     def _finished(self, job: Job) -> None:
-        self.claims.pop(job.id, None)
         if self.sending.pop(job.id, None) is not None:
-            left = self.sending_to[job.webhook_id] - 1
+            for key in self.keys[job.id]:
+                left = self.sending_to[key] - 1
+                if left:
+                    self.sending_to[key] = left
+                else:
+                    del self.sending_to[key]
+        self._let_go(job)
+
+    def _let_go(self, job: Job) -> None:
+        if self.claims.pop(job.id, None) is None:
+            return
+        for key in self.keys.pop(job.id):
+            left = self.holding[key] - 1
             if left:
-                self.sending_to[job.webhook_id] = left
+                self.holding[key] = left
             else:
-                del self.sending_to[job.webhook_id]
+                del self.holding[key]
 
     def unsent(self) -> list[Job]:
         """Take every waiting delivery out (to hand back when stopping)."""
@@ -206,7 +272,7 @@ class InHand:
             jobs = [job for queued in self.waiting.values() for job, _target in queued]
             self.waiting.clear()
             for job in jobs:
-                self.claims.pop(job.id, None)
+                self._let_go(job)
             return jobs
 
     def next_place(self) -> float | None:
@@ -242,6 +308,13 @@ class Worker:
             1, int(concurrency or config.get(kit, "JOMRESKIT_WEBHOOK_CONCURRENCY")))
         self.per_webhook = max(1, min(self.concurrency, int(
             config.get(kit, "JOMRESKIT_WEBHOOK_ENDPOINT_CONCURRENCY"))))
+        # A host's and a manager's caps hold slow attempts too: at the defaults one stalled
+        # host keeps at most a quarter of the threads, one stalled manager half.
+        threads = self.concurrency * THREADS_PER_PLACE
+        self.per_host = max(1, min(threads, int(
+            config.get(kit, "JOMRESKIT_WEBHOOK_HOST_CONCURRENCY"))))
+        self.per_manager = max(1, min(threads, int(
+            config.get(kit, "JOMRESKIT_WEBHOOK_MANAGER_CONCURRENCY"))))
         self.lease = timedelta(seconds=config.number(kit, "JOMRESKIT_WEBHOOK_LEASE_SECONDS"))
         timeout = config.number(kit, "JOMRESKIT_WEBHOOK_TIMEOUT")
         # Enough rows in hand to keep every thread busy while the loop writes and claims, but
@@ -250,6 +323,18 @@ class Worker:
         depth = int(self.lease.total_seconds() // (2 * timeout + 1))
         self.batch = self.concurrency * max(1, min(8, depth))
         self.share = self.per_webhook * max(1, min(4, depth))
+        # A host's or manager's share is as deep as a whole batch: a busy host (a channel
+        # manager with many webhooks) is claimed as fast as before; a dead one's share is
+        # still sent within the lease.
+        self.limits = Limits(
+            cap={"webhook": self.per_webhook, "host": self.per_host,
+                 "manager": self.per_manager},
+            share={"webhook": self.share, "host": self.per_host * max(1, min(8, depth)),
+                   "manager": self.per_manager * max(1, min(8, depth))})
+        self.breaker = breaker.Policy(
+            failures=int(config.get(kit, "JOMRESKIT_WEBHOOK_BREAKER_FAILURES")),
+            window=timedelta(seconds=config.number(kit, "JOMRESKIT_WEBHOOK_BREAKER_WINDOW")),
+            cooloff=timedelta(seconds=config.number(kit, "JOMRESKIT_WEBHOOK_BREAKER_COOLOFF")))
         self.disable_after = timedelta(
             days=config.number(kit, "JOMRESKIT_WEBHOOK_DISABLE_AFTER_DAYS"))
         self.retention = timedelta(days=config.number(kit, "JOMRESKIT_WEBHOOK_RETENTION_DAYS"))
@@ -262,6 +347,10 @@ class Worker:
         self._pruned_at = 0.0
         self._stamp = batch.stamp(kit.engine.dialect)
         self._failing: set[int] = set()  # webhooks whose failing_since is set, as last seen
+        self._probing: set[int] = set()  # webhooks whose probe this worker is sending
+        self._opened: set[int] = set()  # circuits found open: hand their deliveries back
+        self._closed: set[int] = set()  # circuits closed: their queues are due again
+        self._probe_at = 0.0  # monotonic time to look for circuits due a probe
         self._sessions: scoped_session | None = None
         self._engine: Engine | None = None
         self._in_hand: InHand | None = None
@@ -379,7 +468,7 @@ class Worker:
         if watcher:
             watcher.start()
         done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
-        in_hand = self._in_hand = InHand(self.concurrency, self.per_webhook, self.share,
+        in_hand = self._in_hand = InHand(self.concurrency, self.limits,
                                          self.concurrency * THREADS_PER_PLACE)
         pool = ThreadPoolExecutor(in_hand.threads, thread_name_prefix="jomreskit-delivery")
         more = True  # whether due rows may be waiting (the last claim was full, or woken)
@@ -387,7 +476,7 @@ class Worker:
         look_ahead = False  # whether to read the next due time before sleeping
         due_in: float | None = None  # seconds until the next row falls due, as last read
         looked_at = time.monotonic()
-        skipped: set[int] = set()  # webhooks whose rows the last claim left alone
+        skipped: set[Key] = set()  # webhooks, hosts, managers the last claim left alone
         claims = 0
         try:
             while True:
@@ -398,11 +487,17 @@ class Worker:
                 if (may_claim and (more or (due_in is not None
                                             and time.monotonic() - looked_at >= due_in))
                         and in_hand.held() <= self.batch // 2 and self._database_ready()):
-                    claimed = self._claim_into(in_hand)
+                    skip = in_hand.full()
+                    claimed = self._claim_into(in_hand, skip)
                     if claimed is not None:
                         claims += 1
                         more = claimed
-                        skipped = set(in_hand.full())
+                        # What this claim left alone, and what it filled: attempts that ended
+                        # since may have made room already, which ``_room_again`` sees.
+                        skipped = set(skip) | set(in_hand.full())
+                if (may_claim and time.monotonic() >= self._probe_at
+                        and self._database_ready()):
+                    self._take_probes(in_hand)  # after the claim: it holds up no new delivery
                 for job, target in in_hand.take():
                     pool.submit(self._send, job, target, in_hand, done)
                 if claimed is not None and not more:
@@ -414,11 +509,8 @@ class Worker:
                     due_in, looked_at = self._due_in(in_hand.full()), time.monotonic()
                     look_ahead = False
                 finished = self._collect(done, in_hand)
+                more = self._room_again(in_hand, skipped) or more
                 for item in finished:
-                    webhook_id = item.job.webhook_id
-                    if webhook_id in skipped and in_hand.count(webhook_id) <= self.share // 2:
-                        skipped.discard(webhook_id)  # room for its next rows
-                        more = True
                     retry_at = item.outcome.retry_at if item.outcome else None
                     if retry_at is not None:  # due again at a time the loop must wake for
                         later = (retry_at - utcnow()).total_seconds() + time.monotonic()
@@ -427,11 +519,22 @@ class Worker:
                 self._unrecorded.extend(finished)
                 if self._unrecorded and self._database_ready():
                     self._record_kept()
+                    if self._down_since is None:
+                        # Circuits found open: their waiting deliveries go back unsent.
+                        opened, self._opened = self._opened, set()
+                        self._unrecorded.extend(_Done(job, None) for job in in_hand.stop(opened))
+                        in_hand.recorded()
+                        if self._closed:  # what waited behind a circuit is due now
+                            self._closed.clear()
+                            more = True
                 if finished:
                     continue
                 # ``done`` is looked at after ``in_hand``: a thread reports its outcome before
                 # it leaves ``in_hand``, so an outcome reported since ``_collect`` is seen here.
-                if not in_hand and not self._unrecorded and done.empty():
+                idle = not in_hand and not self._unrecorded and done.empty()
+                # And what the claim skipped, after: the last attempts may have left it since.
+                more = self._room_again(in_hand, skipped) or more
+                if idle:
                     if stopping or mode == "once" or (mode == "drain" and not more):
                         break
                 elif stopping and not in_hand.under_way() and not self._database_ready():
@@ -449,6 +552,14 @@ class Worker:
             self.close()
         return self.stats
 
+    def _room_again(self, in_hand: InHand, skipped: set[Key]) -> bool:
+        """Whether a webhook, host or manager the last claim skipped (its share was in hand)
+        has room for its next rows again; those that have leave ``skipped``."""
+        share = self.limits.share
+        roomy = [key for key in skipped if in_hand.count(key) <= share[key[0]] // 2]
+        skipped.difference_update(roomy)
+        return bool(roomy)
+
     def _sleep(self, in_hand: InHand, more: bool, due_in: float | None,
                looked_at: float) -> float:
         """How long the loop may wait for something to happen (it is woken earlier by new
@@ -460,6 +571,7 @@ class Worker:
             return 0.0
         if due_in is not None:
             wait = min(wait, max(0.0, looked_at + due_in - time.monotonic()))
+        wait = min(wait, max(0.0, self._probe_at - time.monotonic()))
         place = in_hand.next_place()
         if place is not None:
             wait = min(wait, place)
@@ -477,7 +589,8 @@ class Worker:
                     outcome = self.sender.attempt(job, target)
             finally:
                 done.put(_Done(job, outcome))
-                following = in_hand.finished_then_next(job)
+                failed = outcome is not None and not (outcome.succeeded or outcome.skipped)
+                following = in_hand.finished_then_next(job, failed)
                 self.waker.nudge()
 
     def _collect(self, done: queue.SimpleQueue[_Done], in_hand: InHand) -> list[_Done]:
@@ -504,36 +617,66 @@ class Worker:
                 break
         return finished
 
-    def _claim_into(self, in_hand: InHand) -> bool | None:
+    def _claim_into(self, in_hand: InHand, skip: list[Key]) -> bool | None:
         """Claim what may be sent now into ``in_hand``; returns whether more may be due at
         once, or None when the database could not be reached."""
         wanted = self.batch - in_hand.held()
         try:
-            jobs, targets = self.claim(wanted, skip=in_hand.full())
+            jobs, targets = self.claim(wanted, skip=skip)
         except DATABASE_DOWN as exc:
             self._database_lost(exc)
             return None
-        per_webhook: dict[int, int] = {}
+        per_key: dict[Key, int] = {}
         for job in jobs:
-            in_hand.add(job, targets.get(job.webhook_id))
-            per_webhook[job.webhook_id] = per_webhook.get(job.webhook_id, 0) + 1
-        # A full claim, or one a webhook's share cut short, may have left due rows behind.
+            target = targets.get(job.webhook_id)
+            in_hand.add(job, target)
+            for key in keys_of(job, target):
+                per_key[key] = per_key.get(key, 0) + 1
+        # A full claim, or one a share cut short, may have left due rows behind.
         self._database_back()
-        return len(jobs) == wanted or any(n >= self.share for n in per_webhook.values())
+        share = self.limits.share
+        return len(jobs) == wanted or any(n >= share[key[0]] for key, n in per_key.items())
 
-    def _due_in(self, skip: list[int]) -> float | None:
-        """Seconds until the earliest pending row of the other webhooks falls due (a retry, a
-        ``Retry-After``, a lease running out), or None when none is pending. With the
-        database away, 0: claim again as soon as it is back."""
+    def _take_probes(self, in_hand: InHand) -> None:
+        """Take the circuits whose cool-off is over to "probing", and claim each one's oldest
+        due delivery into ``in_hand``; note when to look again."""
+        now = utcnow()
+        token = secrets.token_hex(8)
         try:
             with self._transaction(autocommit=True) as session:
-                due = session.scalar(_NEXT_DUE, {"skip": skip})
+                connection = session.connection()
+                rows = []
+                for webhook_id in breaker.take_probes(connection, now, self.lease):
+                    rows += session.execute(_CLAIM_PROBE, {
+                        "probed": webhook_id, "now": now, "token": token,
+                        "leased_until": now + self.lease}).all()
+                jobs, targets = self._jobs(session, rows, token)
+                following = session.scalar(breaker.NEXT_PROBE)
+        except DATABASE_DOWN as exc:
+            self._database_lost(exc)
+            return
+        self._probing.update(job.webhook_id for job in jobs)
+        for job in jobs:
+            in_hand.add(job, targets.get(job.webhook_id))
+        # Not again at once, whatever the database says: a probe check is not a busy loop.
+        self._probe_at = max(_monotonic_at(following, LONGEST_SLEEP), time.monotonic() + 0.5)
+
+    def _due_in(self, skip: list[Key]) -> float | None:
+        """Seconds until the earliest pending row of the other webhooks falls due (a retry, a
+        ``Retry-After``, a lease running out) or a circuit's cool-off ends, or None when
+        neither is pending. With the database away, 0: claim again as soon as it is back."""
+        try:
+            with self._transaction(autocommit=True) as session:
+                due, probe = session.execute(_NEXT_DUE, _skipping(skip)).one()
         except DATABASE_DOWN as exc:
             self._database_lost(exc)
             return 0.0
-        if due is None:
+        if probe is not None:
+            self._probe_at = _monotonic_at(probe, LONGEST_SLEEP)
+        soonest = min((t for t in (due, probe) if t is not None), default=None)
+        if soonest is None:
             return None
-        return max((due - utcnow()).total_seconds(), 0.05)
+        return max((soonest - utcnow()).total_seconds(), 0.05)
 
     def _record_kept(self) -> None:
         kept, self._unrecorded = self._unrecorded, []
@@ -548,25 +691,33 @@ class Worker:
 
     # -- claiming ------------------------------------------------------------------------
 
-    def claim(self, limit: int, skip: Iterable[int] = ()) -> tuple[list[Job], dict[int, Target]]:
-        """Lease up to ``limit`` due deliveries, at most ``share`` to any one webhook and none
-        to the webhooks in ``skip``, with the webhooks they go to."""
+    def claim(self, limit: int, skip: Iterable[Key] = ()) -> tuple[list[Job], dict[int, Target]]:
+        """Lease up to ``limit`` due deliveries of webhooks whose circuit is closed, at most
+        a share to any one webhook, host or manager and none to those in ``skip``, with the
+        webhooks they go to."""
         if self.kit.follow_registry():  # an auth method installed since start, say
             self._cache.targets.clear()  # built with the plugins of before
         now = utcnow()
         token = secrets.token_hex(8)
+        share = self.limits.share
         params = {"now": now, "limit": limit, "leased_until": now + self.lease, "token": token,
-                  "share": self.share, "skip": list(skip)}
+                  "share": share["webhook"], "host_share": share["host"],
+                  "manager_share": share["manager"], **_skipping(skip)}
         with self._transaction(autocommit=True) as session:
             rows = session.execute(_CLAIM, params).all()
-            site_address = self.kit.site_address()
-            jobs = [Job(id=r.id, claim=token, webhook_id=r.webhook_id, msg_id=r.msg_id,
-                        event_type=r.event_type, attempts=r.attempts,
-                        payload=message.with_site_address(r.payload, site_address))
-                    for r in rows]
-            targets = self.targets(session, [WebhookVersion(
-                r.webhook_id, r.webhook_updated_at, r.webhook_enabled, r.webhook_failing_since)
-                for r in rows])
+            jobs, targets = self._jobs(session, rows, token)
+        return jobs, targets
+
+    def _jobs(self, session: Any, rows: list[Any], token: str
+              ) -> tuple[list[Job], dict[int, Target]]:
+        site_address = self.kit.site_address()
+        jobs = [Job(id=r.id, claim=token, webhook_id=r.webhook_id, msg_id=r.msg_id,
+                    event_type=r.event_type, attempts=r.attempts,
+                    payload=message.with_site_address(r.payload, site_address))
+                for r in rows]
+        targets = self.targets(session, [WebhookVersion(
+            r.webhook_id, r.webhook_updated_at, r.webhook_enabled, r.webhook_failing_since)
+            for r in rows])
         jobs.sort(key=lambda job: job.id)
         return jobs, targets
 
@@ -599,7 +750,8 @@ class Worker:
     def _target(self, webhook: Webhook) -> Target:
         method = self.kit.authmethods.get(webhook.authmethod)
         target = Target(id=webhook.id, url=webhook.url, enabled=webhook.enabled, method=method,
-                        authmethod=webhook.authmethod, settings={}, secret="")
+                        authmethod=webhook.authmethod, settings={}, secret="",
+                        host=webhook.host, manager_id=webhook.manager_id)
         try:
             target.secret = self.kit.secret_box.decrypt(webhook.signing_secret)
             target.settings = settings.resolve(self.kit, webhook)
@@ -615,7 +767,7 @@ class Worker:
         attempts: list[tuple[Any, ...]] = []
         released: list[dict[str, Any]] = []
         ok: set[int] = set()
-        failing: dict[int, str] = {}
+        failing: dict[int, breaker.Failures] = {}
         gone: dict[int, str] = {}
         stats = Stats()
         stamp = self._stamp
@@ -637,7 +789,9 @@ class Worker:
                 status, next_at = FAILED, attempted_at
                 stats.failed += 1
             if not outcome.succeeded and not outcome.skipped:
-                failing[job.webhook_id] = outcome.error or f"HTTP {outcome.status_code}"
+                failure = failing.setdefault(job.webhook_id, breaker.Failures(0, ""))
+                failure.count += 1
+                failure.reason = outcome.error or f"HTTP {outcome.status_code}"
             if outcome.disable_reason:
                 gone[job.webhook_id] = outcome.disable_reason
             rows.append((job.id, job.claim, status, next_at, job.attempts + 1,
@@ -651,38 +805,32 @@ class Worker:
             batch.log_attempts(connection, attempts)
             if released:
                 session.execute(_RELEASE, released)
-            self._health(session, ok, failing, gone)
         for name in ("succeeded", "retrying", "failed", "released"):  # once written
             setattr(self.stats, name, getattr(self.stats, name) + getattr(stats, name))
+        self._health(ok, failing, gone)
 
-    def _health(self, session: Any, ok: set[int], failing: dict[int, str],
+    def _health(self, ok: set[int], failing: dict[int, breaker.Failures],
                 gone: dict[int, str]) -> None:
-        now = utcnow()
-        recovered = ok & self._failing  # only webhooks seen failing need their streak ended
-        if recovered:
-            session.execute(update(Webhook).where(Webhook.id.in_(recovered),
-                                                  Webhook.failing_since.is_not(None))
-                            .values(failing_since=None))
-            self._failing -= recovered
-        for webhook_id, reason in gone.items():
-            _disable(session, webhook_id, reason, now)
+        """The webhooks' failing streaks, circuits and disabling, in a transaction of their
+        own (with the events they fire); nothing to do, and no statement, while all is well."""
+        # Only webhooks seen failing (or probed) can have a streak to end or a circuit to close.
+        recovered = ok & (self._failing | self._probing)
         failing = {k: v for k, v in failing.items() if k not in ok and k not in gone}
-        if not failing:
+        if not (recovered or failing or gone):
             return
-        self._failing.update(failing)
-        session.execute(update(Webhook).where(Webhook.id.in_(failing),
-                                              Webhook.failing_since.is_(None))
-                        .values(failing_since=now))
-        cutoff = now - self.disable_after
-        for webhook in session.scalars(select(Webhook).where(
-                Webhook.id.in_(failing), Webhook.enabled.is_(True),
-                Webhook.failing_since <= cutoff)):
-            assert webhook.failing_since is not None
-            days = (now - webhook.failing_since).total_seconds() / 86400
-            _disable(session, webhook.id,
-                     f"every delivery failed for {days:.1f} days (since "
-                     f"{webhook.failing_since:%Y-%m-%d %H:%M} UTC); last error: "
-                     f"{failing[webhook.id]}", now)
+        now = utcnow()
+        with self.kit.transaction():
+            self._closed |= breaker.recovered(self.kit, recovered)
+            for webhook_id, reason in gone.items():
+                breaker.disable(self.kit, webhook_id, reason, now)
+            not_closed = breaker.failed(self.kit, self.breaker, failing,
+                                        self._probing & failing.keys(), self.disable_after, now)
+        self._failing = (self._failing - recovered) | failing.keys()
+        self._probing -= recovered | failing.keys()
+        self._opened |= not_closed
+        if not_closed:  # look for probes once the shortest cool-off is over
+            self._probe_at = min(self._probe_at,
+                                 time.monotonic() + self.breaker.cooloff.total_seconds())
 
     # -- housekeeping --------------------------------------------------------------------
 
@@ -719,39 +867,80 @@ def _of_webhook(name: str) -> Any:
             .label(f"webhook_{name}"))
 
 
+def _sendable(*where: Any) -> Any:
+    """Pending deliveries whose webhook's circuit is closed and whose webhook, host and
+    manager a worker is not already holding its share of (the ``skip_*`` lists)."""
+    return (
+        select(DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.next_attempt_at,
+               WEBHOOKS.c.host, WEBHOOKS.c.manager_id)
+        .join_from(DELIVERIES, WEBHOOKS, WEBHOOKS.c.id == DELIVERIES.c.webhook_id)
+        .where(DELIVERIES.c.status == PENDING, WEBHOOKS.c.circuit == CLOSED,
+               DELIVERIES.c.webhook_id.not_in(bindparam("skip_webhooks", expanding=True)),
+               WEBHOOKS.c.host.not_in(bindparam("skip_hosts", expanding=True)),
+               WEBHOOKS.c.manager_id.not_in(bindparam("skip_managers", expanding=True)),
+               *where)
+    )
+
+
 _DUE = (
-    select(DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.next_attempt_at)
-    .where(DELIVERIES.c.status == PENDING, DELIVERIES.c.next_attempt_at <= bindparam("now"),
-           DELIVERIES.c.webhook_id.not_in(bindparam("skip", expanding=True)))
-    .order_by(DELIVERIES.c.next_attempt_at)
+    _sendable(DELIVERIES.c.next_attempt_at <= bindparam("now"))
+    .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id)
     .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's write lock serialises claims
+    # PostgreSQL, the deliveries' rows only; SQLite's write lock serialises claims.
+    .with_for_update(skip_locked=True, of=DELIVERIES)
     .cte("due")
 )
-# Each webhook's share of the claim, oldest first: a webhook with a long queue (or a stalled
-# endpoint) leaves the rest of the batch to the others.
-_TURN = func.row_number().over(partition_by=_DUE.c.webhook_id,
-                               order_by=(_DUE.c.next_attempt_at, _DUE.c.id))
-_SHARED = select(_DUE.c.id, _TURN.label("turn")).cte("shared")
+
+
+def _turn(partition: Any) -> Any:
+    return func.row_number().over(partition_by=partition,
+                                  order_by=(_DUE.c.next_attempt_at, _DUE.c.id))
+
+
+# Each webhook's, host's and manager's share of the claim, oldest first: one with a long
+# queue (or a stalled endpoint) leaves the rest of the batch to the others.
+_SHARED = select(_DUE.c.id, _turn(_DUE.c.webhook_id).label("turn"),
+                 _turn(_DUE.c.host).label("host_turn"),
+                 _turn(_DUE.c.manager_id).label("manager_turn")).cte("shared")
+_CLAIMED = DELIVERIES.c.id.in_(
+    select(_SHARED.c.id).where(_SHARED.c.turn <= bindparam("share"),
+                               _SHARED.c.host_turn <= bindparam("host_share"),
+                               _SHARED.c.manager_turn <= bindparam("manager_share")))
+_RETURNED = (DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.msg_id,
+             DELIVERIES.c.event_type, DELIVERIES.c.payload, DELIVERIES.c.attempts,
+             _of_webhook("updated_at"), _of_webhook("enabled"), _of_webhook("failing_since"))
 _CLAIM = (
     update(DELIVERIES)
-    .where(DELIVERIES.c.id.in_(select(_SHARED.c.id).where(_SHARED.c.turn <= bindparam("share"))))
+    .where(_CLAIMED)
     .values(next_attempt_at=bindparam("leased_until"), claim=bindparam("token"))
-    .returning(DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.msg_id,
-               DELIVERIES.c.event_type, DELIVERIES.c.payload, DELIVERIES.c.attempts,
-               _of_webhook("updated_at"), _of_webhook("enabled"), _of_webhook("failing_since"))
+    .returning(*_RETURNED)
 )
-_NEXT_DUE = (
-    select(func.min(DELIVERIES.c.next_attempt_at))
-    .where(DELIVERIES.c.status == PENDING,
-           DELIVERIES.c.webhook_id.not_in(bindparam("skip", expanding=True)))
+# A probe: the oldest due delivery of a webhook whose circuit this worker took to "probing".
+_CLAIM_PROBE = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id == (
+        select(DELIVERIES.c.id)
+        .where(DELIVERIES.c.webhook_id == bindparam("probed"),
+               DELIVERIES.c.status == PENDING, DELIVERIES.c.next_attempt_at <= bindparam("now"))
+        .order_by(DELIVERIES.c.next_attempt_at, DELIVERIES.c.id).limit(1)
+        .scalar_subquery()))
+    .values(next_attempt_at=bindparam("leased_until"), claim=bindparam("token"))
+    .returning(*_RETURNED)
 )
+# When a worker with nothing to do must look again: the next due delivery it may send, and
+# the end of the earliest cool-off of a circuit with deliveries waiting.
+_NEXT_DUE = select(
+    _sendable().with_only_columns(func.min(DELIVERIES.c.next_attempt_at)).scalar_subquery(),
+    breaker.NEXT_PROBE.scalar_subquery())
 _WEBHOOKS = select(WEBHOOKS).where(WEBHOOKS.c.id.in_(bindparam("ids", expanding=True)))
 
+# Handed back unsent: due again when it first was (a delivery never tried, when it was queued),
+# so that its place in the queue is kept.
 _RELEASE = (
     update(DELIVERIES)
     .where(DELIVERIES.c.id == bindparam("_id"), DELIVERIES.c.claim == bindparam("_claim"))
-    .values(next_attempt_at=bindparam("_next"), claim=None)
+    .values(next_attempt_at=case((DELIVERIES.c.attempts == 0, DELIVERIES.c.created_at),
+                                 else_=bindparam("_next")), claim=None)
 )
 
 
@@ -778,10 +967,19 @@ def _worker_sessions(kit: Kit) -> tuple[scoped_session, Engine | None]:
     return make_session(engine), engine
 
 
-def _disable(session: Any, webhook_id: int, reason: str, now: datetime) -> None:
-    session.execute(update(Webhook).where(Webhook.id == webhook_id, Webhook.enabled.is_(True))
-                    .values(enabled=False, disabled_reason=reason, updated_at=now))
-    log.warning("webhook %s disabled: %s", webhook_id, reason)
+def _skipping(keys: Iterable[Key]) -> dict[str, list[Any]]:
+    """The claim's ``skip_*`` parameters: the webhooks, hosts and managers in ``keys``."""
+    found: dict[str, list[Any]] = {"skip_webhooks": [], "skip_hosts": [], "skip_managers": []}
+    for kind, value in keys:
+        found[f"skip_{kind}s"].append(value)
+    return found
+
+
+def _monotonic_at(when: datetime | None, longest: float) -> float:
+    """``time.monotonic()`` at the database time ``when``, ``longest`` seconds from now at
+    most (or then, when None)."""
+    seconds = longest if when is None else (when - utcnow()).total_seconds()
+    return time.monotonic() + max(0.0, min(seconds, longest))
 
 
 def prune(kit: Kit, retention: timedelta) -> int:

@@ -1,0 +1,338 @@
+"""Receiver hosts going down: a stalled host or manager never starves the others, and a dead
+webhook's circuit opens, probes, and closes again with nothing lost and nothing sent twice.
+
+The drills run the worker as a site runs it (the thread of `jomreskit serve`, or a `jomreskit
+worker` process) against endpoints on their own loopback addresses, and assert an order of
+events rather than a time: the seconds are printed by ``bench/outage.py``.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import signal
+import socket
+import threading
+import time
+
+import pytest
+from jomreskit_webhooks_core import services
+from jomreskit_webhooks_core.models import Delivery, DeliveryAttempt, Webhook
+from sqlalchemy import select
+
+from jomreskit.domain import EventRecord
+from jomreskit.domain import services as domain
+
+from .test_faults import serve_worker
+from .test_worker import worker_process
+
+pytestmark = pytest.mark.fault
+
+
+class Endpoint:
+    """A receiver on a loopback address of its own, which ``trickle``s an endless answer (the
+    status line, then a byte a second), ``hang``s (reads the request, says nothing) or
+    answers 200 (``ok``). Counts connections, and the most it held open at once."""
+
+    def __init__(self, address: str, how: str) -> None:
+        self.how = how
+        self.server = socket.create_server((address, 0), backlog=256)
+        self.url = f"http://{address}:{self.server.getsockname()[1]}"
+        self.connections = 0
+        self.open = 0
+        self.most_open = 0
+        self.answered: list[bytes] = []  # bodies answered 200, in order
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def answer_again(self) -> None:
+        """Answer 200 from now on. The requests hanging now stay unanswered: their attempts
+        were cut off at the deadline already."""
+        self.how = "ok"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                self.open += 1
+                self.most_open = max(self.most_open, self.open)
+                self._held.append(connection)
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        try:
+            self._requests(connection)
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self.open -= 1
+
+    def _requests(self, connection: socket.socket) -> None:
+        buffer = b""
+        while not self._stop.is_set():
+            while b"\r\n\r\n" not in buffer:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                buffer += chunk
+            head, _, rest = buffer.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(rest) < length:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                rest += chunk
+            body, buffer = rest[:length], rest[length:]
+            if self.how == "trickle":
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"." * 1_000_000:
+                    if self._stop.wait(1.0):
+                        return
+                    connection.sendall(bytes([byte]))
+            if self.how == "hang":
+                self._stop.wait()
+                return
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            with self._lock:
+                self.answered.append(body)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.server.close()
+        with self._lock:
+            for connection in self._held:
+                connection.close()
+
+
+@pytest.fixture
+def endpoint():
+    made: list[Endpoint] = []
+
+    def make(address: str, how: str) -> Endpoint:
+        made.append(Endpoint(address, how))
+        return made[-1]
+
+    yield make
+    for found in made:
+        found.close()
+
+
+def managers_with_webhooks(site, plan):
+    """Create each manager of ``plan`` ({username: [url, ...]}), linked to property 1, with a
+    webhook to each URL."""
+    with site.app.app_context(), site.kit.transaction():
+        for username, urls in plan.items():
+            domain.create_user(site.kit, username, property_uids=[1])
+            for url in urls:
+                services.create_webhook(site.kit, username, url, "none")
+
+
+def fire_note(site, note_id):
+    with site.app.app_context(), site.kit.transaction():
+        site.kit.fire("booking_note_saved", property_uid=1, contract_uid=41, note_id=note_id)
+
+
+def timed_out(site):
+    """Attempts cut off at their deadline so far."""
+    with site.app.app_context(), site.kit.transaction() as session:
+        return list(session.scalars(select(DeliveryAttempt).where(
+            DeliveryAttempt.error.like("timed out%"))))
+
+
+class Running:
+    """The worker as a site runs it: `serve`'s thread or a `jomreskit worker` process."""
+
+    def __init__(self, site, how, **config):
+        self.how = how
+        if how == "serve":
+            self.service = serve_worker(site)
+        else:
+            self.process = worker_process(site, **config)
+
+    def stop(self):
+        if self.how == "serve":
+            self.service.stop()
+            return ""
+        self.process.send_signal(signal.SIGTERM)
+        _out, err = self.process.communicate(timeout=60)
+        return err
+
+
+# -- a stalled host or manager holds only its own share ------------------------------------
+
+
+def healthy_while_stalled(site, how, receiver, stalled, events=12):
+    """Fire ``events`` events for every webhook, one each 0.25 s, with the worker running;
+    return the healthy notifications and the attempts cut off by then."""
+    worker = Running(site, how)
+    try:
+        deadline = time.monotonic() + 60
+        while sum(e.connections for e in stalled) == 0 and time.monotonic() < deadline:
+            fire_note(site, 1000)  # until the stalled hosts hold connections: the worker is up
+            time.sleep(0.5)
+        for n in range(1, events + 1):
+            fire_note(site, n)
+            time.sleep(0.25)
+        deadline = time.monotonic() + 60
+        while len(healthy_notes(receiver)) < events and time.monotonic() < deadline:
+            time.sleep(0.02)
+        got = healthy_notes(receiver)
+        cut_off = timed_out(site)
+    finally:
+        err = worker.stop()
+    assert "Traceback" not in err
+    return got, cut_off
+
+
+def healthy_notes(receiver):
+    return sorted(n for n in {r.json()["data"]["note_id"] for r in receiver.deliveries}
+                  if n < 1000)
+
+
+@pytest.mark.parametrize("how", ["serve", "process"])
+def test_twenty_webhooks_on_one_trickling_host_leave_the_others_flowing(
+        make_webhook_site, receiver, endpoint, how):
+    site = make_webhook_site(JOMRESKIT_WEBHOOK_TIMEOUT=10)
+    host = endpoint("127.0.0.2", "trickle")
+    urls = [f"{host.url}/hook/{n}" for n in range(20)]
+    managers_with_webhooks(site, {"cm_customer_a": urls[:10], "cm_customer_b": urls[10:],
+                                  "healthy": [receiver.url + "/hook"]})
+
+    got, cut_off = healthy_while_stalled(site, how, receiver, [host])
+
+    # Every healthy notification arrived while the host still held every attempt it was sent
+    # (none had reached its deadline): nothing waited for a thread the host held.
+    assert got == list(range(1, 13))
+    assert cut_off == []
+    # The host never had more than its cap of a worker's attempts (8), for 20 webhooks.
+    print(f"{how}: the trickling host held {host.most_open} connections at most, "
+          f"{host.connections} in all")
+    assert 4 <= host.most_open <= 8
+
+
+@pytest.mark.parametrize("how", ["serve", "process"])
+def test_two_dead_hosts_at_once_leave_the_others_flowing(make_webhook_site, receiver, endpoint,
+                                                         how):
+    site = make_webhook_site(JOMRESKIT_WEBHOOK_TIMEOUT=10)
+    trickling, hanging = endpoint("127.0.0.2", "trickle"), endpoint("127.0.0.3", "hang")
+    managers_with_webhooks(site, {
+        "cm_customer_a": [f"{trickling.url}/hook/{n}" for n in range(10)],
+        "cm_customer_b": [f"{hanging.url}/hook/{n}" for n in range(10)],
+        "healthy": [receiver.url + "/hook"]})
+
+    got, cut_off = healthy_while_stalled(site, how, receiver, [trickling, hanging])
+
+    assert got == list(range(1, 13))
+    assert cut_off == []
+    print(f"{how}: the dead hosts held {trickling.most_open} and {hanging.most_open} "
+          "connections at most")
+    assert 4 <= trickling.most_open <= 8 and 4 <= hanging.most_open <= 8
+
+
+def test_a_manager_whose_every_host_stalls_holds_only_the_managers_share(
+        make_webhook_site, receiver, endpoint):
+    site = make_webhook_site(JOMRESKIT_WEBHOOK_TIMEOUT=10)
+    hosts = [endpoint(f"127.0.0.{n + 2}", "hang") for n in range(5)]
+    managers_with_webhooks(site, {
+        "cm_customer": [f"{host.url}/hook/{n}" for host in hosts for n in range(2)],
+        "healthy": [receiver.url + "/hook"]})
+
+    got, cut_off = healthy_while_stalled(site, "serve", receiver, hosts)
+
+    assert got == list(range(1, 13))
+    assert cut_off == []
+    # No attempt ended meanwhile, so what each host held at most it held at the end, at once.
+    most = [host.most_open for host in hosts]
+    print(f"one manager's five hung hosts held {most} connections at most")
+    assert 12 <= sum(most) <= 16  # the manager's cap, of 32 threads; 5 hosts' caps are 40
+
+
+# -- the circuit breaker -------------------------------------------------------------------
+
+
+def webhook_row(site, webhook_id):
+    with site.app.app_context(), site.kit.transaction() as session:
+        return session.get(Webhook, webhook_id)
+
+
+def wait_until(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def of_type(endpoint, event):
+    """The notifications of ``event`` an endpoint answered 200."""
+    bodies = [json.loads(body) for body in list(endpoint.answered)]
+    return [body for body in bodies if body["type"] == event]
+
+
+def events_named(site, *names):
+    with site.app.app_context(), site.kit.transaction() as session:
+        return list(session.scalars(select(EventRecord).where(EventRecord.name.in_(names))
+                                    .order_by(EventRecord.id)))
+
+
+@pytest.mark.parametrize("how", ["serve", "process"])
+def test_a_dead_receivers_circuit_opens_probes_and_closes_with_nothing_lost(
+        make_webhook_site, endpoint, how):
+    config = {"JOMRESKIT_WEBHOOK_TIMEOUT": 1, "JOMRESKIT_WEBHOOK_BREAKER_COOLOFF": 2}
+    site = make_webhook_site(**config)
+    dead = endpoint("127.0.0.4", "hang")
+    managers_with_webhooks(site, {"cm_customer": [dead.url + "/hook"]})
+    with site.app.app_context(), site.kit.transaction() as session:
+        [webhook_id] = session.scalars(select(Webhook.id))
+        for n in range(60):
+            site.kit.fire("booking_note_saved", property_uid=1, contract_uid=41, note_id=n + 1)
+
+    worker = Running(site, how, **config)
+    try:
+        wait_until(lambda: webhook_row(site, webhook_id).circuit == "open")
+        opened = webhook_row(site, webhook_id)
+        tried_before = dead.connections
+        # The first probe comes after the 2 s cool-off, fails (1 s), and the circuit opens
+        # again for 4 s: one connection in all while it is open, then the second probe.
+        wait_until(lambda: webhook_row(site, webhook_id).circuit_opens == 2)
+        assert dead.connections == tried_before + 1
+        dead.answer_again()
+        wait_until(lambda: webhook_row(site, webhook_id).circuit == "closed", timeout=30)
+        wait_until(lambda: len(of_type(dead, "booking_note_saved")) == 60)
+        with site.app.app_context(), site.kit.transaction() as session:
+            rows = list(session.scalars(select(Delivery).where(
+                Delivery.event_type == "booking_note_saved")))
+    finally:
+        err = worker.stop()
+    assert "Traceback" not in err
+
+    # Five failures in a row opened it: the attempts already under way (four to one
+    # webhook) ended, and no other was started.
+    print(f"{how}: {tried_before} attempts before the circuit opened; then one probe")
+    assert 5 <= tried_before <= 8
+    counted = int(opened.circuit_reason.split(" attempts failed in a row; last error: ")[0])
+    assert 5 <= counted <= tried_before
+    assert opened.circuit_reason.endswith("timed out: no complete answer within 1 s")
+    # Nothing lost, nothing twice; the deliveries that waited were not counted as tried.
+    notes = [body["data"]["note_id"] for body in of_type(dead, "booking_note_saved")]
+    assert sorted(notes) == list(range(1, 61))
+    assert all(d.status == "succeeded" for d in rows)
+    assert collections.Counter(d.attempts for d in rows)[1] >= 60 - tried_before - 2
+    assert sum(d.attempts for d in rows) == 60 + tried_before + 1  # + the failed probe
+    # The manager's webhooks (here the same one, once it answered) and the event feed were
+    # told, in order.
+    told = events_named(site, "webhook_circuit_opened", "webhook_circuit_closed")
+    assert [(e.name, e.ids) for e in told] == [
+        ("webhook_circuit_opened", {"manager_id": opened.manager_id, "webhook_id": webhook_id}),
+        ("webhook_circuit_closed", {"manager_id": opened.manager_id, "webhook_id": webhook_id})]
+    assert [len(of_type(dead, "webhook_circuit_opened")),
+            len(of_type(dead, "webhook_circuit_closed"))] == [1, 1]
