@@ -60,7 +60,7 @@ def test_each_restriction_is_set_on_its_own_over_the_masked_nights(channel):
         day(friday + 8): {"min_stay_arrival": 2},
     }
     restrict(channel, friday, friday + 1, min_stay_arrival=None)
-    assert nights_of(channel, friday, friday + 2) == {
+    assert nights_of(channel, friday, friday + 3) == {
         day(friday): {"closed_to_arrival": True}, day(friday + 1): {"closed_to_arrival": True},
         day(friday + 2): {"closed_to_arrival": True}}
     assert nights_of(channel, friday, friday + 14, room_type="Twin") == {}
