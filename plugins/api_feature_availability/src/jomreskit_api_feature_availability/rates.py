@@ -27,7 +27,7 @@ from jomreskit_api_core import (
 )
 from sqlalchemy import select
 
-from jomreskit.domain import Room, Tariff, services
+from jomreskit.domain import Tariff, services
 
 from .availability import existing
 from .restrictions import room_type_of

@@ -102,7 +102,8 @@ def read(kit: Kit, property_uid: int, first: date, last: date,
 
 def as_json(found: dict[str, dict[date, dict[str, Any]]]) -> list[dict[str, Any]]:
     return [{"room_type": room_type,
-             "nights": [{"date": night.isoformat(), **values} for night, values in by_night.items()]}
+             "nights": [{"date": night.isoformat(), **values}
+                        for night, values in by_night.items()]}
             for room_type, by_night in found.items()]
 
 
