@@ -2,8 +2,12 @@
 
 One request carries up to ``MAX_ITEMS`` items, each a room type's range of nights (with an
 optional weekday mask) and any of a price, an ``open``/``close`` of its rooms and restrictions.
-Each item is applied on its own in a savepoint, so one that is refused (its own 4xx, with code
-and member) leaves the others applied; the answer lists every item's status. The whole request
+Each item is applied whole or not at all, so one that is refused (its own 4xx, with code and
+member) leaves the others applied; the answer lists every item's status. Items are checked
+first; opens and closes are made item by item in savepoints (a night sold to a guest refuses
+that item, its price and restrictions too); then the prices and restrictions of every item
+left are written set-based, later items winning on a night they share, so a year of items
+costs a handful of statements, not a few per item. The whole request
 holds the property's lock (writes of the property take turns) and fires one
 ``tariffs_updated`` and one ``restrictions_updated`` at most, however many items priced or
 restricted nights, so a year's push sends a webhook of each kind, not one per night.
@@ -11,7 +15,9 @@ restricted nights, so a year's push sends a webhook of each kind, not one per ni
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from jomreskit_api_core import Api, ApiError, Body, Param, require_property
@@ -100,39 +106,81 @@ def register(api: Api, write_scope: str) -> None:
         return push(kit, property_uid, items)
 
 
+@dataclass
+class Item:
+    """An item checked whole: what it changes, on which nights."""
+
+    index: int
+    room_type: str
+    dates: list[date]
+    rooms: list[int]
+    price: Decimal | None
+    availability: str | None
+    values: dict[str, int | bool | None]
+
+
 def push(kit: Kit, property_uid: int, items: list[Any]) -> dict[str, Any]:
-    """Apply each item in its own savepoint; fire each kind's event once."""
+    """Check every item, make the opens and closes item by item (each in a savepoint: a night
+    sold to a guest refuses that item whole), then write the prices and restrictions of the
+    items left, later items winning on a night, set-based: one price write per room type and
+    one upsert per set of restrictions named. Fires each kind's event once."""
     session = kit.session()
     rooms_by_type: dict[str, list[int]] = {}
     for room_uid, room_type in session.execute(select(Room.room_uid, Room.room_type).where(
             Room.property_uid == property_uid).order_by(Room.room_uid)):
         rooms_by_type.setdefault(room_type, []).append(room_uid)
-    results, changed = [], set()
+    results: dict[int, dict[str, Any]] = {}
+    checked = []
     for index, item in enumerate(items):
         try:
-            nights, kinds = _apply(kit, property_uid, item, rooms_by_type)
+            checked.append(_check(kit, property_uid, index, item, rooms_by_type))
         except (ApiError, JomresKitError) as refused:
-            status = refused.status if isinstance(refused, ApiError) else next(
-                (s for kind, s in STATUS_OF if isinstance(refused, kind)), 400)
-            results.append({"index": index, "status": status, "code": refused.code,
-                            **({"member": refused.field} if refused.field else {}),
-                            "message": refused.message})
-            continue
-        changed |= kinds
-        results.append({"index": index, "status": "applied", "nights": nights})
-    if "tariffs" in changed:
+            results[index] = _refusal(index, refused)
+    made = []
+    for item in checked:
+        if item.availability is not None:
+            try:
+                with session.begin_nested():
+                    change = (services.close_nights if item.availability == "close"
+                              else services.open_nights)
+                    for arrival, departure in _runs(item.dates):
+                        change(kit, property_uid, item.rooms, arrival, departure)
+            except JomresKitError as refused:
+                results[item.index] = _refusal(item.index, refused)
+                continue
+        made.append(item)
+    prices: dict[str, dict[date, Decimal]] = {}
+    restricted: dict[tuple[str, date], dict[str, int | bool | None]] = {}
+    for item in made:
+        if item.price is not None:
+            prices.setdefault(item.room_type, {}).update(dict.fromkeys(item.dates, item.price))
+        if item.values:
+            for night in item.dates:
+                restricted.setdefault((item.room_type, night), {}).update(item.values)
+        results[item.index] = {"index": item.index, "status": "applied",
+                               "nights": len(item.dates)}
+    for room_type, priced in prices.items():
+        services.price_nights(kit, property_uid, room_type, priced, fire=False)
+    restrictions.write_nights(kit, property_uid, restricted)
+    if prices:
         kit.fire("tariffs_updated", property_uid=property_uid)
-    if "restrictions" in changed:
+    if restricted:
         kit.fire("restrictions_updated", property_uid=property_uid)
-    applied = sum(1 for r in results if r["status"] == "applied")
-    return {"property_uid": property_uid, "applied": applied,
-            "refused": len(results) - applied, "items": results}
+    return {"property_uid": property_uid, "applied": len(made),
+            "refused": len(items) - len(made), "items": [results[i] for i in range(len(items))]}
 
 
-def _apply(kit: Kit, property_uid: int, item: Any, rooms_by_type: dict[str, list[int]]
-           ) -> tuple[int, set[str]]:
-    """Check an item whole, then make it in a savepoint; the nights it covers and the kinds of
-    change it made."""
+def _refusal(index: int, refused: ApiError | JomresKitError) -> dict[str, Any]:
+    status = refused.status if isinstance(refused, ApiError) else next(
+        (s for kind, s in STATUS_OF if isinstance(refused, kind)), 400)
+    return {"index": index, "status": status, "code": refused.code,
+            **({"member": refused.field} if refused.field else {}),
+            "message": refused.message}
+
+
+def _check(kit: Kit, property_uid: int, index: int, item: Any,
+           rooms_by_type: dict[str, list[int]]) -> Item:
+    """An item read and checked whole, or the 4xx refusing it (nothing written)."""
     if not isinstance(item, dict):
         raise Body.invalid("items", "each item must be a JSON object")
     payload = Body(item)
@@ -151,19 +199,7 @@ def _apply(kit: Kit, property_uid: int, item: Any, rooms_by_type: dict[str, list
     rooms = [room_uid] if room_uid is not None else rooms_by_type.get(room_type, [])
     if availability is not None and not rooms:
         raise Body.invalid("room_type", f"no room of type {room_type!r}")
-    kinds = set()
-    with kit.session().begin_nested():
-        if price is not None:
-            services.price_nights(kit, property_uid, room_type, dates, price, fire=False)
-            kinds.add("tariffs")
-        if values:
-            restrictions.write(kit, property_uid, room_type, dates, values)
-            kinds.add("restrictions")
-        if availability is not None:
-            change = services.close_nights if availability == "close" else services.open_nights
-            for arrival, departure in _runs(dates):
-                change(kit, property_uid, rooms, arrival, departure)
-    return len(dates), kinds
+    return Item(index, room_type, dates, rooms, price, availability, values)
 
 
 def _runs(dates: list[date]) -> list[tuple[date, date]]:

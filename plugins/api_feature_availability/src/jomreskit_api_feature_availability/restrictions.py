@@ -70,17 +70,26 @@ def write(kit: Kit, property_uid: int, room_type: str, dates: list[date],
     """Set ``values`` (restriction name → value, ``None`` lifts it) on the room type's
     ``dates``, leaving the restrictions not named as they are; one statement. The caller holds
     the property's lock. Returns the number of nights written."""
-    if not dates or not values:
-        return 0
+    return write_nights(kit, property_uid, {(room_type, night): values for night in dates})
+
+
+def write_nights(kit: Kit, property_uid: int,
+                 nights: Mapping[tuple[str, date], Mapping[str, int | bool | None]]) -> int:
+    """Set each (room type, night)'s restrictions as given, leaving those not named as they
+    are: one ``INSERT ... ON CONFLICT DO UPDATE`` per set of restrictions named. The caller
+    holds the property's lock. Returns the number of nights written."""
+    by_names: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for (room_type, night), values in nights.items():
+        if values:
+            by_names.setdefault(tuple(sorted(values)), []).append(
+                {"property_uid": property_uid, "room_type": room_type, "date": night, **values})
     session = kit.session()
-    dialect = session.get_bind().dialect.name
-    insert = _INSERT[dialect](Restriction)
-    statement = insert.on_conflict_do_update(
-        index_elements=[Restriction.property_uid, Restriction.room_type, Restriction.date],
-        set_={name: insert.excluded[name] for name in values})
-    session.execute(statement, [{"property_uid": property_uid, "room_type": room_type,
-                                 "date": night, **values} for night in dates])
-    return len(dates)
+    insert = _INSERT[session.get_bind().dialect.name](Restriction)
+    for names, rows in by_names.items():
+        session.execute(insert.on_conflict_do_update(
+            index_elements=[Restriction.property_uid, Restriction.room_type, Restriction.date],
+            set_={name: insert.excluded[name] for name in names}), rows)
+    return sum(len(rows) for rows in by_names.values())
 
 
 def read(kit: Kit, property_uid: int, first: date, last: date,

@@ -6,7 +6,7 @@ commit, so a caller can make several changes and fire several events atomically.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -307,11 +307,11 @@ def price_nights(
     kit: Kit,
     property_uid: int,
     room_type: str,
-    nights: Iterable[date],
-    price_per_night: Decimal,
+    prices: Mapping[date, Decimal],
     fire: bool = True,
 ) -> None:
-    """Price some of a room type's nights (any set of them, such as the Fridays of a summer).
+    """Price some of a room type's nights (any set of them, such as the Fridays of a summer),
+    each at its own price (``{night: price per night}``).
 
     Set-based: the room type's tariffs over the nights' span are read once, deleted, and
     written back as runs of equal price (what lay outside the span as it was), so each night
@@ -319,7 +319,7 @@ def price_nights(
     prices many ranges in one change and fires once.
     """
     lock_property(kit, property_uid)
-    wanted = sorted(set(nights))
+    wanted = sorted(prices)
     if not wanted:
         return
     session = kit.session()
@@ -341,7 +341,7 @@ def price_nights(
             priced[night] = old.price_per_night
             night += day
     for night in wanted:
-        priced[night] = Decimal(price_per_night)
+        priced[night] = Decimal(prices[night])
     start = previous = None
     for night in sorted(priced):
         if start is None or night != previous + day or priced[night] != priced[start]:
