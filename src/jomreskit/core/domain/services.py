@@ -350,9 +350,10 @@ def price_nights(
             start = night
         previous = night
     runs.append((start, previous, priced[start]))
-    if overlapping:
-        session.execute(delete(Tariff).where(
-            Tariff.tariff_uid.in_([old.tariff_uid for old in overlapping])))
+    if overlapping:  # the same rows as read, under the property's lock
+        session.execute(Tariff.__table__.delete().where(
+            Tariff.property_uid == property_uid, Tariff.room_type == room_type,
+            Tariff.valid_from <= last, Tariff.valid_to >= first))
     session.execute(Tariff.__table__.insert(), [
         {"property_uid": property_uid, "room_type": room_type, "valid_from": a,
          "valid_to": b, "price_per_night": price} for a, b, price in runs])
