@@ -138,3 +138,29 @@ def test_bulk_refuses_other_managers_and_a_body_that_is_not_items(channel):
     assert channel.refused("POST", "/ari/1", json={"items": [{}] * 10_001}) == (
         422, "invalid_items")
     assert channel.refused("POST", "/ari/1", json={"things": []}) == (422, "invalid_things")
+
+
+def test_a_later_item_wins_on_the_nights_it_shares_with_an_earlier_one(channel):
+    answer = channel.ok("POST", "/ari/1", json={"items": [
+        {"room_type": "Double", "valid_from": day(10), "valid_to": day(23),
+         "price_per_night": "100.00", "min_stay_arrival": 2, "stop_sell": False},
+        {"room_type": "Double", "valid_from": day(10), "valid_to": day(23),
+         "days": ["fri", "sat"], "price_per_night": "150.00", "min_stay_arrival": 3},
+    ]})
+
+    assert answer["applied"] == 2
+    rates = channel.ok("GET", "/rates/1", params={"room_type": "Double"})["rates"]
+    priced = {}
+    for rate in rates:
+        night = date.fromisoformat(rate["valid_from"])
+        while night <= date.fromisoformat(rate["valid_to"]):
+            priced[night] = rate["price_per_night"]
+            night += timedelta(days=1)
+    nights = channel.ok("GET", "/restrictions/1", params={
+        "arrival": day(10), "departure": day(24), "room_type": "Double"})["room_types"][0]
+    for night in nights["nights"]:
+        weekend = date.fromisoformat(night["date"]).weekday() in (4, 5)
+        assert priced[date.fromisoformat(night["date"])] == ("150.00" if weekend else "100.00")
+        assert night == {"date": night["date"], "min_stay_arrival": 3 if weekend else 2,
+                         "stop_sell": False}
+    assert len(nights["nights"]) == 14
