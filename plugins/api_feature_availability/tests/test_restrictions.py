@@ -159,3 +159,28 @@ def test_restrictions_refuse_other_managers_and_bad_input(channel):
             422, f"invalid_{member}"), change
     only_range = {k: body[k] for k in ("room_type", "valid_from", "valid_to")}
     assert channel.refused("PUT", "/restrictions/1", json=only_range)[0] == 422
+
+
+def test_search_offers_no_room_whose_type_refuses_the_stay(make_api_site, serve_app):
+    site = make_api_site()
+    super_manager = RemoteService(site, serve_app(site.app) + "/api",
+                                  ("search_get", "restrictions_write"))
+
+    def free_rooms(arrival: int, departure: int) -> dict[int, int]:
+        found = super_manager.ok("GET", "/search/properties", manager="super", params={
+            "arrival": day(arrival), "departure": day(departure)})
+        return {p["property_uid"]: p["free_rooms"] for p in found}
+
+    before = free_rooms(200, 202)
+    for room_type, values in [("Double", {"stop_sell": True}),
+                              ("Twin", {"min_stay_arrival": 3})]:
+        super_manager.ok("PUT", "/restrictions/1", manager="super", json={
+            "room_type": room_type, "valid_from": day(200), "valid_to": day(200), **values})
+
+    assert free_rooms(200, 202) == {**before, 1: before[1] - 2}  # the Family room is left
+    assert free_rooms(200, 203) == {**before, 1: before[1] - 1}  # three nights: Twin too
+    assert free_rooms(201, 203) == before  # not through the stop-sold night
+    super_manager.ok("PUT", "/restrictions/1", manager="super", json={
+        "room_type": "Family", "valid_from": day(202), "valid_to": day(202),
+        "closed_to_departure": True})
+    assert 1 not in free_rooms(200, 202)

@@ -91,6 +91,11 @@ class Hooks:
         self.pm.hook.check_booking(kit=kit, property_uid=property_uid, arrival=arrival,
                                    departure=departure, room_uids=room_uids)
 
+    def bookable_room_conditions(self, arrival: date, departure: date) -> list[Any]:
+        """Every plugin's SQL conditions on ``Room`` for a room offered for that stay."""
+        return list(_flatten(self.pm.hook.bookable_room_conditions(
+            arrival=arrival, departure=departure)))
+
     def register_migrations(self) -> list[tuple[str, str]]:
         """(plugin name, revisions folder) for each plugin that ships migrations."""
         found = []

@@ -68,6 +68,12 @@ def check_booking(kit: Kit, property_uid: int, arrival: date, departure: date,
 
 
 @hookspec
+def bookable_room_conditions(arrival: date, departure: date) -> list[Any]:
+    """Return SQL conditions on ``Room`` that a room must meet to be offered for a guest's stay
+    from ``arrival`` to ``departure`` (searches add them to their free-room query)."""
+
+
+@hookspec
 def register_migrations() -> str | None:
     """Return the folder of this plugin's Alembic revisions, applied by `jomreskit db upgrade`."""
 

@@ -62,6 +62,11 @@ def register_event_callbacks() -> dict[str, Any]:
 
 
 @hookimpl
+def bookable_room_conditions(arrival: date, departure: date) -> list[Any]:
+    return [restrictions.bookable(arrival, departure)]
+
+
+@hookimpl
 def check_booking(kit: Kit, property_uid: int, arrival: date, departure: date,
                   room_uids: list[int]) -> None:
     restrictions.check_stay(kit, property_uid, arrival, departure, room_uids)

@@ -36,7 +36,7 @@ from jomreskit_api_core import (
     current_params,
     require_property,
 )
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, exists, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jomreskit import ValidationError
@@ -127,6 +127,23 @@ def check_stay(kit: Kit, property_uid: int, arrival: date, departure: date,
     length = (departure - arrival).days
     for room_type, by_night in read(kit, property_uid, arrival, departure, types).items():
         _check_type(room_type, by_night, arrival, departure, length)
+
+
+def bookable(arrival: date, departure: date) -> ColumnElement[bool]:
+    """A condition on ``Room``: no restriction of the room's type refuses this stay (the same
+    rules as ``check_stay``, in SQL, for searches)."""
+    length = (departure - arrival).days
+    refusing = or_(
+        and_(Restriction.date == arrival,
+             or_(Restriction.closed_to_arrival.is_(True), Restriction.min_stay_arrival > length,
+                 Restriction.max_stay < length)),
+        and_(Restriction.date >= arrival, Restriction.date < departure,
+             or_(Restriction.stop_sell.is_(True), Restriction.min_stay_through > length)),
+        and_(Restriction.date == departure, Restriction.closed_to_departure.is_(True)),
+    )
+    return ~exists(select(literal(1)).where(
+        Restriction.property_uid == Room.property_uid, Restriction.room_type == Room.room_type,
+        Restriction.date >= arrival, Restriction.date <= departure, refusing))
 
 
 def _check_type(room_type: str, by_night: dict[date, dict[str, Any]], arrival: date,
