@@ -9,7 +9,7 @@ import pytest
 from jomreskit_api_core.testing import RemoteService, day
 from sqlalchemy import select
 
-from jomreskit.domain import EventRecord
+from jomreskit.domain import Contract, EventRecord
 
 SCOPES = ("ari_write", "rates_get", "restrictions_get", "availability_get")
 
@@ -96,7 +96,6 @@ def test_each_item_is_answered_and_a_refused_one_leaves_the_others_applied(chann
 def test_a_room_sold_to_a_guest_refuses_only_the_item_that_closes_it(channel):
     booked = channel.site  # contract 41 holds room 1 of property 1 on its nights
     with booked.app.app_context():
-        from jomreskit.domain import Contract
         contract = booked.kit.session().get(Contract, 41)
         arrival = contract.arrival
         booked.kit.session.remove()
