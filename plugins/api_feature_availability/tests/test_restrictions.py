@@ -121,11 +121,11 @@ def test_stays_that_keep_the_restrictions_are_booked(channel):
 def test_the_services_the_site_books_through_are_refused_too_but_not_black_bookings(channel):
     site = channel.site
     restrict(channel, 30, 30, stop_sell=True)
-    with site.app.app_context(), site.kit.transaction():
-        with pytest.raises(ValidationError) as refused:
+    with site.app.app_context(), pytest.raises(ValidationError) as refused:
+        with site.kit.transaction():  # rolled back by the refusal
             services.add_booking(site.kit, 1, date.today() + timedelta(days=30),
                                  date.today() + timedelta(days=31), [1])
-        assert refused.value.code == "stop_sell"
+    assert refused.value.code == "stop_sell"
     with site.app.app_context(), site.kit.transaction():
         closed = services.create_blackbooking(site.kit, 1, date.today() + timedelta(days=30),
                                               date.today() + timedelta(days=31), [1])
@@ -184,3 +184,19 @@ def test_search_offers_no_room_whose_type_refuses_the_stay(make_api_site, serve_
         "room_type": "Family", "valid_from": day(202), "valid_to": day(202),
         "closed_to_departure": True})
     assert 1 not in free_rooms(200, 202)
+
+
+def test_moving_a_booking_onto_restricted_nights_is_refused(channel):
+    site = channel.site
+    restrict(channel, 300, 300, closed_to_arrival=True)
+    with site.app.app_context(), site.kit.transaction():
+        contract = services.add_booking(site.kit, 1, date.today() + timedelta(days=290),
+                                        date.today() + timedelta(days=292), [1])
+        contract_uid = contract.contract_uid
+    with site.app.app_context(), pytest.raises(ValidationError) as refused:
+        with site.kit.transaction():  # rolled back by the refusal
+            services.modify_booking(site.kit, contract_uid,
+                                    arrival=date.today() + timedelta(days=300),
+                                    departure=date.today() + timedelta(days=302))
+    assert (refused.value.code, refused.value.field) == ("closed_to_arrival", "arrival")
+    site.kit.session.remove()
