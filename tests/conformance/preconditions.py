@@ -89,6 +89,21 @@ PRECONDITIONS: dict[tuple[str, str], Precondition] = {
     ("POST", "/bookings/<int:property_uid>/<int:contract_uid>/cancel"): Precondition(
         ("bookings_get", "bookings_write"), read=Read("/bookings/1/41", {}),
         write=lambda _w, n: Sent("/bookings/1/41/cancel")),
+    ("PUT", "/restrictions/<int:property_uid>"): Precondition(
+        ("restrictions_get", "restrictions_write"),
+        read=Read("/restrictions/1", {"room_type": "Double", "arrival": day(10).isoformat(),
+                                      "departure": day(13).isoformat()}),
+        write=lambda _w, n: Sent("/restrictions/1", {
+            "room_type": "Double", "valid_from": day(10).isoformat(),
+            "valid_to": day(12).isoformat(), "min_stay_arrival": 2 + n})),
+    ("POST", "/ari/<int:property_uid>"): Precondition(
+        ("ari_write",),
+        no_if_match="a bulk push spans many room types and ranges, each item applied or "
+                    "refused on its own: no one record to match; its Idempotency-Key makes a "
+                    "retry safe",
+        write=lambda _w, n: Sent("/ari/1", {"items": [{
+            "room_type": "Double", "valid_from": day(10).isoformat(),
+            "valid_to": day(12).isoformat(), "price_per_night": f"{80 + n}.00"}]})),
     ("PUT", "/events/cursor"): Precondition(
         ("events_get",), arrange=fire_events, prepare=cursors,
         no_if_match="stores the key's own acknowledged position, which only its key writes "

@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from jomreskit_api_feature_availability import restrictions
+from jomreskit_api_feature_availability.models import Restriction
 from sqlalchemy import func, select
 
 from jomreskit.domain import Contract, EventRecord, RoomBooking, Tariff, services
@@ -414,6 +416,92 @@ def acknowledged_once_each(site: Any, world: list[tuple[int, int]],
     assert all(len(times) == 1 for times in said.values()), said
 
 
+# -- restrictions and bulk ARI: one night, one value of each restriction -------------------
+
+
+def seed_restrictions(site: Any) -> int:
+    """Double closed to arrival on nights 1 to 60 (which no race names), and priced at 70."""
+    services.lock_property(site.kit, 1)
+    restrictions.write(site.kit, 1, "Double", [day(n) for n in range(RATES_FIRST, RATES_LAST + 1)],
+                       {"closed_to_arrival": True})
+    seed_rate(site)
+    return last_event_id(site)
+
+
+def restrictions_by_night(site: Any) -> dict[date, Any]:
+    rows = site.kit.session().scalars(select(Restriction).where(
+        Restriction.property_uid == 1, Restriction.room_type == "Double")).all()
+    nights = Counter(row.date for row in rows)
+    assert max(nights.values()) == 1, "a night with two rows of restrictions"
+    return {row.date: row for row in rows}
+
+
+def min_stays_kept(site: Any, could_be: Callable[[int], set[int | None]]) -> None:
+    """Each night keeps one min_stay_arrival, one a racing write could have left, and the
+    closed_to_arrival no write named."""
+    nights = restrictions_by_night(site)
+    for n in range(RATES_FIRST, RATES_LAST + 1):
+        row = nights[day(n)]
+        assert row.closed_to_arrival is True, (n, "a restriction no write named was changed")
+        assert row.min_stay_arrival in could_be(n), (n, row.min_stay_arrival)
+
+
+def restriction_range(n: int) -> tuple[int, int, int]:
+    return 5 + 2 * n, 5 + 2 * n + 9, 1 + n
+
+
+def overlapping_minimum(n: int) -> set[int | None]:
+    return {None} | {m for f, t, m in map(restriction_range, range(CLIENTS)) if f <= n <= t}
+
+
+def restrictions_identical_check(site: Any, world: int, answers: list[Answer]) -> None:
+    min_stays_kept(site, lambda n: {3} if 20 <= n <= 29 else {None})
+    assert len(events_since(site, world, "restrictions_updated")) == CLIENTS
+    assert all(a.data == answers[0].data for a in answers)
+
+
+def restrictions_overlapping_check(site: Any, world: int, answers: list[Answer]) -> None:
+    min_stays_kept(site, overlapping_minimum)
+    assert len(events_since(site, world, "restrictions_updated")) == CLIENTS
+
+
+def ari_item(n: int) -> dict[str, Any]:
+    first, last, minimum = restriction_range(n)
+    return {"room_type": "Double", "valid_from": day(first).isoformat(),
+            "valid_to": day(last).isoformat(), "price_per_night": str(Decimal(100 + n)),
+            "min_stay_arrival": minimum}
+
+
+def ari_applied_once_per_request(site: Any, world: int, answers: list[Answer]) -> None:
+    assert all(a.data["applied"] == len(a.sent.body["items"]) for a in answers)
+    assert len(events_since(site, world, "tariffs_updated")) == CLIENTS
+    assert len(events_since(site, world, "restrictions_updated")) == CLIENTS
+
+
+def ari_identical_check(site: Any, world: int, answers: list[Answer]) -> None:
+    ari_applied_once_per_request(site, world, answers)
+    rates_identical_check(site, world, [])
+    min_stays_kept(site, lambda n: {3} if 20 <= n <= 29 else {None})
+
+
+def ari_overlapping_check(site: Any, world: int, answers: list[Answer]) -> None:
+    ari_applied_once_per_request(site, world, answers)
+    prices = one_price_per_night(site, [])
+    nights = restrictions_by_night(site)
+    for night, price in prices.items():
+        n = (night - day(0)).days
+        writers = [m for m in range(CLIENTS)
+                   if restriction_range(m)[0] <= n <= restriction_range(m)[1]]
+        if not writers:
+            assert price == Decimal(70) and nights[night].min_stay_arrival is None
+            continue
+        # Each item is applied whole: the price and the minimum are the same writer's.
+        writer = int(price) - 100
+        assert writer in writers, (night, price)
+        assert nights[night].min_stay_arrival == 1 + writer, (night, price)
+    min_stays_kept(site, overlapping_minimum)
+
+
 RACES: dict[tuple[str, str], tuple[Race, ...]] = {
     ("PUT", "/rates/<int:property_uid>"): (
         Race("identical", ("rates_write",), arrange=seed_rate,
@@ -480,6 +568,31 @@ RACES: dict[tuple[str, str], tuple[Race, ...]] = {
              send=lambda _w, n: cancel_or_change(n),
              answers=ok(200) | refused(409, "already_cancelled", "booking_cancelled"),
              check=cancel_overlapping_check),
+    ),
+    ("PUT", "/restrictions/<int:property_uid>"): (
+        Race("identical", ("restrictions_write",), arrange=seed_restrictions,
+             send=lambda _w, n: Sent("/restrictions/1", {
+                 "room_type": "Double", "valid_from": day(20).isoformat(),
+                 "valid_to": day(29).isoformat(), "min_stay_arrival": 3}),
+             answers=ok(200), check=restrictions_identical_check),
+        Race("overlapping", ("restrictions_write",), arrange=seed_restrictions,
+             send=lambda _w, n: Sent("/restrictions/1", {
+                 "room_type": "Double",
+                 "valid_from": day(restriction_range(n)[0]).isoformat(),
+                 "valid_to": day(restriction_range(n)[1]).isoformat(),
+                 "min_stay_arrival": restriction_range(n)[2]}),
+             answers=ok(200), check=restrictions_overlapping_check),
+    ),
+    ("POST", "/ari/<int:property_uid>"): (
+        Race("identical", ("ari_write",), arrange=seed_restrictions,
+             send=lambda _w, n: Sent("/ari/1", {"items": [
+                 {"room_type": "Double", "valid_from": day(20).isoformat(),
+                  "valid_to": day(29).isoformat(), "price_per_night": "80.00",
+                  "min_stay_arrival": 3}]}),
+             answers=ok(200), check=ari_identical_check),
+        Race("overlapping", ("ari_write",), arrange=seed_restrictions,
+             send=lambda _w, n: Sent("/ari/1", {"items": [ari_item(n)]}),
+             answers=ok(200), check=ari_overlapping_check),
     ),
     ("PUT", "/events/cursor"): (
         Race("identical", ("events_get",), arrange=events_to_acknowledge, prepare=cursors,

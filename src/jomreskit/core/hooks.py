@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import click
     from flask import Flask
 
@@ -81,6 +83,18 @@ class Hooks:
 
     def register_commands(self, cli: click.Group) -> None:
         self._each("register_commands", cli=cli)
+
+    def check_booking(self, kit: Kit, property_uid: int, arrival: date, departure: date,
+                      room_uids: list[int]) -> None:
+        """Called before a guest's booking takes its rooms' nights: any implementation may
+        refuse it by raising."""
+        self.pm.hook.check_booking(kit=kit, property_uid=property_uid, arrival=arrival,
+                                   departure=departure, room_uids=room_uids)
+
+    def bookable_room_conditions(self, arrival: date, departure: date) -> list[Any]:
+        """Every plugin's SQL conditions on ``Room`` for a room offered for that stay."""
+        return list(_flatten(self.pm.hook.bookable_room_conditions(
+            arrival=arrival, departure=departure)))
 
     def register_migrations(self) -> list[tuple[str, str]]:
         """(plugin name, revisions folder) for each plugin that ships migrations."""

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from .markers import hookspec
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import click
     from flask import Flask
 
@@ -56,6 +58,19 @@ def register_authmethods() -> list[AuthMethod]:
 @hookspec
 def register_commands(cli: click.Group) -> None:
     """Add commands or command groups to the `jomreskit` CLI."""
+
+
+@hookspec
+def check_booking(kit: Kit, property_uid: int, arrival: date, departure: date,
+                  room_uids: list[int]) -> None:
+    """Refuse a guest's booking of these rooms and nights before it is made, by raising a
+    ``JomresKitError`` (a ``ValidationError`` answers 422 through the API)."""
+
+
+@hookspec
+def bookable_room_conditions(arrival: date, departure: date) -> list[Any]:
+    """Return SQL conditions on ``Room`` that a room must meet to be offered for a guest's stay
+    from ``arrival`` to ``departure`` (searches add them to their free-room query)."""
 
 
 @hookspec

@@ -33,6 +33,8 @@ from sqlalchemy import select
 
 from jomreskit.domain import Contract, Property, Room, RoomBooking, services
 
+from . import restrictions
+
 if TYPE_CHECKING:
     from jomreskit import Kit
 
@@ -46,6 +48,9 @@ NIGHT = {
                    "description": "free; booked (sold to a guest); closed (a black booking)."},
         "contract_uid": {"type": "integer",
                          "description": "The booking or black booking holding the night."},
+        "restrictions": {"type": "object", "properties": restrictions.VALUES_SCHEMA,
+                         "description": "The room type's stay restrictions of the night, "
+                                        "when it has some."},
     },
 }
 CALENDAR = {
@@ -115,7 +120,8 @@ def blackbooking(contract: Contract) -> dict[str, Any]:
 
 
 def calendar(kit: Kit, property_uid: int, arrival: date, departure: date) -> dict[str, Any]:
-    """Each room of the property with the state of each night from arrival to departure."""
+    """Each room of the property with the state of each night from arrival to departure, and
+    its room type's stay restrictions of the night when it has some."""
     session = kit.session()
     rooms = session.scalars(select(Room).where(Room.property_uid == property_uid)
                             .order_by(Room.room_uid)).all()
@@ -126,6 +132,8 @@ def calendar(kit: Kit, property_uid: int, arrival: date, departure: date) -> dic
         .where(RoomBooking.property_uid == property_uid, RoomBooking.date >= arrival,
                RoomBooking.date < departure))
     taken = {(row.room_uid, row.date): row for row in held}
+    restricted = restrictions.read(kit, property_uid, arrival, departure - timedelta(days=1),
+                                   {room.room_type for room in rooms})
     days = [arrival + timedelta(days=n) for n in range((departure - arrival).days)]
     answer_rooms = []
     for room in rooms:
@@ -133,11 +141,15 @@ def calendar(kit: Kit, property_uid: int, arrival: date, departure: date) -> dic
         for night in days:
             row = taken.get((room.room_uid, night))
             if row is None:
-                nights.append({"date": night.isoformat(), "status": "free"})
+                state: dict[str, Any] = {"date": night.isoformat(), "status": "free"}
             else:
-                nights.append({"date": night.isoformat(),
-                               "status": "closed" if row.blackbooking else "booked",
-                               "contract_uid": row.contract_uid})
+                state = {"date": night.isoformat(),
+                         "status": "closed" if row.blackbooking else "booked",
+                         "contract_uid": row.contract_uid}
+            restricting = restricted.get(room.room_type, {}).get(night)
+            if restricting:
+                state["restrictions"] = restricting
+            nights.append(state)
         answer_rooms.append({"room_uid": room.room_uid, "room_number": room.room_number,
                              "name": room.name, "room_type": room.room_type,
                              "max_people": room.max_people, "nights": nights})

@@ -27,9 +27,10 @@ from jomreskit_api_core import (
 )
 from sqlalchemy import select
 
-from jomreskit.domain import Room, Tariff, services
+from jomreskit.domain import Tariff, services
 
 from .availability import existing
+from .restrictions import room_type_of
 
 if TYPE_CHECKING:
     from jomreskit import Kit
@@ -126,7 +127,7 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
         require_property(property_uid)
         existing(kit, property_uid)
         payload = Body.of_request(RATE_MEMBERS)
-        room_type = _room_type(kit, property_uid, payload)
+        room_type = room_type_of(kit, property_uid, payload)
         valid_from = payload.date("valid_from")
         valid_to = payload.date("valid_to")
         price = payload.money("price_per_night")
@@ -158,19 +159,3 @@ def read(kit: Kit, property_uid: int, room_type: str | None = None, valid_from: 
         query = query.where(Tariff.valid_from <= valid_to)
     query = query.order_by(Tariff.room_type, Tariff.valid_from, Tariff.tariff_uid)
     return [as_json(t) for t in kit.session().scalars(query)]
-
-
-def _room_type(kit: Kit, property_uid: int, payload: dict[str, Any]) -> str:
-    room_uid = payload.id("room_uid", required=False)
-    room_type = payload.text("room_type", 100)
-    if (room_uid is None) == (room_type is None):
-        raise Body.invalid("room_type", "give room_type or room_uid, one of them")
-    if room_uid is not None:
-        room = kit.session().get(Room, room_uid)
-        if room is None or room.property_uid != property_uid:
-            raise Body.invalid("room_uid", f"no room {room_uid} at property {property_uid}")
-        return room.room_type
-    assert room_type is not None
-    if not room_type.strip():
-        raise Body.invalid("room_type", "must not be empty")
-    return room_type

@@ -11,6 +11,7 @@ matches with the page, so one statement serves both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -85,9 +86,11 @@ def property_conditions(criteria: PropertySearch) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def statement(criteria: PropertySearch) -> Select[Any]:
+def statement(criteria: PropertySearch, bookable: Sequence[Any] = ()) -> Select[Any]:
     """One page of ``criteria``'s results: the matching properties with the total as a window
-    count (and, when rooms are counted, each one's free rooms and their places).
+    count (and, when rooms are counted, each one's free rooms and their places). A room is free
+    for the stay when it has no booking on its nights and meets the ``bookable`` conditions
+    (other plugins', such as stay restrictions: ``bookable_room_conditions``).
 
     The matching and paging run on narrow rows (ids and the sort key); only the page's own
     properties are then read whole.
@@ -109,6 +112,7 @@ def statement(criteria: PropertySearch) -> Select[Any]:
                     RoomBooking.date < criteria.departure,
                 )
             ))
+            free.extend(bookable)
         matches = (
             select(Property.property_uid, *counted,
                    func.count(Room.room_uid).label("free_rooms"),
@@ -158,16 +162,17 @@ def result(prop: Property, row: Any) -> dict[str, Any]:
     return found
 
 
-def search(session: Session, criteria: PropertySearch) -> Page:
-    """One page of properties matching ``criteria`` and the number of matches in all."""
-    rows = session.execute(statement(criteria)).all()
+def search(session: Session, criteria: PropertySearch, bookable: Sequence[Any] = ()) -> Page:
+    """One page of properties matching ``criteria`` and the number of matches in all; rooms
+    offered for a stay meet the ``bookable`` conditions too."""
+    rows = session.execute(statement(criteria, bookable)).all()
     if rows:
         total = rows[0].total
     elif criteria.page == 1:
         total = 0
     else:  # past the last page: the window count came back with no row to carry it
         first = replace(criteria, page=1, per_page=1)
-        row = session.execute(statement(first)).first()
+        row = session.execute(statement(first, bookable)).first()
         total = row.total if row else 0
     return Page([result(row.Property, row) for row in rows], total)
 

@@ -75,7 +75,9 @@ def register(api: Api, scope: str) -> None:
                response={"type": "array", "items": RESULT}, tags=("search",))
     def search_properties() -> Any:
         wanted = criteria.property_search(request.args)
-        page = query.search(api.kit.session(), wanted)
+        bookable = () if wanted.arrival is None else api.kit.hooks.bookable_room_conditions(
+            arrival=wanted.arrival, departure=wanted.departure)
+        page = query.search(api.kit.session(), wanted, bookable)
         pages = -(-page.total // wanted.per_page)
         sort = ("-" if wanted.descending else "") + wanted.sort
         return page.results, {"page": wanted.page, "per_page": wanted.per_page,

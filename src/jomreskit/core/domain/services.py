@@ -6,7 +6,7 @@ commit, so a caller can make several changes and fire several events atomically.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -303,6 +303,64 @@ def set_rates(
     ).order_by(Tariff.valid_from)))
 
 
+def price_nights(
+    kit: Kit,
+    property_uid: int,
+    room_type: str,
+    prices: Mapping[date, Decimal],
+    fire: bool = True,
+) -> None:
+    """Price some of a room type's nights (any set of them, such as the Fridays of a summer),
+    each at its own price (``{night: price per night}``).
+
+    Set-based: the room type's tariffs over the nights' span are read once, deleted, and
+    written back as runs of equal price (what lay outside the span as it was), so each night
+    keeps one price. Fires ``tariffs_updated`` unless ``fire`` is false, for a caller that
+    prices many ranges in one change and fires once.
+    """
+    lock_property(kit, property_uid)
+    wanted = sorted(prices)
+    if not wanted:
+        return
+    session = kit.session()
+    first, last = wanted[0], wanted[-1]
+    day = timedelta(days=1)
+    overlapping = session.execute(select(Tariff.tariff_uid, Tariff.valid_from, Tariff.valid_to,
+                                         Tariff.price_per_night).where(
+        Tariff.property_uid == property_uid, Tariff.room_type == room_type,
+        Tariff.valid_from <= last, Tariff.valid_to >= first)).all()
+    priced: dict[date, Decimal] = {}
+    runs: list[tuple[date, date, Decimal]] = []
+    for old in overlapping:
+        if old.valid_from < first:
+            runs.append((old.valid_from, first - day, old.price_per_night))
+        if old.valid_to > last:
+            runs.append((last + day, old.valid_to, old.price_per_night))
+        night = max(old.valid_from, first)
+        while night <= min(old.valid_to, last):
+            priced[night] = old.price_per_night
+            night += day
+    for night in wanted:
+        priced[night] = Decimal(prices[night])
+    start = previous = None
+    for night in sorted(priced):
+        if start is None or night != previous + day or priced[night] != priced[start]:
+            if start is not None:
+                runs.append((start, previous, priced[start]))
+            start = night
+        previous = night
+    runs.append((start, previous, priced[start]))
+    if overlapping:  # the same rows as read, under the property's lock
+        session.execute(Tariff.__table__.delete().where(
+            Tariff.property_uid == property_uid, Tariff.room_type == room_type,
+            Tariff.valid_from <= last, Tariff.valid_to >= first))
+    session.execute(Tariff.__table__.insert(), [
+        {"property_uid": property_uid, "room_type": room_type, "valid_from": a,
+         "valid_to": b, "price_per_night": price} for a, b, price in runs])
+    if fire:
+        kit.fire("tariffs_updated", property_uid=property_uid)
+
+
 # -- guests --------------------------------------------------------------------------------
 
 
@@ -350,6 +408,10 @@ def _book_rooms(kit: Kit, contract: Contract, room_uids: Iterable[int]) -> None:
                 code="invalid_room_uid",
                 field="room_uids",
             )
+    if not contract.blackbooking:  # a plugin may refuse a guest's stay (restrictions)
+        kit.hooks.check_booking(kit=kit, property_uid=contract.property_uid,
+                                arrival=contract.arrival, departure=contract.departure,
+                                room_uids=room_uids)
     contract.room_bookings.clear()
     session.flush()
     nights = (contract.departure - contract.arrival).days
