@@ -82,7 +82,7 @@ CURSOR_BODY = {
         "type": "object", "required": ["cursor"],
         "additionalProperties": False,
         "properties": {"cursor": {"type": "string", "maxLength": MAX_LENGTH}},
-    }, "example": {"cursor": "ev2_0ZmTBKmM3fVRbA1xAbmrqJhC5xJ2nlvIYtS7mFq-Zc8"}}},
+    }, "example": {"cursor": "ev2_OhtYPPxM6XiE3A3qDCX71owCSIHTTrtPlN2hdkvRd7I"}}},
 }
 
 
