@@ -28,9 +28,7 @@ def test_acknowledging_again_moves_the_position(feed):
 
 
 def test_without_an_acknowledged_cursor_the_feed_starts_at_the_oldest_event(feed):
-    acknowledged, oldest = feed.page(after="acknowledged"), feed.page()
-    assert acknowledged["data"] == oldest["data"] != []
-    assert acknowledged["meta"]["count"] == oldest["meta"]["count"]
+    assert feed.read_all(after="acknowledged")[0] == feed.read_all()[0] != []
 
 
 def test_each_key_has_its_own_position(feed):
