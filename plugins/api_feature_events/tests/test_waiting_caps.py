@@ -99,12 +99,13 @@ def test_all_keys_together_wait_no_more_than_the_process_cap(make_api_site, serv
     site = make_api_site(JOMRESKIT_EVENTS_WAITING=3)
     base = serve_app(site.app) + "/api"
     tokens = [bearer_token(site, "manager", ["events_get"]) for _ in range(2)]
-    after = _caught_up(base, tokens[0])
+    after = {token: _caught_up(base, token) for token in tokens}  # a cursor is its key's own
     waker = wakeup.waker(site.kit)
     pool = ThreadPoolExecutor(4)
 
     def poll(token: str) -> Future:
-        return pool.submit(requests.get, f"{base}/events", params={"after": after, "wait": 30},
+        return pool.submit(requests.get, f"{base}/events",
+                           params={"after": after[token], "wait": 30},
                            headers=auth(token), timeout=90)
 
     try:

@@ -17,7 +17,7 @@ from jomreskit.db import utcnow
 from jomreskit.domain import ManagerProperty
 
 from .cursor import START, Position
-from .horizon import EVENTS, after, order, settled
+from .horizon import EVENTS, after, edge, now, order, settled
 from .models import AcknowledgedCursor, PrunedUpTo
 
 if TYPE_CHECKING:
@@ -99,16 +99,20 @@ def read(kit: Kit, reader: Reader, start: Position, limit: int,
          types: Collection[str] = (), property_uid: int | None = None) -> Page:
     """Up to ``limit`` settled events after ``start`` that ``reader`` may see.
 
-    The page, its ``next`` position, ``more_coming`` and ``held_back`` depend only on events
-    the reader may see: a key caught up keeps the same ``next`` however busy other managers'
-    properties are.
+    A page shorter than ``limit`` has handed out every settled event after ``start`` the
+    reader may see, so its ``next`` is the feed's horizon: the next read starts there, past
+    the other managers' events recorded meanwhile, without looking at them. (The horizon moves
+    with everyone's events; the cursor sealing it tells the key nothing of that.) ``more_coming``
+    and ``held_back`` depend only on events the reader may see.
     """
     session = kit.session()
     check_kept(session, start)
+    horizon = now(session)
+    reached = max(start, edge(session, horizon))
     visible = _visible_to(session, reader)
     if visible is None:  # a manager of no property: nothing to read, nothing to scan
-        return Page([], start, more_coming=False)
-    final = settled(session)
+        return Page([], reached, more_coming=False)
+    final = settled(session, horizon)
     query = select(EVENTS).where(final, after(session, start), *visible)
     if types:
         query = query.where(EVENTS.c.name.in_(list(types)))
@@ -118,18 +122,23 @@ def read(kit: Kit, reader: Reader, start: Position, limit: int,
     events = [(Position(row.feed_xid, row.id), _event(kit, row)) for row in rows]
     if len(events) == limit:
         return Page(events, events[-1][0], more_coming=True)
-    # Fewer than asked: every settled event after ``start`` the reader may see was looked at,
-    # so the next cursor may pass those the filters (types, property) left out, for good;
-    # never an event the reader may not see.
-    newest = session.execute(select(EVENTS.c.feed_xid, EVENTS.c.id)
-                             .where(final, after(session, start), *visible)
-                             .order_by(*order(session, descending=True)).limit(1)).first()
-    last = Position(*newest) if newest else start
+    # Fewer than asked: every settled event after ``start`` the reader may see was looked at
+    # (the filters, types and property, pass those they leave out for good). What is not
+    # settled yet lies after the horizon.
     unsettled = session.execute(select(EVENTS.c.feed_xid, EVENTS.c.id)
-                                .where(~final, after(session, last), *visible)
+                                .where(~final, after(session, reached), *visible)
                                 .order_by(*order(session)).limit(1)).first()
     held_back = None if unsettled is None else Position(*unsettled)
-    return Page(events, last, more_coming=held_back is not None, held_back=held_back)
+    return Page(events, reached, more_coming=held_back is not None, held_back=held_back)
+
+
+def shows(session: Session, reader: Reader, position: Position) -> bool:
+    """Whether ``position`` is that of an event ``reader`` may see."""
+    visible = _visible_to(session, reader)
+    if visible is None or position == START:
+        return False
+    return session.scalar(select(EVENTS.c.id).where(
+        EVENTS.c.id == position.event_id, EVENTS.c.feed_xid == position.xid, *visible)) is not None
 
 
 def _visible_to(session: Session, reader: Reader) -> list[ColumnElement[bool]] | None:

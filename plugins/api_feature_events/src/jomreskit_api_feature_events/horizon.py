@@ -64,11 +64,22 @@ def now(connection: Session | Connection) -> int:
     return int(connection.scalar(select(func.coalesce(func.max(EVENTS.c.id), 0))))
 
 
-def settled(session: Session) -> ColumnElement[bool]:
-    """The condition that holds for every event whose place in the feed is final, as of now."""
+def settled(session: Session, horizon: int | None = None) -> ColumnElement[bool]:
+    """The condition that holds for every event whose place in the feed is final, as of now
+    (or as of ``horizon``, read before with ``now``)."""
+    horizon = now(session) if horizon is None else horizon
     if _dialect(session) == "postgresql":
-        return EVENTS.c.feed_xid < now(session)
-    return EVENTS.c.id <= now(session)
+        return EVENTS.c.feed_xid < horizon
+    return EVENTS.c.id <= horizon
+
+
+def edge(session: Session, horizon: int) -> Position:
+    """The position of ``horizon`` itself: every event settled there is at or before it, every
+    event not yet settled after it. A reader that has read every settled event it may see can
+    read on from here, past the other managers' events without a look at them."""
+    if _dialect(session) == "postgresql":
+        return Position(horizon, 0)  # event ids start at 1: (horizon, 0) < (horizon, id)
+    return Position(0, horizon)
 
 
 def passes(dialect: str, horizon: int, position: Position) -> bool:

@@ -28,16 +28,19 @@ def column(scope: str) -> KeyColumn:
     def cells(kit: Kit, keys: Sequence[ApiKey]) -> Mapping[int, str]:
         readers = [key.id for key in keys if scope in key.scopes]
         shown = dict.fromkeys(readers, NEVER)
-        for api_key_id, event_id, behind, more in positions(kit, readers):
-            shown[api_key_id] = describe(event_id, behind, more)
+        for api_key_id, event_id, behind, more, its_own in positions(kit, readers):
+            shown[api_key_id] = describe(event_id if its_own else None, behind, more)
         return shown
 
     return KeyColumn("Event feed", cells)
 
 
-def positions(kit: Kit, api_key_ids: Sequence[int]) -> list[tuple[int, int, int, bool]]:
+def positions(kit: Kit, api_key_ids: Sequence[int]) -> list[tuple[int, int, int, bool, bool]]:
     """(api key id, acknowledged event id, events after it the key's manager may see, whether
-    there are more) for each of the keys that acknowledged a position: one query for them all.
+    there are more, whether the position is that of an event the key's manager may see) for
+    each of the keys that acknowledged a position: one query for them all. A position is not
+    an event's when the key acknowledged a ``next`` at the feed's horizon (on PostgreSQL its
+    event id is 0; on SQLite, another manager's event or none).
 
     Each key's count looks at no more than SCAN events after its position (in the feed's order,
     through its index), so a key a million events behind costs what one a thousand behind
@@ -65,18 +68,29 @@ def positions(kit: Kit, api_key_ids: Sequence[int]) -> list[tuple[int, int, int,
               .correlate(ApiKey, User).scalar_subquery())
     beyond = next_events(EVENTS.c.id, limit=SCAN + 1)  # the ids only: read from the index
     more = select(func.count()).select_from(beyond).scalar_subquery() > SCAN
+    its_own = (select(EVENTS.c.id)
+               .where(EVENTS.c.id == AcknowledgedCursor.event_id,
+                      EVENTS.c.feed_xid == AcknowledgedCursor.xid,
+                      or_(User.role == "super", PROPERTY_UID.in_(managed)))
+               .correlate(AcknowledgedCursor, ApiKey, User).exists()
+               | ((AcknowledgedCursor.xid == 0) & (AcknowledgedCursor.event_id == 0)))  # start
     query = (
-        select(AcknowledgedCursor.api_key_id, AcknowledgedCursor.event_id, behind, more)
+        select(AcknowledgedCursor.api_key_id, AcknowledgedCursor.event_id, behind, more,
+               its_own)
         .join(ApiKey, ApiKey.id == AcknowledgedCursor.api_key_id)
         .join(User, User.manager_id == ApiKey.manager_id)
         .where(AcknowledgedCursor.api_key_id.in_(list(api_key_ids)))
     )
-    return [(row[0], row[1], row[2], bool(row[3])) for row in session.execute(query)]
+    return [(row[0], row[1], row[2], bool(row[3]), bool(row[4]))
+            for row in session.execute(query)]
 
 
-def describe(event_id: int, behind: int, more: bool = False) -> str:
-    """"acknowledged event 1,234 – 56 events behind", as the page shows it."""
-    if event_id == 0:
+def describe(event_id: int | None, behind: int, more: bool = False) -> str:
+    """"acknowledged event 1,234 – 56 events behind", as the page shows it; ``event_id`` None:
+    a position that is none of the manager's events (a ``next`` at the feed's horizon)."""
+    if event_id is None:
+        where = "acknowledged all it had read"
+    elif event_id == 0:
         where = "acknowledged the start of the feed"
     else:
         where = f"acknowledged event {event_id:,}"

@@ -17,10 +17,9 @@ from jomreskit_api_core import (
 )
 
 from . import feed, settings, wakeup
-from .cursor import Position, decode, encode
+from .cursor import MAX_LENGTH, Cursors, Position
 
 ACKNOWLEDGED = "acknowledged"
-MAX_CURSOR = 64  # characters: longer is no cursor this feed hands out
 MAX_ID = 2**31 - 1  # property ids are 32-bit: a larger one would overflow the query
 
 EVENT = {
@@ -82,14 +81,15 @@ CURSOR_BODY = {
     "content": {"application/json": {"schema": {
         "type": "object", "required": ["cursor"],
         "additionalProperties": False,
-        "properties": {"cursor": {"type": "string", "maxLength": MAX_CURSOR}},
-    }, "example": {"cursor": "ev1_MC4w"}}},
+        "properties": {"cursor": {"type": "string", "maxLength": MAX_LENGTH}},
+    }, "example": {"cursor": "ev2_OhtYPPxM6XiE3A3qDCX71owCSIHTTrtPlN2hdkvRd7I"}}},
 }
 
 
 def register(api: Api, scope: str) -> None:
     """Add the feed's routes."""
     kit = api.kit
+    cursors = Cursors(kit.secret_key)
 
     @api.route("/events", scope=scope, tags=("events",), summary="Events since a cursor",
                description=FEED_DESCRIPTION, response={"type": "array", "items": EVENT},
@@ -111,7 +111,7 @@ def register(api: Api, scope: str) -> None:
         params = current_params()
         token = current_token()
         session = kit.session()
-        after = _after(session, token.api_key_id, params.get("after"))
+        after = _after(session, cursors, token, params.get("after"))
         unknown = [name for name in params.get("types", ()) if name not in kit.catalog]
         if unknown:
             raise ApiError(422, "invalid_types", f"types: unknown event {unknown[0][:100]!r}; "
@@ -129,7 +129,7 @@ def register(api: Api, scope: str) -> None:
                     page = feed.read(kit, reader, after, params["limit"],
                                      params.get("types", ()), params.get("property_uid"))
                 except feed.CursorExpired as expired:
-                    raise _gone(expired) from None
+                    raise _gone(cursors, token.client_id, expired) from None
                 left = deadline - time.monotonic()
                 if page.events or left <= 0:
                     break
@@ -145,9 +145,12 @@ def register(api: Api, scope: str) -> None:
                 # end sends no wake-up when it fired nothing, so the waker watches the horizon.
                 waker.wait(seen, left, held=page.held_back)
                 kit.autocommit()
-        data = [feed.as_json(kit, position, event, encode(position))
+        # An event's cursor is steady (the same on every read, as the event's id is); ``next``
+        # is fresh, so a key cannot tell whether the horizon it names has moved.
+        data = [feed.as_json(kit, position, event,
+                             cursors.seal(position, token.client_id, fresh=False))
                 for position, event in page.events]
-        return data, {"next": encode(page.next), "count": len(data),
+        return data, {"next": cursors.seal(page.next, token.client_id), "count": len(data),
                       "more": page.more_coming}
 
     @api.route("/events/cursor", methods=("PUT",), scope=scope, tags=("events",),
@@ -167,42 +170,53 @@ def register(api: Api, scope: str) -> None:
     def acknowledge_cursor() -> Any:
         # api_core's one body reader: malformed or deeply nested JSON, a member given twice
         # and an unknown member all answer 422, as on every other write.
-        given = Body.of_request(("cursor",)).text("cursor", MAX_CURSOR, required=True)
-        event_id = decode(given)
-        api_key_id = current_token().api_key_id
+        given = Body.of_request(("cursor",)).text("cursor", MAX_LENGTH, required=True)
+        token = current_token()
         with kit.transaction() as session:
             try:
-                if event_id is None:
-                    raise feed.UnknownCursor(given)
-                position = feed.resolve(session, event_id)
-                record = feed.acknowledge(session, api_key_id, position)
+                position = _position(session, cursors, token.client_id, given)
+                record = feed.acknowledge(session, token.api_key_id, position)
             except feed.UnknownCursor:
                 raise ApiError(422, "invalid_cursor", "cursor: not a cursor this feed handed "
-                                                      "out") from None
+                                                      "out to this key") from None
             except feed.CursorExpired as expired:
-                raise _gone(expired) from None
-        return {"cursor": encode(Position(record.xid, record.event_id)),
-                "acknowledged_at": record.acknowledged_at}
+                raise _gone(cursors, token.client_id, expired) from None
+            stored = Position(record.xid, record.event_id)
+            if stored == position:
+                cursor = given
+            else:  # a racing acknowledgement went further: name its position as steadily as
+                # the feed named it (an event of the key's), else freshly
+                steady = feed.shows(session, feed.Reader(token.manager_id, token.is_super),
+                                    stored)
+                cursor = cursors.seal(stored, token.client_id, fresh=not steady)
+            acknowledged_at = record.acknowledged_at
+        return {"cursor": cursor, "acknowledged_at": acknowledged_at}
 
 
-def _after(session: Any, api_key_id: int, given: str | None) -> Position:
+def _position(session: Any, cursors: Cursors, client_id: str, given: str) -> Position:
+    """The position of a cursor handed out to ``client_id``; raises feed.UnknownCursor or
+    feed.CursorExpired (an unsealed cursor of a pruned event)."""
+    opened = cursors.open(given, client_id)
+    if opened is None:
+        raise feed.UnknownCursor(given)
+    return opened if isinstance(opened, Position) else feed.resolve(session, opened)
+
+
+def _after(session: Any, cursors: Cursors, token: Any, given: str | None) -> Position:
     if given == ACKNOWLEDGED:
-        record = feed.acknowledged(session, api_key_id)
+        record = feed.acknowledged(session, token.api_key_id)
         if record is not None:
             return Position(record.xid, record.event_id)
         given = None
     if given is None:
         return feed.start_of_kept(session)
-    event_id = decode(given)
     try:
-        if event_id is None:
-            raise feed.UnknownCursor(given)
-        return feed.resolve(session, event_id)
+        return _position(session, cursors, token.client_id, given)
     except feed.UnknownCursor:
-        raise ApiError(422, "invalid_after", "after: not a cursor this feed handed out "
-                                             "(or `acknowledged`)") from None
+        raise ApiError(422, "invalid_after", "after: not a cursor this feed handed out to "
+                                             "this key (or `acknowledged`)") from None
     except feed.CursorExpired as expired:
-        raise _gone(expired) from None
+        raise _gone(cursors, token.client_id, expired) from None
 
 
 def _no_room(full: wakeup.NoRoomToWait) -> ApiError:
@@ -213,8 +227,8 @@ def _no_room(full: wakeup.NoRoomToWait) -> ApiError:
                     {"Retry-After": retry})
 
 
-def _gone(expired: feed.CursorExpired) -> ApiError:
-    oldest = encode(expired.oldest)
+def _gone(cursors: Cursors, client_id: str, expired: feed.CursorExpired) -> ApiError:
+    oldest = cursors.seal(expired.oldest, client_id)
     return ApiError(410, "cursor_expired",
                     "events after this cursor were deleted (older than the retention); "
                     f"read on from the oldest cursor still available, {oldest}, and catch up "
