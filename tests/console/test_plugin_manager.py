@@ -75,7 +75,8 @@ def test_disabling_a_plugin_others_need_is_refused_with_the_reason(site):
 
     assert flashes(answer) == [
         "cannot disable api_core: api_feature_availability, api_feature_bookings, "
-        "api_feature_events, api_feature_search, api_feature_webhooks require it; "
+        "api_feature_events, api_feature_handover, api_feature_search, api_feature_webhooks "
+        "require it; "
         "disable them first"
     ]
     assert "Disable api_core" in row_of(answer, "api_core")

@@ -56,7 +56,8 @@ def base(make_api_site, serve_app):
 def is_error(response, status: int, code: str) -> bool:
     assert response.headers["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body
+    assert set(body["error"]) <= {"code", "message", "field"}, body
     return (response.status_code, body["error"]["code"]) == (status, code)
 
 
@@ -101,6 +102,7 @@ def test_invalid_parameters_are_422s_naming_the_parameter(base):
                         ("since=yesterday", "invalid_since"), ("since=%00", "invalid_since")):
         response = requests.get(f"{url}/things/1?{query}", headers=auth(token))
         assert is_error(response, 422, code), query
+        assert response.json()["error"]["field"] == query.split("=")[0], query
 
 
 def test_a_malformed_body_is_a_json_400(base):
