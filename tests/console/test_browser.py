@@ -129,7 +129,8 @@ def test_the_manager_console_end_to_end(served, browser):
     page.keyboard.press("Tab")  # the Account menu
     page.keyboard.press("Enter")
     assert page.get_by_role("link", name="Webhook deliveries", exact=True).first.is_visible()
-    assert menu(page) == ["App Key Management", "Webhook deliveries", "Webhooks"]
+    assert menu(page) == [
+        "App Key Management", "Missed bookings", "Webhook deliveries", "Webhooks"]
     shot(page, "account-menu", full_page=False)
 
     # App Key Management: tick the scope by its description; the secret is shown once.
@@ -222,7 +223,7 @@ def test_the_manager_console_end_to_end(served, browser):
 
     # The super manager gets the Plugin Manager and no Webhooks page.
     sign_in(page, base, "super")
-    assert menu(page) == ["App Key Management", "Plugin Manager"]
+    assert menu(page) == ["App Key Management", "Missed bookings", "Plugin Manager"]
     open_from_menu(page, "Plugin Manager")
     assert page.locator("#plugin-webhooks_core").get_by_text("active").is_visible()
     shot(page, "plugin-manager")
