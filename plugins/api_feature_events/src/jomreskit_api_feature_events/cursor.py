@@ -19,6 +19,7 @@ import binascii
 import os
 import re
 import struct
+from collections.abc import Callable
 from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
@@ -51,10 +52,19 @@ START = Position(0, 0)
 class Cursors:
     """Seals positions into cursors and opens them, for one site (its secret key)."""
 
-    def __init__(self, secret_key: str) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None,
-                   info=b"jomreskit event feed cursors").derive(secret_key.encode())
-        self._siv = AESSIV(key)
+    def __init__(self, secret_key: Callable[[], str]) -> None:
+        # The key is read at the first cursor, not when the app is built: building one (for
+        # `--help`, say) must not write the instance's key file.
+        self._secret_key = secret_key
+        self._cipher: AESSIV | None = None
+
+    @property
+    def _siv(self) -> AESSIV:
+        if self._cipher is None:
+            key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None,
+                       info=b"jomreskit event feed cursors").derive(self._secret_key().encode())
+            self._cipher = AESSIV(key)
+        return self._cipher
 
     def seal(self, position: Position, client_id: str, fresh: bool = True) -> str:
         """The cursor of ``position`` for the key ``client_id``: fresh (never the same twice)

@@ -89,7 +89,7 @@ CURSOR_BODY = {
 def register(api: Api, scope: str) -> None:
     """Add the feed's routes."""
     kit = api.kit
-    cursors = Cursors(kit.secret_key)
+    cursors = Cursors(lambda: kit.secret_key)
 
     @api.route("/events", scope=scope, tags=("events",), summary="Events since a cursor",
                description=FEED_DESCRIPTION, response={"type": "array", "items": EVENT},
