@@ -358,7 +358,7 @@ def feed(get: Callable[[str, dict[str, str]], Any], after: str | None, count: in
     once. On PostgreSQL an event is handed out once every transaction begun before it ended
     (other work on the server may hold the feed back a moment), so this waits for them."""
     found: list[str] = []
-    for _ in range(30):
+    for _ in range(120):  # up to about two minutes held back
         params = {"limit": "1000", "wait": "1"} if len(found) < count else {"limit": "1000"}
         if after is not None:
             params["after"] = after

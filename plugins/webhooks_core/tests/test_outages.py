@@ -308,9 +308,17 @@ def test_a_dead_receivers_circuit_opens_probes_and_closes_with_nothing_lost(
         dead.answer_again()
         wait_until(lambda: webhook_row(site, webhook_id).circuit == "closed", timeout=30)
         wait_until(lambda: len(of_type(dead, "booking_note_saved")) == 60)
-        with site.app.app_context(), site.kit.transaction() as session:
-            rows = list(session.scalars(select(Delivery).where(
-                Delivery.event_type == "booking_note_saved")))
+
+        def recorded() -> list[Delivery]:
+            # The worker records an attempt once its answer is in: the last ones a moment
+            # after the receiver has seen them.
+            with site.app.app_context(), site.kit.transaction() as session:
+                return list(session.scalars(select(Delivery).where(
+                    Delivery.event_type == "booking_note_saved").execution_options(
+                        populate_existing=True)))
+
+        wait_until(lambda: all(d.status == "succeeded" for d in recorded()))
+        rows = recorded()
     finally:
         err = worker.stop()
     assert "Traceback" not in err
