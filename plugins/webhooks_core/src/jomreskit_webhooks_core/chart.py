@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from .dashboard import OUTCOMES, Hour
 
-# The chart's own units (its viewBox); the page scales it to the width it has.
-WIDTH = 480
-HEIGHT = 180
-LEFT = 44  # room for the scale's labels
+# The chart's own units (its viewBox); the page scales it to the width it has, from a
+# phone's (about 0.8 of a pixel a unit) to 34rem.
+WIDTH = 400
+HEIGHT = 170
+LEFT = 34  # room for the scale's labels
 RIGHT = 6
 TOP = 12
 BOTTOM = 24  # room for the hours' labels
