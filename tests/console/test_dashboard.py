@@ -122,7 +122,8 @@ def check_bars(page, webhook_id: int, hours: dict[str, str], shot: Image.Image) 
     assert near(shot.getpixel((int(x), int(y))), "#ffffff", 8)
 
 
-def test_the_dashboard_draws_the_hours_and_fits_a_phone(site, restart, serve_app, browser):
+def test_the_dashboard_draws_the_hours_and_fits_a_phone(site, restart, serve_app,
+                                                        browser):  # noqa: F811 (the fixture)
     busy, down, hours = seed(site)
     running = restart(site)
     base = serve_app(running.app)
