@@ -46,7 +46,7 @@ class Column:
 class Chart:
     columns: tuple[Column, ...]
     scale_top: int
-    ticks: tuple[tuple[float, str], ...]  # (x, "14:00") under every sixth hour
+    ticks: tuple[tuple[float, str], ...]  # (x, "12:00") where every sixth hour begins
     baseline: float
     top: float
     left: float
@@ -88,6 +88,6 @@ def hourly(hours: Sequence[Hour]) -> Chart:
                  + ", ".join(f"{getattr(hour, o)} {o}" for o in OUTCOMES))
         columns.append(Column(hour, label, tuple(bars)))
         if hour.start.hour % 6 == 0:
-            ticks.append((round(x + slot / 2, 2), f"{hour.start:%H:%M}"))
+            ticks.append((round(x, 2), f"{hour.start:%H:%M}"))  # where the hour begins
     return Chart(tuple(columns), top_value, tuple(ticks), baseline=baseline, top=TOP,
                  left=LEFT, right=WIDTH - RIGHT)
