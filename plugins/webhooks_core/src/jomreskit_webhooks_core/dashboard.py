@@ -16,7 +16,10 @@ circuit's state and since when the webhook has been failing.
 
 The attempt log is the big table, so each query reads only the window's attempts, by the
 index on ``attempted_at``, and lets the database count them: hours are bucketed and
-durations grouped in SQL, and what comes back is a few rows per webhook and hour.
+durations grouped in SQL, and what comes back is a few rows per webhook and hour. One
+manager's dashboard reads every attempt of the window all the same: an attempt names its
+delivery, not its webhook, and the outbox has no index on ``webhook_id`` (migration 0003), so
+the cost follows the site's attempts in the last day, not the manager's (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -152,6 +155,8 @@ def read(kit: Kit, manager_id: int | None = None, now: datetime | None = None) -
     webhooks = list(session.scalars(query.execution_options(populate_existing=True)))
     found = {w.id: Health(w, _hours(since)) for w in webhooks}
     total = Health(None, _hours(since))
+    if not webhooks:  # nothing to count; the queries below would read the whole window
+        return Overview(since=since, now=now, total=total, webhooks=[])
     first = _epoch_hour(since)
 
     mine = ([WEBHOOKS.c.manager_id == manager_id] if manager_id is not None else [])
