@@ -123,7 +123,7 @@ def seed_attempts(kit: Any, app: Any, attempts: int, spread_hours: int) -> None:
         "  ELSE 'failed' END, 1, t.at + CASE WHEN g % 100 BETWEEN 90 AND 96"
         "  THEN interval '1 hour' ELSE interval '0' END, t.at, t.at"
         " FROM generate_series(CAST(:a AS integer), CAST(:b AS integer)) g,"
-        " LATERAL (SELECT now() - (:spread * interval '1 hour') * g / :n AS at) t,"
+        " LATERAL (SELECT now() - (:spread * interval '1 hour') * (:n - g) / :n AS at) t,"
         " LATERAL (SELECT min(id) + g % :webhooks AS id FROM webhooks) w")
     logged = sa.text(
         "INSERT INTO webhook_delivery_attempts (delivery_id, attempted_at, duration_ms,"

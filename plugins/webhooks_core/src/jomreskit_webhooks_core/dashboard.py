@@ -162,7 +162,15 @@ def read(kit: Kit, manager_id: int | None = None, now: datetime | None = None) -
     mine = ([WEBHOOKS.c.manager_id == manager_id] if manager_id is not None else [])
     attempts = (ATTEMPTS.join(DELIVERIES, DELIVERIES.c.id == ATTEMPTS.c.delivery_id)
                 .join(WEBHOOKS, WEBHOOKS.c.id == DELIVERIES.c.webhook_id))
-    in_window = [ATTEMPTS.c.attempted_at >= since, *mine]
+    # The window's attempts are of recent deliveries: from the first of them on, by the id
+    # the database can seek to. Without it PostgreSQL's planner would rather read the whole
+    # outbox for a hash join than look up the few deliveries the window's attempts are of.
+    # (+ 0: the minimum of the window's attempts, read by their attempted_at index; a bare
+    # min(delivery_id) would walk the delivery_id index from the oldest attempt kept.)
+    first_delivery = session.scalar(select(func.min(ATTEMPTS.c.delivery_id + 0))
+                                    .where(ATTEMPTS.c.attempted_at >= since))
+    in_window = [ATTEMPTS.c.attempted_at >= since, DELIVERIES.c.id >= (first_delivery or 0),
+                 *mine]
 
     # A failed attempt gave its delivery up when the delivery is failed and this was its last
     # attempt: the worker writes a failed delivery's next_attempt_at as its last attempt's time.
