@@ -115,9 +115,11 @@ def check_bars(page, webhook_id: int, hours: dict[str, str], shot: Image.Image) 
             if other != outcome:
                 assert share_of(shot, box, chart.FILL[other]) < 0.05, (outcome, other)
     # The hour after the successes is empty: the plot's paper shows where a bar would be.
-    empty = figure.locator("g.hour").nth(18)
+    succeeded = figure.locator(f"g.hour[data-hour='{hours[SUCCEEDED]}']")
+    empty = succeeded.locator("xpath=following-sibling::*[1]")
     assert empty.locator("rect").count() == 0
-    x = svg_box["x"] + (chart.LEFT + 18.5 * (chart.WIDTH - chart.LEFT - chart.RIGHT) / 24) * scale
+    bar = on_page(page, succeeded.locator("rect").bounding_box())
+    x = bar["x"] + bar["width"] / 2 + (chart.WIDTH - chart.LEFT - chart.RIGHT) / 24 * scale
     y = svg_box["y"] + (chart.TOP + chart.PLOT_HEIGHT * 0.8) * scale
     assert near(shot.getpixel((int(x), int(y))), "#ffffff", 8)
 
