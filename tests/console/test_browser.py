@@ -130,7 +130,8 @@ def test_the_manager_console_end_to_end(served, browser):
     page.keyboard.press("Enter")
     assert page.get_by_role("link", name="Webhook deliveries", exact=True).first.is_visible()
     assert menu(page) == [
-        "App Key Management", "Missed bookings", "Webhook deliveries", "Webhooks"]
+        "App Key Management", "Missed bookings", "Webhook dashboard", "Webhook deliveries",
+        "Webhooks"]
     shot(page, "account-menu", full_page=False)
 
     # App Key Management: tick the scope by its description; the secret is shown once.
@@ -221,9 +222,11 @@ def test_the_manager_console_end_to_end(served, browser):
     assert flash(page) == "no webhook 1"
     sign_out(page)
 
-    # The super manager gets the Plugin Manager and no Webhooks page.
+    # The super manager gets the Plugin Manager and the site's Webhook dashboard, and no
+    # Webhooks page.
     sign_in(page, base, "super")
-    assert menu(page) == ["App Key Management", "Missed bookings", "Plugin Manager"]
+    assert menu(page) == ["App Key Management", "Missed bookings", "Plugin Manager",
+                          "Webhook dashboard"]
     open_from_menu(page, "Plugin Manager")
     assert page.locator("#plugin-webhooks_core").get_by_text("active").is_visible()
     shot(page, "plugin-manager")

@@ -72,6 +72,6 @@ def background_services(kit: Kit) -> list[Any]:
 
 @hookimpl
 def register_console_pages() -> list[Any]:
-    from .console import pages
+    from . import console, dashboard_console
 
-    return pages()
+    return console.pages() + dashboard_console.pages()
