@@ -41,10 +41,13 @@ JOMRESKIT = str(Path(sys.executable).parent / "jomreskit")
 
 
 def notes(endpoint: Endpoint) -> dict[int, float]:
-    """When each notification (by note_id) was first answered 200."""
+    """When each note's notification (by note_id) was first answered 200; the circuit's own
+    notifications to the same webhook are left out."""
     arrived: dict[int, float] = {}
     for answered in list(endpoint.answered):
-        arrived.setdefault(answered.json()["data"]["note_id"], answered.at)
+        data = answered.json()["data"]
+        if "note_id" in data:
+            arrived.setdefault(data["note_id"], answered.at)
     return arrived
 
 
