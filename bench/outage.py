@@ -22,17 +22,17 @@ requests would. Each "host" is its own loopback address (127.0.0.2, 127.0.0.3, .
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from jomreskit_webhooks_core.testing import Endpoint
 
 sys.path.insert(0, str(Path(__file__).parent))
 from delivery import database_urls, make_site, postgres_schema  # noqa: E402
@@ -40,87 +40,15 @@ from delivery import database_urls, make_site, postgres_schema  # noqa: E402
 JOMRESKIT = str(Path(sys.executable).parent / "jomreskit")
 
 
-class Endpoint:
-    """A receiver on its own loopback address that ``trickle``s an endless answer a byte a
-    second, ``hang``s (reads the request, says nothing), or answers ``ok`` (200, keep-alive).
-    Counts connections, and records when each notification (by note_id) was answered ``ok``."""
-
-    def __init__(self, address: str, mode: str) -> None:
-        self.mode = mode
-        self.server = socket.create_server((address, 0), backlog=512)
-        self.url = f"http://{address}:{self.server.getsockname()[1]}"
-        self.connections = 0
-        self.arrived: dict[str, float] = {}  # webhook-id -> when answered 200
-        self.notes: dict[int, float] = {}  # note_id -> when answered 200
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def answer_again(self) -> None:
-        """Answer 200 from now on (the requests hanging now were cut off already)."""
-        self.mode = "ok"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self.server.accept()
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-                self._held.append(connection)
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
-
-    def _serve(self, connection: socket.socket) -> None:
-        buffer = b""
-        try:
-            while not self._stop.is_set():
-                while b"\r\n\r\n" not in buffer:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                head, _, rest = buffer.partition(b"\r\n\r\n")
-                headers = {k.strip().lower(): v.strip() for k, _, v in (
-                    line.decode("latin-1").partition(":") for line in head.split(b"\r\n")[1:])}
-                length = int(headers.get("content-length", "0"))
-                while len(rest) < length:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        return
-                    rest += chunk
-                body, buffer = rest[:length], rest[length:]
-                if self.mode == "trickle":
-                    answer = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"." * 10_000_000
-                    for byte in answer:
-                        if self._stop.wait(1.0):
-                            return
-                        connection.sendall(bytes([byte]))
-                    return
-                if self.mode == "hang":
-                    self._stop.wait()
-                    return
-                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                now = time.time()
-                with self._lock:
-                    self.arrived[headers.get("webhook-id", "")] = now
-                    try:
-                        self.notes[json.loads(body)["data"]["note_id"]] = now
-                    except (ValueError, KeyError, TypeError):
-                        pass
-        except OSError:
-            return
-
-    def close(self) -> None:
-        self._stop.set()
-        self.server.close()
-        with self._lock:
-            for connection in self._held:
-                try:
-                    connection.close()
-                except OSError:
-                    pass
+def notes(endpoint: Endpoint) -> dict[int, float]:
+    """When each note's notification (by note_id) was first answered 200; the circuit's own
+    notifications to the same webhook are left out."""
+    arrived: dict[int, float] = {}
+    for answered in list(endpoint.answered):
+        data = answered.json()["data"]
+        if "note_id" in data:
+            arrived.setdefault(data["note_id"], answered.at)
+    return arrived
 
 
 def start_worker(how: str, config: dict[str, str], **extra: str) -> subprocess.Popen[str]:
@@ -187,14 +115,15 @@ def host_drill(database: str, workdir: Path, how: str, seconds: float, dead_host
             fire(kit, app, note)
             time.sleep(max(0.0, started + note * 0.5 - time.monotonic()))
         end = time.time() + 3
-        while len(healthy.notes) < note and time.time() < end:
+        while len(notes(healthy)) < note and time.time() < end:
             time.sleep(0.1)
         took = time.monotonic() - started
     finally:
         err = stop(process)
         for endpoint in [healthy, *stalled]:
             endpoint.close()
-    waits = sorted(healthy.notes[n] - fired[n] for n in fired if n in healthy.notes)
+    arrived = notes(healthy)
+    waits = sorted(arrived[n] - fired[n] for n in fired if n in arrived)
     late = sum(1 for w in waits if w > 2.0)
     print(f"  host drill ({len(stalled)} stalled host{'s' if len(stalled) > 1 else ''}, "
           f"20 webhooks, worker {how}): healthy endpoint got {len(waits)} of {note} in "
@@ -222,15 +151,16 @@ def dead_drill(database: str, workdir: Path, how: str, seconds: float) -> None:
         dead.answer_again()
         back = time.monotonic()
         end = back + 600
-        while len(dead.notes) < 200 and time.monotonic() < end:
+        while len(notes(dead)) < 200 and time.monotonic() < end:
             time.sleep(0.2)
         recovered = time.monotonic() - back
     finally:
         err = stop(process)
         dead.close()
     print(f"  dead drill (200 queued, timeout 2 s, worker {how}): {connections} connections "
-          f"in {seconds:.0f} s; answering again, {len(dead.notes)} of 200 arrived "
-          f"{recovered:.0f} s later ({len(dead.arrived)} webhook-ids)", flush=True)
+          f"in {seconds:.0f} s; answering again, {len(notes(dead))} of 200 arrived "
+          f"{recovered:.0f} s later ({len(dead.answered)} answered, "
+          f"{len({a.webhook_id for a in dead.answered})} webhook-ids)", flush=True)
     if "Traceback" in err:
         print(err[-2000:])
 

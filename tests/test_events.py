@@ -3,7 +3,8 @@
 import pytest
 from sqlalchemy import select
 
-from jomreskit import EventError
+from jomreskit import EventError, EventType
+from jomreskit.core.events import EventCatalog
 from jomreskit.domain import EventRecord
 
 from .test_plugins import drop_plugin, restart
@@ -121,3 +122,12 @@ def test_events_fired_inside_kit_origin_carry_it_and_no_others(witnessed):
         origins = session.scalars(select(EventRecord.origin).where(
             EventRecord.name == "booking_modified").order_by(EventRecord.id)).all()
     assert origins == ["cm_client_1", None]
+
+
+def test_a_notice_to_a_manager_must_name_the_manager():
+    # ``for_manager``: the event feed shows it to the manager its manager_id names.
+    notice = EventType("account_notice", ("manager_id",), for_manager=True)
+    assert EventCatalog([notice]).get("account_notice").for_manager
+    with pytest.raises(EventError, match="'lost_notice' is for a manager but carries no "
+                                         "manager_id"):
+        EventCatalog([EventType("lost_notice", ("property_uid",), for_manager=True)])

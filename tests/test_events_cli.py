@@ -71,3 +71,11 @@ def test_the_console_answers_an_id_too_large_for_a_row_as_any_unknown_id(site):
     assert f"no webhook {huge}" in flashes(edit)
     assert listing.status_code == 200
     assert f"no webhook {huge}" in flashes(listing)
+
+
+def test_the_list_says_which_events_are_notices_to_the_manager_they_name(site):
+    listed = {row["name"]: row for row in json.loads(site.cli("events", "list", "--json").output)}
+
+    assert listed["webhook_circuit_opened"]["for_manager"] is True
+    assert listed["manager_added"]["for_manager"] is False
+    assert listed["booking_added"]["for_manager"] is False

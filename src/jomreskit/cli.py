@@ -440,12 +440,15 @@ def events() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_kit
 def events_list(kit: Kit, as_json: bool) -> None:
-    """Every event type the loaded plugins can fire, with its id fields."""
+    """Every event type the loaded plugins can fire, with its id fields and whether it is a
+    notice to the manager it names (the event feed shows it to them)."""
     rows = [
-        {"name": t.name, "id_fields": list(t.id_fields), "description": t.description}
+        {"name": t.name, "id_fields": list(t.id_fields), "for_manager": t.for_manager,
+         "description": t.description}
         for t in kit.catalog
     ]
-    echo_json(rows) if as_json else echo_table(rows, ("name", "id_fields", "description"))
+    echo_json(rows) if as_json else echo_table(
+        rows, ("name", "id_fields", "for_manager", "description"))
 
 
 @events.command("fire")

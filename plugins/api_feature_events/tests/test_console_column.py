@@ -7,9 +7,11 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from jomreskit_api_core.testing import create_key, issue_token
 
 from jomreskit.console.testing import sign_in
+from jomreskit.domain import services
 
 
 def feed_cell(page, client_id: str) -> str:
@@ -74,6 +76,21 @@ def test_only_the_events_of_the_key_manager_properties_count(feed):
     feed.fire_note(41)
 
     assert feed_cell(keys_page(feed.site, "manager2"), outsider).endswith("– up to date")
+
+
+def test_a_notice_to_the_key_manager_counts_though_it_has_no_property(feed):
+    webhooks = pytest.importorskip("jomreskit_webhooks_core.services")
+    outsider, _ = reading_key(feed, "manager2")
+    _, cursor = feed.read_all("manager2")
+    assert feed.acknowledge(cursor, "manager2").status_code == 200
+    site = feed.site
+    with site.app.app_context(), site.kit.transaction():
+        for username in ("manager2", "manager"):  # the other manager's notice does not count
+            owner = services.user_by_name(site.kit, username).manager_id
+            webhook, _secret = webhooks.create_webhook(site.kit, owner, "http://127.0.0.1:9/h")
+            site.kit.fire("webhook_circuit_opened", manager_id=owner, webhook_id=webhook.id)
+
+    assert feed_cell(keys_page(feed.site, "manager2"), outsider).endswith("– 1 event behind")
 
 
 def test_a_super_manager_key_counts_every_property_events(feed):

@@ -3,6 +3,7 @@ carries; filters; every bad request answers the API's JSON error."""
 
 from __future__ import annotations
 
+import pytest
 import requests
 from jomreskit_api_core.testing import auth, create_key, issue_token
 
@@ -75,6 +76,43 @@ def test_another_managers_events_are_never_visible(feed):
     assert [e["id"] for e in everything] == feed.event_ids()
     assert feed.error(feed.get("manager", property_uid=other.property_uid)) == (
         403, "forbidden_property")
+
+
+def test_a_notice_to_a_manager_shows_in_their_feed_and_no_other_managers(feed):
+    # A webhook's circuit opening carries no property: it is declared for the manager it
+    # names, so its owner sees it, another manager does not (manager2 runs no property);
+    # manager_added and manager_updated declare no such thing and stay with super managers.
+    webhooks = pytest.importorskip("jomreskit_webhooks_core.services")
+    site = feed.site
+    notices = {}
+    with site.app.app_context(), site.kit.transaction():
+        kit = site.kit
+        for username in ("manager", "manager2"):
+            owner = services.user_by_name(kit, username).manager_id
+            webhook, _secret = webhooks.create_webhook(kit, owner, "http://127.0.0.1:9/hook")
+            ids = {"manager_id": owner, "webhook_id": webhook.id}
+            notices[username] = (kit.fire("webhook_circuit_opened", **ids).id, ids)
+        services.create_user(kit, "newcomer")
+        updated = kit.fire("manager_updated", manager_id=owner).id  # manager2's own
+    assert kit.catalog.get("webhook_circuit_opened").for_manager
+
+    def notices_in(events):
+        return [(e["id"], e["ids"]) for e in events if e["type"] == "webhook_circuit_opened"]
+
+    mine, _ = feed.read_all("manager")
+    theirs, _ = feed.read_all("manager2")
+    everything, _ = feed.read_all("super")
+
+    assert notices_in(mine) == [notices["manager"]]
+    assert [(e["id"], e["ids"]) for e in theirs] == [notices["manager2"]]
+    assert notices_in(everything) == [notices["manager"], notices["manager2"]]
+    never = {"manager_added", "manager_updated"}
+    assert {e["type"] for e in mine} & never == set()
+    assert {e["type"] for e in everything} >= never and updated in {e["id"] for e in everything}
+    # A property's events only, when asked for: a notice carries none.
+    assert notices_in(feed.read_all("manager", property_uid=1)[0]) == []
+    assert notices_in(feed.read_all("manager", types="webhook_circuit_opened")[0]) == [
+        notices["manager"]]
 
 
 def test_filters_by_type_and_property(feed):

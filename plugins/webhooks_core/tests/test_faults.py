@@ -17,9 +17,9 @@ import time
 from datetime import timedelta
 
 import pytest
-from jomreskit_webhooks_core.models import DeliveryAttempt
+from jomreskit_webhooks_core.models import Delivery, DeliveryAttempt
 from jomreskit_webhooks_core.worker import WorkerService
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from jomreskit.core.db import utcnow
 
@@ -103,6 +103,32 @@ def cpu_seconds(pid: int) -> float:
 def attempts(site):
     with site.app.app_context(), site.kit.transaction() as session:
         return list(session.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.id)))
+
+
+def resent_without_cause(site, received):
+    """The notifications a receiver got (``received``: its requests) more often than at least
+    once explains, by ``webhook-id``: {id: times}. Delivery is at least once: an attempt that
+    was not seen to succeed (cut off at its deadline after the receiver had the request, say)
+    is made again, with the same id. So a notification may come once, plus once for each
+    attempt at it that failed; more, or an id this site never sent, is a notification sent
+    twice. Read once the worker has stopped, so that every attempt is recorded."""
+    came = collections.Counter(r.headers["Webhook-Id"] for r in received)
+    with site.app.app_context(), site.kit.transaction() as session:
+        failed = dict(session.execute(
+            select(Delivery.msg_id, func.count(DeliveryAttempt.id))
+            .outerjoin(DeliveryAttempt, (DeliveryAttempt.delivery_id == Delivery.id)
+                       & (DeliveryAttempt.error.is_not(None)))
+            .where(Delivery.msg_id.in_(list(came))).group_by(Delivery.msg_id)).all())
+    return {msg_id: n for msg_id, n in came.items()
+            if msg_id not in failed or n > 1 + failed[msg_id]}
+
+
+def first_arrivals(receiver):
+    """When each note's notification first came ({note_id: time}); a resend comes later."""
+    arrived = {}
+    for request in list(receiver.deliveries):
+        arrived.setdefault(request.json()["data"]["note_id"], request.at)
+    return arrived
 
 
 # -- 1. retries and expired claims on a quiet site -----------------------------------------
@@ -195,8 +221,9 @@ def test_a_killed_workers_claims_are_sent_when_their_lease_runs_out(site, receiv
 # -- 2. a stalled endpoint holds up nobody else ----------------------------------------------
 
 
-# Alone: run beside three other test processes on two cores, the healthy receiver once got 17
-# notifications of 16 on PostgreSQL (one sent twice), a cause not yet found.
+# Alone: it times the healthy deliveries against 2 s, and a stalled endpoint may hold one for
+# up to a second by design (until its attempts turn slow). Nothing sent twice is checked here
+# and, beside the other tests, by the outage drills (test_outages.py).
 @pytest.mark.serial
 @pytest.mark.parametrize("how", ["trickle", "hang"])
 def test_a_stalled_endpoint_never_holds_up_the_others(make_webhook_site, receiver, stalling,
@@ -213,13 +240,18 @@ def test_a_stalled_endpoint_never_holds_up_the_others(make_webhook_site, receive
             fired.append(time.time())
             fire(site, "booking_note_saved", property_uid=1, contract_uid=41, note_id=n + 1)
             time.sleep(0.5)
-        got = receiver.wait_for(16, timeout=20)
-        ended = sorted(attempts(site), key=lambda a: a.id)
+        deadline = time.monotonic() + 20
+        while len(first_arrivals(receiver)) < 16 and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         service.stop()
-    assert len(got) == 16
-    by_note = {r.json()["data"]["note_id"]: r.at for r in got}
-    waits = [by_note[n + 1] - fired[n] for n in range(16)]
+    arrived = first_arrivals(receiver)
+    ended = attempts(site)
+    assert sorted(arrived) == list(range(1, 17))
+    # Counted by webhook-id, as a receiver drops repeats: once each, or again only after an
+    # attempt that was not seen to succeed.
+    assert resent_without_cause(site, receiver.deliveries) == {}
+    waits = [arrived[n + 1] - fired[n] for n in range(16)]
     print(f"{how}: healthy deliveries waited at most {max(waits):.2f} s "
           f"(median {sorted(waits)[8]:.3f} s)")
     assert max(waits) < 2.0, f"healthy deliveries waited up to {max(waits):.1f} s"

@@ -18,11 +18,18 @@ class EventType:
 
     Events carry ids only, never a record's content and never a secret: the remote
     service calls the API back for the rest.
+
+    ``for_manager``: a notice to the manager its ``manager_id`` names, about something of
+    theirs (a webhook's circuit opening, say). Who may see an event in the event feed: the
+    managers of the property it carries; the manager it names, when it is for that manager;
+    super managers, every event. Any other event without a property (``manager_added``, say)
+    only super managers see.
     """
 
     name: str
     id_fields: tuple[str, ...]
     description: str = ""
+    for_manager: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,9 @@ class EventCatalog:
         known = self._types.get(event_type.name)
         if known is not None and known != event_type:
             raise EventError(f"event {event_type.name!r} is registered twice with different fields")
+        if event_type.for_manager and "manager_id" not in event_type.id_fields:
+            raise EventError(f"event {event_type.name!r} is for a manager but carries no "
+                             "manager_id")
         self._types[event_type.name] = event_type
 
     def __contains__(self, name: object) -> bool:

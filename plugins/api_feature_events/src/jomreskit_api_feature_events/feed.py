@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -24,11 +24,13 @@ if TYPE_CHECKING:
     from jomreskit import Kit
 
 PROPERTY_UID = EVENTS.c.ids["property_uid"].as_integer()
+MANAGER_ID = EVENTS.c.ids["manager_id"].as_integer()
 
 
 @dataclass(frozen=True)
 class Reader:
-    """Whose feed it is: every property (a super manager) or those ``manager_id`` runs."""
+    """Whose feed it is: every event (a super manager), or those of the properties
+    ``manager_id`` runs and the notices to that manager (see ``notices_to``)."""
 
     manager_id: int
     is_super: bool
@@ -109,8 +111,8 @@ def read(kit: Kit, reader: Reader, start: Position, limit: int,
     check_kept(session, start)
     horizon = now(session)
     reached = max(start, edge(session, horizon))
-    visible = _visible_to(session, reader)
-    if visible is None:  # a manager of no property: nothing to read, nothing to scan
+    visible = _visible_to(kit, session, reader)
+    if visible is None:  # nothing this reader may see: nothing to read, nothing to scan
         return Page([], reached, more_coming=False)
     final = settled(session, horizon)
     query = select(EVENTS).where(final, after(session, start), *visible)
@@ -132,24 +134,44 @@ def read(kit: Kit, reader: Reader, start: Position, limit: int,
     return Page(events, reached, more_coming=held_back is not None, held_back=held_back)
 
 
-def shows(session: Session, reader: Reader, position: Position) -> bool:
+def shows(kit: Kit, session: Session, reader: Reader, position: Position) -> bool:
     """Whether ``position`` is that of an event ``reader`` may see."""
-    visible = _visible_to(session, reader)
+    visible = _visible_to(kit, session, reader)
     if visible is None or position == START:
         return False
     return session.scalar(select(EVENTS.c.id).where(
         EVENTS.c.id == position.event_id, EVENTS.c.feed_xid == position.xid, *visible)) is not None
 
 
-def _visible_to(session: Session, reader: Reader) -> list[ColumnElement[bool]] | None:
-    """The conditions of the events ``reader`` may see; None when it may see none."""
+def notices_to(kit: Kit, manager_id: Any, name: Any = EVENTS.c.name,
+               names_manager: Any = MANAGER_ID) -> ColumnElement[bool] | None:
+    """The condition of the events that are notices to the manager ``manager_id`` (a value
+    or a column): of a type declared ``for_manager``, naming that manager. None when no type
+    is. ``name`` and ``names_manager`` are the event's name and ``manager_id`` (the events
+    table's columns, or a subquery's)."""
+    types = [event_type.name for event_type in kit.catalog if event_type.for_manager]
+    if not types:
+        return None
+    return and_(name.in_(types), names_manager == manager_id)
+
+
+def _visible_to(kit: Kit, session: Session, reader: Reader
+                ) -> list[ColumnElement[bool]] | None:
+    """The conditions of the events ``reader`` may see; None when it may see none.
+
+    A manager sees the events of the properties they run and the notices to them (a
+    webhook of theirs whose circuit opened); an event with no property and no such
+    declaration (``manager_added``) only super managers see.
+    """
     if reader.is_super:
         return []
+    notices = notices_to(kit, reader.manager_id)
     runs = select(ManagerProperty.property_uid).where(
         ManagerProperty.manager_id == reader.manager_id)
-    if session.scalar(runs.limit(1)) is None:
-        return None
-    return [PROPERTY_UID.in_(runs.scalar_subquery())]
+    if session.scalar(runs.limit(1)) is None:  # runs no property: its notices at most
+        return None if notices is None else [notices]
+    theirs = PROPERTY_UID.in_(runs.scalar_subquery())
+    return [theirs if notices is None else or_(theirs, notices)]
 
 
 def _event(kit: Kit, row: Any) -> Event:

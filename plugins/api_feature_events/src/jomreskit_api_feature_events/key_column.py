@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 
 from jomreskit.domain import ManagerProperty, User
 
-from .feed import PROPERTY_UID
+from .feed import MANAGER_ID, PROPERTY_UID, notices_to
 from .horizon import EVENTS, after, order
 from .models import AcknowledgedCursor
 
@@ -59,19 +59,27 @@ def positions(kit: Kit, api_key_ids: Sequence[int]) -> list[tuple[int, int, int,
                 .order_by(*order(session)).limit(limit)
                 .correlate(AcknowledgedCursor).subquery())
 
-    scan = next_events(PROPERTY_UID.label("property_uid"), limit=SCAN)
+    scan = next_events(PROPERTY_UID.label("property_uid"), EVENTS.c.name,
+                       MANAGER_ID.label("manager_id"), limit=SCAN)
     managed = (select(ManagerProperty.property_uid)
                .where(ManagerProperty.manager_id == ApiKey.manager_id)
                .correlate(ApiKey).scalar_subquery())
+
+    def sees(property_uid: Any, name: Any, manager_id: Any) -> Any:
+        """What the key's manager sees of the feed (feed.py's rule, for every key at once)."""
+        shown = [User.role == "super", property_uid.in_(managed)]
+        notices = notices_to(kit, ApiKey.manager_id, name, manager_id)
+        return or_(*shown, *([] if notices is None else [notices]))
+
     behind = (select(func.count()).select_from(scan)
-              .where(or_(User.role == "super", scan.c.property_uid.in_(managed)))
+              .where(sees(scan.c.property_uid, scan.c.name, scan.c.manager_id))
               .correlate(ApiKey, User).scalar_subquery())
     beyond = next_events(EVENTS.c.id, limit=SCAN + 1)  # the ids only: read from the index
     more = select(func.count()).select_from(beyond).scalar_subquery() > SCAN
     its_own = (select(EVENTS.c.id)
                .where(EVENTS.c.id == AcknowledgedCursor.event_id,
                       EVENTS.c.feed_xid == AcknowledgedCursor.xid,
-                      or_(User.role == "super", PROPERTY_UID.in_(managed)))
+                      sees(PROPERTY_UID, EVENTS.c.name, MANAGER_ID))
                .correlate(AcknowledgedCursor, ApiKey, User).exists()
                | ((AcknowledgedCursor.xid == 0) & (AcknowledgedCursor.event_id == 0)))  # start
     query = (

@@ -43,10 +43,11 @@ EVENT = {
 }
 
 FEED_DESCRIPTION = f"""\
-The events of the properties this key's manager runs (a super manager's key: every property),
-oldest first, each with the fields a webhook notification carries. Pass `meta.next` back as
-`after` to read on: the feed never skips an event and never hands one out twice, because it only
-hands out events that nothing can still commit before.
+The events of the properties this key's manager runs and the notices to that manager (a
+webhook of theirs whose circuit opened; a super manager's key: every event), oldest first,
+each with the fields a webhook notification carries. Pass `meta.next` back as `after` to read
+on: the feed never skips an event and never hands one out twice, because it only hands out
+events that nothing can still commit before.
 
 `after` is a cursor from `meta.next` or an event's `cursor`, or `acknowledged` for the position
 this key stored with `PUT /events/cursor`; without it the feed starts at the oldest event kept.
@@ -186,8 +187,8 @@ def register(api: Api, scope: str) -> None:
                 cursor = given
             else:  # a racing acknowledgement went further: name its position as steadily as
                 # the feed named it (an event of the key's), else freshly
-                steady = feed.shows(session, feed.Reader(token.manager_id, token.is_super),
-                                    stored)
+                reader = feed.Reader(token.manager_id, token.is_super)
+                steady = feed.shows(kit, session, reader, stored)
                 cursor = cursors.seal(stored, token.client_id, fresh=not steady)
             acknowledged_at = record.acknowledged_at
         return {"cursor": cursor, "acknowledged_at": acknowledged_at}

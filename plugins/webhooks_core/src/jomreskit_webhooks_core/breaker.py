@@ -44,14 +44,18 @@ LONGEST_COOLOFF = timedelta(hours=1)
 OPENED = "webhook_circuit_opened"
 CLOSED_AGAIN = "webhook_circuit_closed"
 DISABLED = "webhook_disabled"
+# Notices to the webhook's manager (``for_manager``): the event feed shows them to that
+# manager, though they carry no property.
 EVENTS = [
     EventType(OPENED, ("manager_id", "webhook_id"),
               "A webhook failed again and again: no deliveries are attempted for a while, "
-              "then one probe (they stay queued meanwhile)."),
+              "then one probe (they stay queued meanwhile).", for_manager=True),
     EventType(CLOSED_AGAIN, ("manager_id", "webhook_id"),
-              "A webhook whose circuit was open answered again: its queued deliveries go out."),
+              "A webhook whose circuit was open answered again: its queued deliveries go out.",
+              for_manager=True),
     EventType(DISABLED, ("manager_id", "webhook_id"),
-              "A webhook was disabled: failing for days, or its endpoint answered 410 Gone."),
+              "A webhook was disabled: failing for days, or its endpoint answered 410 Gone.",
+              for_manager=True),
 ]
 
 WEBHOOKS = Webhook.__table__
