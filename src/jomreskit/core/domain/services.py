@@ -56,9 +56,11 @@ def get(kit: Kit, model: type[M], uid: int, what: str | None = None) -> M:
 def lock_property(kit: Kit, property_uid: int) -> Property:
     """The property, its row locked until the caller's transaction ends, or NotFound.
 
-    The changes that read a property's rates or nights and then write them (``set_rates``,
-    ``close_nights``, ``open_nights``) take it first, so on PostgreSQL concurrent ones run one
-    after the other and each reads what the one before committed. ``FOR NO KEY UPDATE``: rows
+    The changes that read a property's rates, nights or stay restrictions and then write them
+    (``set_rates``, ``close_nights``, ``open_nights``, a booking's rooms, the restrictions'
+    writers) take it first, so on PostgreSQL concurrent ones run one after the other and each
+    reads what the one before committed: a booking racing a stop sell either commits before
+    it or reads it and is refused. ``FOR NO KEY UPDATE``: rows
     that merely refer to the property (a booking's contract) are still added meanwhile. SQLite
     needs no lock: its writers take turns from their first statement (``BEGIN IMMEDIATE``).
     """
@@ -401,7 +403,9 @@ def delete_guest(kit: Kit, guest_uid: int) -> None:
 
 
 def _book_rooms(kit: Kit, contract: Contract, room_uids: Iterable[int]) -> None:
-    """Take each room for each night of the contract, refusing rooms already taken."""
+    """Take each room for each night of the contract, refusing rooms already taken, under the
+    property's lock (the restrictions ``check_booking`` reads are those last committed)."""
+    lock_property(kit, contract.property_uid)
     session = kit.session()
     room_uids = list(dict.fromkeys(room_uids))  # a room named twice is booked once
     if contract.departure <= contract.arrival:
