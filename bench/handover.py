@@ -5,8 +5,11 @@ Builds a site with two keys of the demo manager with `bookings_handover`, measur
 (100 revisions a page, through the whole API in-process: token check, query, JSON) with no
 revision stored (the baseline, same sitting), then records 100,000 revisions (a third at a
 property the manager does not run) of which the first key has acknowledged every one, and
-measures again: the key with everything pending, the key with everything acknowledged (its
-list must pass over each acknowledged revision), and one alarm check with nothing due.
+measures again: the key with everything pending, the key with everything acknowledged, and one
+alarm check with nothing due. The revisions are spread over the past 23 days (one every 20 s),
+as a month's kept history is, and the acknowledging key's last acknowledgement is made through
+the API (timed too, the first and the next), as a channel manager's is: it moves the key's
+watermark, from which its list reads.
 
     .venv/bin/python bench/handover.py                    # SQLite, and PostgreSQL when
     JOMRESKIT_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test \\
@@ -21,6 +24,7 @@ import os
 import statistics
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -67,12 +71,16 @@ def key(app: Flask) -> tuple[int, str]:
 def record(app: Flask, count: int, acknowledging: int) -> None:
     engine = get_kit(app).engine
     if engine.dialect.name == "postgresql":
-        series, now = "SELECT g FROM generate_series(1, :n) AS g", "now()"
+        series = "SELECT g FROM generate_series(1, :n) AS g"
+        now = "now() - (:n - g) * interval '20 seconds'"
     else:
         series = ("WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < :n) "
                   "SELECT g FROM s")
-        now = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+        now = "strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || ((:n - g) * 20) || ' seconds')"
     with engine.begin() as connection:
+        # The keys are older than the history: it is theirs to take.
+        connection.execute(sa.text("UPDATE api_keys SET created_at = :then"),
+                           {"then": datetime.now(UTC) - timedelta(days=30)})
         connection.execute(sa.text(
             "INSERT INTO handover_revisions (revision, property_uid, contract_uid, type, "
             f"recorded_at) SELECT 1000000 + g, 1 + g % 3, 41, 'booking_modified', {now} "
@@ -81,6 +89,21 @@ def record(app: Flask, count: int, acknowledging: int) -> None:
             "INSERT INTO handover_acknowledgements (api_key_id, revision, acknowledged_at) "
             "SELECT :key, revision, recorded_at FROM handover_revisions"), {"key": acknowledging})
         connection.exec_driver_sql("ANALYZE")
+
+
+def acknowledge_newest(app: Flask, token: str) -> float:
+    """The key acknowledges the newest revision through the API; milliseconds it took."""
+    with app.app_context():
+        newest = get_kit(app).session().execute(sa.text(
+            "SELECT property_uid, contract_uid, revision FROM handover_revisions "
+            "WHERE property_uid = 1 ORDER BY revision DESC LIMIT 1")).one()
+        get_kit(app).session.remove()
+    started = time.perf_counter()
+    answer = app.test_client().post(
+        f"/api/handover/bookings/{newest.property_uid}/{newest.contract_uid}/{newest.revision}"
+        "/acknowledge", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return (time.perf_counter() - started) * 1000
 
 
 def median_ms(app: Flask, token: str) -> tuple[float, int]:
@@ -107,6 +130,10 @@ def run(database_url: str | None, count: int) -> None:
         started = time.perf_counter()
         record(app, count, done_key)
         print(f"  recorded {count:,} revisions in {time.perf_counter() - started:.0f} s")
+        first = acknowledge_newest(app, done_token)
+        print(f"  an acknowledgement through the API: {first:.1f} ms the first (its key's "
+              f"watermark passes the history), {acknowledge_newest(app, done_token):.1f} ms "
+              f"the next")
         pending, shown = median_ms(app, pending_token)
         print(f"  list, {count:,} pending: {pending:.1f} ms ({shown} shown), "
               f"{pending / baseline:.1f}x the baseline")

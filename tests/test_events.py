@@ -72,6 +72,12 @@ def test_a_rolled_back_transaction_leaves_no_event_and_nothing_plugins_did(witne
         ),
         ("property_updated", {"property_uid": "1"}, "invalid_id_field", "positive whole number"),
         ("property_updated", {"property_uid": 0}, "invalid_id_field", "positive whole number"),
+        ("property_updated", {"property_uid": 1, "valid_from": "2099-06-01"},
+         "unexpected_id_field", "unexpected valid_from"),
+        ("tariffs_updated", {"property_uid": 1, "valid_from": "2099-6-1"}, "invalid_id_field",
+         "valid_from must be a date"),
+        ("tariffs_updated", {"property_uid": 1, "valid_to": 20990601}, "invalid_id_field",
+         "valid_to must be a date"),
     ],
 )
 def test_events_that_do_not_match_the_catalog_are_refused(make_site, name, ids, code, message):
@@ -81,6 +87,17 @@ def test_events_that_do_not_match_the_catalog_are_refused(make_site, name, ids, 
     assert error.value.code == code
     assert message in error.value.message
     assert recorded(site) == []
+
+
+def test_an_event_about_nights_may_name_them_and_need_not(witnessed):
+    site = witnessed
+    with site.app.app_context(), site.kit.transaction():
+        named = site.kit.fire("tariffs_updated", property_uid=1, valid_from="2099-06-01",
+                              valid_to="2099-09-30")
+        bare = site.kit.fire("tariffs_updated", property_uid=1)
+    assert dict(named.ids) == {"property_uid": 1, "valid_from": "2099-06-01",
+                               "valid_to": "2099-09-30"}
+    assert dict(bare.ids) == {"property_uid": 1}
 
 
 def test_events_fire_on_the_command_line_with_whole_numbers_as_integers(make_site):

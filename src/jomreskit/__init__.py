@@ -25,6 +25,7 @@ from .core.errors import (
 from .core.events import MAX_ID, Event, EventType
 from .core.kit import Kit, get_kit
 from .core.markers import hookimpl
+from .core.periodic import Periodic
 from .core.scopes import Scope
 from .core.urls import check_http_url
 from .site import JomresKit, create_app
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_ID",
     "Kit",
     "NotFound",
+    "Periodic",
     "PermissionDenied",
     "PluginError",
     "Scope",

@@ -465,6 +465,35 @@ def restrictions_overlapping_check(site: Any, world: int, answers: list[Answer])
     assert len(events_since(site, world, "restrictions_updated")) == CLIENTS
 
 
+STOP_FIRST = 100  # a stop sell of the Twin (room 2) on nights 100 to 119, racing bookings
+STOP_SELLER = CLIENTS // 2  # of its nights, one each: client STOP_SELLER sends the stop sell
+
+
+def stop_sell_or_booking(n: int) -> Sent:
+    if n == STOP_SELLER:
+        return Sent("/restrictions/1", {
+            "room_type": "Twin", "valid_from": day(STOP_FIRST).isoformat(),
+            "valid_to": day(STOP_FIRST + CLIENTS - 1).isoformat(), "stop_sell": True})
+    return Sent("/bookings/1", booking_body(STOP_FIRST + n, STOP_FIRST + n), method="POST")
+
+
+def stop_sell_ordered_with_bookings(site: Any, world: int, answers: list[Answer]) -> None:
+    """Each booking was made before the stop sell was (its event is the older) or refused for
+    it: none read the restrictions as they were before a stop sell that had committed."""
+    assert answers[STOP_SELLER].status == 200
+    fired = site.kit.session().execute(select(EventRecord.id, EventRecord.name, EventRecord.ids)
+                                       .where(EventRecord.id > world)).all()
+    (stop,) = [e.id for e in fired if e.name == "restrictions_updated"]
+    added = {e.ids["contract_uid"]: e.id for e in fired if e.name == "booking_added"}
+    made = {a.data["contract_uid"] for a in answers if a.status == 201}
+    assert set(added) == made
+    late = {uid: event for uid, event in added.items() if event > stop}
+    assert not late, f"bookings made on stop-sold nights after the stop sell: {late}"
+    refused_for_it = [a.n for a in answers if a.status == 422]
+    assert len(made) + len(refused_for_it) == CLIENTS - 1
+    contracts_hold_their_nights(site)
+
+
 def ari_item(n: int) -> dict[str, Any]:
     first, last, minimum = restriction_range(n)
     return {"room_type": "Double", "valid_from": day(first).isoformat(),
@@ -582,6 +611,10 @@ RACES: dict[tuple[str, str], tuple[Race, ...]] = {
                  "valid_to": day(restriction_range(n)[1]).isoformat(),
                  "min_stay_arrival": restriction_range(n)[2]}),
              answers=ok(200), check=restrictions_overlapping_check),
+        Race("a stop sell racing bookings", ("restrictions_write", "bookings_write"),
+             arrange=last_event_id, send=lambda _w, n: stop_sell_or_booking(n),
+             answers=ok(200, 201) | refused(422, "stop_sell"),
+             check=stop_sell_ordered_with_bookings),
     ),
     ("POST", "/ari/<int:property_uid>"): (
         Race("identical", ("ari_write",), arrange=seed_restrictions,

@@ -1,6 +1,7 @@
 """The console end to end in a real headless Chromium: the demo manager creates an API key and a
 basic-auth webhook, tests it, watches a delivery fail and be retried, and redelivers it; another
-manager sees none of it; the super manager gets no Webhooks page.
+manager sees none of it; the super manager gets no Webhooks page. A booking no channel manager
+acknowledged is on its manager's Missed bookings page, and not on another manager's.
 
 Screenshots of every page go to test-artifacts/screenshots/ (the README shows some of them).
 """
@@ -11,6 +12,7 @@ import base64
 import re
 import threading
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -279,4 +281,44 @@ def test_app_key_management_shows_where_each_key_is_in_the_event_feed(served, br
     assert page.locator(f"#key-{reader}").is_visible()
     assert page.get_by_role("columnheader", name="Event feed").count() == 0
     assert page.locator("td[data-label='Event feed']").count() == 0
+    context.close()
+
+
+def test_missed_bookings_shows_a_manager_the_booking_no_channel_manager_took(
+        site, restart, serve_app, browser):
+    from jomreskit_api_core.testing import create_key
+
+    from jomreskit.domain import services
+
+    site.app.config["JOMRESKIT_HANDOVER_ALARM_MINUTES"] = "0"  # every revision due at once
+    running = restart(site)
+    base = serve_app(running.app)
+    create_key(running, "manager", ["bookings_handover"], name="Channel manager")
+    arrival = date.today() + timedelta(days=200)
+    with running.app.app_context(), running.kit.transaction():
+        booking = services.add_booking(running.kit, 1, arrival, arrival + timedelta(days=2), [2])
+        contract_uid = booking.contract_uid
+    checked = running.cli("handover", "check")
+    assert checked.output.strip() == "1 unacknowledged booking revision alarmed", checked.output
+
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    sign_in(page, base, "manager")
+    open_from_menu(page, "Missed bookings")
+
+    assert page.get_by_role("heading", name="Missed bookings", level=1).is_visible()
+    row = page.locator("tr[id^=alarm-]")
+    assert row.count() == 1
+    cells = {label: row.locator(f"td[data-label='{label}']").inner_text().strip()
+             for label in ("Property", "Booking", "Change", "Acknowledged since")}
+    assert cells == {"Property": "Fawlty Towers", "Booking": str(contract_uid),
+                     "Change": "booking_added", "Acknowledged since": "no"}
+    Shots()(page, "missed-bookings")
+
+    # Another manager, who runs no property of the demo, is shown none of it.
+    sign_out(page)
+    sign_in(page, base, "manager2")
+    open_from_menu(page, "Missed bookings")
+    assert page.locator("tr[id^=alarm-]").count() == 0
+    assert page.get_by_text("No missed bookings").is_visible()
     context.close()

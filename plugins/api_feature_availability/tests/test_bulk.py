@@ -3,6 +3,7 @@ kind for the whole request, and a retry with the same Idempotency-Key changing n
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -37,16 +38,36 @@ def last_event(channel) -> int:
 
 
 def test_a_year_of_daily_prices_and_restrictions_is_one_push_and_one_event_per_kind(channel):
+    site = channel.site
+    created = site.cli("webhooks", "create", "--manager", "manager", "--url",
+                       "https://cm.example/hooks", "--json")
+    webhook_id = json.loads(created.output)["id"]
     before = last_event(channel)
     items = [{"room_type": room_type, "valid_from": day(n), "valid_to": day(n),
               "price_per_night": f"{100 + n % 7}.00", "min_stay_arrival": 1 + n % 3}
              for room_type in ("Double", "Twin", "Family") for n in range(1, 367)]
+    # Every room's Tuesdays closed for four months: over 50 black bookings, no event each.
+    items += [{"room_type": room_type, "valid_from": day(2), "valid_to": day(120),
+               "days": ["tue"], "availability": "close"}
+              for room_type in ("Double", "Twin", "Family")]
 
     answer = channel.ok("POST", "/ari/1", json={"items": items})
 
     assert (answer["applied"], answer["refused"]) == (len(items), 0)
-    assert events_after(channel, before) == [("tariffs_updated", {"property_uid": 1}),
-                                             ("restrictions_updated", {"property_uid": 1})]
+    tuesdays = [n for n in range(2, 121) if date.fromisoformat(day(n)).weekday() == 1]
+    nights = {"property_uid": 1, "valid_from": day(1), "valid_to": day(366)}
+    assert events_after(channel, before) == [
+        ("availability_updated", {"property_uid": 1, "valid_from": day(tuesdays[0]),
+                                  "valid_to": day(tuesdays[-1])}),
+        ("tariffs_updated", nights), ("restrictions_updated", nights)]
+    queued = json.loads(site.cli("deliveries", "list", "--webhook", str(webhook_id),
+                                 "--json").output)
+    assert sorted(d["event_type"] for d in queued) == [
+        "availability_updated", "restrictions_updated", "tariffs_updated"]
+    calendar = channel.ok("GET", "/availability/1", params={
+        "arrival": day(tuesdays[0]), "departure": day(tuesdays[0] + 1)})
+    assert {night["status"] for room in calendar["rooms"] for night in room["nights"]} == {
+        "closed"}
     rates = channel.ok("GET", "/rates/1", params={"room_type": "Twin", "valid_from": day(1),
                                                   "valid_to": day(366)})["rates"]
     priced = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from jomreskit_api_core.testing import day
 from sqlalchemy import select
 
@@ -33,10 +35,32 @@ def test_a_rate_set_for_a_range_cuts_back_the_rates_around_it(remote):
     with remote.site.app.app_context():
         fired = remote.site.kit.session().scalars(
             select(EventRecord).where(EventRecord.id > before)).all()
-        assert [(e.name, e.ids) for e in fired] == [("tariffs_updated", {"property_uid": 1})]
+        assert [(e.name, e.ids) for e in fired] == [("tariffs_updated", {
+            "property_uid": 1, "valid_from": day(20), "valid_to": day(24)})]
         remote.site.kit.session.remove()
     in_range = remote.ok("GET", "/rates/1", params={"valid_from": day(21), "valid_to": day(22)})
     assert [r["price_per_night"] for r in in_range["rates"]] == ["99.50"]
+
+
+def test_a_weekday_mask_prices_those_nights_alone(remote):
+    remote.ok("PUT", "/rates/1", json={"room_type": "Twin", "valid_from": day(10),
+                                       "valid_to": day(23), "price_per_night": "80.00"})
+
+    remote.ok("PUT", "/rates/1", json={"room_type": "Twin", "valid_from": day(10),
+                                       "valid_to": day(23), "days": ["sat"],
+                                       "price_per_night": "120.00"})
+
+    saturdays = [n for n in range(10, 24) if date.fromisoformat(day(n)).weekday() == 5]
+    priced = {}
+    for first, last, price in rates_of(remote, "Twin"):
+        night = date.fromisoformat(first)
+        while night <= date.fromisoformat(last):
+            priced[night.isoformat()] = price
+            night += timedelta(days=1)
+    assert priced == {day(n): "120.00" if n in saturdays else "80.00" for n in range(10, 24)}
+    assert remote.refused("PUT", "/rates/1", json={
+        "room_type": "Twin", "valid_from": day(10), "valid_to": day(23), "days": ["caturday"],
+        "price_per_night": "1.00"}) == (422, "invalid_days")
 
 
 def test_rates_refuse_other_managers_and_bad_input(remote):

@@ -77,7 +77,8 @@ def test_a_write_fires_one_restrictions_updated_and_the_calendar_shows_them(chan
     with channel.site.app.app_context():
         fired = channel.site.kit.session().scalars(
             select(EventRecord).where(EventRecord.id > before)).all()
-        assert [(e.name, e.ids) for e in fired] == [("restrictions_updated", {"property_uid": 1})]
+        assert [(e.name, e.ids) for e in fired] == [("restrictions_updated", {
+            "property_uid": 1, "valid_from": day(20), "valid_to": day(60)})]
         channel.site.kit.session.remove()
     calendar = channel.ok("GET", "/availability/1", params={"arrival": day(20),
                                                             "departure": day(21)})

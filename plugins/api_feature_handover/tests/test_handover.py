@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from jomreskit_api_core import ApiKey
 from jomreskit_api_feature_handover import revisions
-from jomreskit_api_feature_handover.models import Acknowledgement, BookingRevision
+from jomreskit_api_feature_handover.models import Acknowledgement, BookingRevision, Watermark
 from sqlalchemy import func, select
 
+from jomreskit.db import utcnow
 from jomreskit.domain import EventRecord, services
 
 from .conftest import SCOPE
@@ -46,6 +48,53 @@ def test_an_acknowledged_revision_is_never_listed_again_even_out_of_order(handov
     handover.change(lambda kit: services.modify_booking(kit, contract, adults=1))
     [(_, again, kind)] = key.pending()
     assert again > modified and kind == "booking_modified"  # a new change, a new revision
+
+
+def watermark_of(handover) -> int | None:
+    with handover.site.app.app_context():
+        try:
+            return handover.site.kit.session().scalar(select(Watermark.below))
+        finally:
+            handover.site.kit.session.remove()
+
+
+def test_acknowledging_moves_the_key_past_its_settled_history(handover):
+    key = handover.key()
+    first, second = handover.book(), handover.book(days=210)
+    [(_, older, _), (_, newer, _)] = key.pending()
+
+    def age(kit):  # all a day ago: the key, then the bookings
+        for row in kit.session().scalars(select(BookingRevision)):
+            row.recorded_at -= timedelta(days=1)
+        for row in kit.session().scalars(select(ApiKey)):
+            row.created_at -= timedelta(days=1)
+
+    handover.change(age)
+    key.acknowledge(1, second, newer)  # out of order: the older one is still to take
+    assert watermark_of(handover) == older
+    assert key.pending() == [(first, older, "booking_added")]
+    key.acknowledge(1, first, older)
+    assert watermark_of(handover) == newer + 1  # the list reads from past both
+    assert key.pending() == []
+
+
+def test_a_revision_committed_late_below_acknowledged_ones_is_still_listed(handover):
+    key = handover.key()
+    first = handover.book()
+    taken = handover.change(lambda kit: kit.fire("property_updated", property_uid=1).id)
+    second = handover.book(days=210)
+    [(_, older, _), (_, newer, _)] = key.pending()
+    key.acknowledge(1, second, newer)
+    key.acknowledge(1, first, older)
+
+    # A change whose transaction took its revision (an event id) between the two, and
+    # committed only now that both are acknowledged.
+    handover.change(lambda kit: kit.session().add(BookingRevision(
+        revision=taken, property_uid=1, contract_uid=first, type="booking_modified",
+        recorded_at=utcnow())))
+
+    assert older < taken < newer
+    assert key.pending() == [(first, taken, "booking_modified")]
 
 
 def test_acknowledging_twice_answers_the_same_both_times(handover):

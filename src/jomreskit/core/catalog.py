@@ -50,11 +50,15 @@ JOMRES_EVENTS: dict[str, tuple[tuple[str, ...], str]] = {
     "manager_deleted": (("manager_id",), "A manager account was deleted."),
     "tariffs_updated": (("property_uid",), "A property's tariffs changed."),
 }
+# The first and last night a change covered, when it knows them (Jomres sent neither).
+NIGHTS = ("valid_from", "valid_to")
+DATE_FIELDS = {"tariffs_updated": NIGHTS}
 
 
 @hookimpl
 def register_events() -> list[EventType]:
-    return [EventType(name, fields, text) for name, (fields, text) in JOMRES_EVENTS.items()]
+    return [EventType(name, fields, text, DATE_FIELDS.get(name, ()))
+            for name, (fields, text) in JOMRES_EVENTS.items()]
 
 
 @hookimpl

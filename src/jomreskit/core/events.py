@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .errors import EventError
@@ -17,7 +17,9 @@ class EventType:
     """Something that can happen on the site: its name and the id fields it carries.
 
     Events carry ids only, never a record's content and never a secret: the remote
-    service calls the API back for the rest.
+    service calls the API back for the rest. An event about a span of nights (prices pushed
+    for a season, say) may also carry the first and last of them in its ``date_fields``, as
+    ISO dates, so the receiver reads back only those nights; they are never required.
 
     ``for_manager``: a notice to the manager its ``manager_id`` names, about something of
     theirs (a webhook's circuit opening, say). Who may see an event in the event feed: the
@@ -30,6 +32,7 @@ class EventType:
     id_fields: tuple[str, ...]
     description: str = ""
     for_manager: bool = False
+    date_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class Event:
 
     id: int
     name: str
-    ids: Mapping[str, int]
+    ids: Mapping[str, int | str]  # the id fields, and the date fields given (ISO dates)
     timestamp: datetime
     type: EventType = field(repr=False, compare=False)
     # What plugins did about it, one line each ("queued 2 webhook deliveries").
@@ -50,7 +53,8 @@ class Event:
 
     @property
     def property_uid(self) -> int | None:
-        return self.ids.get("property_uid")
+        found = self.ids.get("property_uid")
+        return found if isinstance(found, int) else None
 
 
 class EventCatalog:
@@ -89,20 +93,25 @@ class EventCatalog:
             ) from None
 
     def check(self, name: str, ids: Mapping[str, Any]) -> EventType:
-        """Check ``ids`` against the event type: every id field, no other, all whole numbers."""
+        """Check ``ids`` against the event type: every id field, each a whole number, and
+        any of its date fields, each an ISO date; no other."""
         event_type = self.get(name)
-        expected = set(event_type.id_fields)
+        known = (*event_type.id_fields, *event_type.date_fields)
         missing = [f for f in event_type.id_fields if f not in ids]
-        extra = sorted(set(ids) - expected)
+        extra = sorted(set(ids) - set(known))
         if missing:
             raise EventError(f"event {name!r} needs {', '.join(missing)}", code="missing_id_field")
         if extra:
             raise EventError(
-                f"event {name!r} takes only {', '.join(event_type.id_fields)}; "
-                f"unexpected {', '.join(extra)}",
+                f"event {name!r} takes only {', '.join(known)}; unexpected {', '.join(extra)}",
                 code="unexpected_id_field",
             )
-        for key, value in ids.items():
+        for key in event_type.date_fields:
+            if key in ids and not _is_iso_date(ids[key]):
+                raise EventError(f"{key} must be a date as 2099-06-01, not {ids[key]!r}",
+                                 code="invalid_id_field")
+        for key in event_type.id_fields:
+            value = ids[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise EventError(
                     f"{key} must be a positive whole number, not {value!r}", code="invalid_id_field"
@@ -112,3 +121,10 @@ class EventCatalog:
                     f"{key} {value} is too large: ids go up to {MAX_ID}", code="invalid_id_field"
                 )
         return event_type
+
+
+def _is_iso_date(value: object) -> bool:
+    try:
+        return isinstance(value, str) and date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False

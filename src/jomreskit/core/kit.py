@@ -304,7 +304,7 @@ class Kit:
         finally:
             _ORIGIN.reset(token)
 
-    def fire(self, name: str, **ids: int) -> Event:
+    def fire(self, name: str, **ids: int | str) -> Event:
         """Record an event and tell every plugin, inside the caller's transaction.
 
         The caller commits: if it rolls back instead, the event and all that plugins did

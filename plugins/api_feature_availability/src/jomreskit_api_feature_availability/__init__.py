@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+# The first and last night a write changed, which its event names (``services.nights_covered``).
+NIGHTS = ("valid_from", "valid_to")
+
 AVAILABILITY_GET, AVAILABILITY_WRITE = "availability_get", "availability_write"
 RATES_GET, RATES_WRITE = "rates_get", "rates_write"
 RESTRICTIONS_GET, RESTRICTIONS_WRITE = "restrictions_get", "restrictions_write"
@@ -53,12 +56,15 @@ def register_scopes() -> list[Scope]:
 @hookimpl
 def register_events() -> list[EventType]:
     return [EventType("restrictions_updated", ("property_uid",),
-                      "A property's stay restrictions changed.")]
+                      "A property's stay restrictions changed.", NIGHTS),
+            EventType("availability_updated", ("property_uid",),
+                      "Rooms of a property were opened or closed by a bulk push.", NIGHTS)]
 
 
 @hookimpl
 def register_event_callbacks() -> dict[str, Any]:
-    return {"restrictions_updated": restrictions.callback}
+    return {"restrictions_updated": restrictions.callback,
+            "availability_updated": availability.callback}
 
 
 @hookimpl

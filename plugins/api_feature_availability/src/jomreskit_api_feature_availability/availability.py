@@ -157,6 +157,14 @@ def calendar(kit: Kit, property_uid: int, arrival: date, departure: date) -> dic
             "departure": departure.isoformat(), "rooms": answer_rooms}
 
 
+def callback(kit: Kit, property_uid: int, _id: Any) -> dict[str, Any]:
+    """``availability_updated``'s callback: the property's calendar from today for a year (the
+    event's ``valid_from`` and ``valid_to`` say which nights to read with
+    ``GET /availability/<property_uid>``)."""
+    today = date.today()
+    return calendar(kit, property_uid, today, today + timedelta(days=restrictions.MAX_STAY))
+
+
 def _nights_of(payload: dict[str, Any]) -> tuple[list[int], date, date]:
     room_uids = payload.ids("room_uids")
     arrival, departure = payload.date("arrival"), payload.date("departure")

@@ -7,10 +7,12 @@ member) leaves the others applied; the answer lists every item's status. Items a
 first; opens and closes are made item by item in savepoints (a night sold to a guest refuses
 that item, its price and restrictions too); then the prices and restrictions of every item
 left are written set-based, later items winning on a night they share, so a year of items
-costs a handful of statements, not a few per item. The whole request
-holds the property's lock (writes of the property take turns) and fires one
-``tariffs_updated`` and one ``restrictions_updated`` at most, however many items priced or
-restricted nights, so a year's push sends a webhook of each kind, not one per night.
+costs a handful of statements, not a few per item. The whole request holds the property's lock
+(writes of the property take turns) and fires one event of each kind at most,
+``availability_updated``, ``tariffs_updated`` and ``restrictions_updated``, each naming the
+first and last night its kind of item changed (``valid_from``, ``valid_to``), however many items
+opened, closed, priced or restricted nights: a year's push sends three webhooks, not one per
+night or per black booking.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy import select
 from jomreskit import Conflict, JomresKitError, NotFound, PermissionDenied, ValidationError
 from jomreskit.domain import Property, Room, services
 
-from . import restrictions
+from . import ranges, restrictions
 
 if TYPE_CHECKING:
     from jomreskit import Kit
@@ -35,12 +37,12 @@ MAX_ITEMS = 10_000  # a year of nights, one item each, for 27 room types
 AVAILABILITY = ("open", "close")
 # An item refused by the domain answers the status the API gives that error.
 STATUS_OF = ((NotFound, 404), (PermissionDenied, 403), (ValidationError, 422), (Conflict, 409))
-ITEM_MEMBERS = (*restrictions.RANGE_MEMBERS, "price_per_night", "availability",
+ITEM_MEMBERS = (*ranges.RANGE_MEMBERS, "price_per_night", "availability",
                 *restrictions.NAMES)
 ITEM_SCHEMA = {
     "type": "object", "required": ["valid_from", "valid_to"], "additionalProperties": False,
     "properties": {
-        **restrictions.RANGE_SCHEMA,
+        **ranges.RANGE_SCHEMA,
         "price_per_night": {"oneOf": [{"type": "string"}, {"type": "number"}],
                             "description": 'The nights\' price, to the cent: "75.00".'},
         "availability": {"type": "string", "enum": list(AVAILABILITY),
@@ -90,8 +92,11 @@ def register(api: Api, write_scope: str) -> None:
                            "applied whole or not at all, and answered in `items` with its "
                            "`index` and `status`: `applied`, or the 4xx refusing it with its "
                            "`code` and `member`; the others are applied all the same. Fires "
-                           "`tariffs_updated` and `restrictions_updated` once each at most, "
-                           "and each black booking's event. Take an `Idempotency-Key` to "
+                           "`availability_updated`, `tariffs_updated` and "
+                           "`restrictions_updated` once each at most, each naming the first "
+                           "and last night that kind of item changed (`valid_from`, "
+                           "`valid_to`); the black bookings the opens and closes make or "
+                           "change fire none of their own. Take an `Idempotency-Key` to "
                            "retry safely.",
                params=(Param("property_uid", in_="path", type="integer", example=1,
                              description="A property the key's manager runs."),),
@@ -123,7 +128,8 @@ def push(kit: Kit, property_uid: int, items: list[Any]) -> dict[str, Any]:
     """Check every item, make the opens and closes item by item (each in a savepoint: a night
     sold to a guest refuses that item whole), then write the prices and restrictions of the
     items left, later items winning on a night, set-based: one price write per room type and
-    one upsert per set of restrictions named. Fires each kind's event once."""
+    one upsert per set of restrictions named. Fires each kind's event once, naming the first
+    and last night of that kind's items."""
     session = kit.session()
     rooms_by_type: dict[str, list[int]] = {}
     for room_uid, room_type in session.execute(select(Room.room_uid, Room.room_type).where(
@@ -144,7 +150,7 @@ def push(kit: Kit, property_uid: int, items: list[Any]) -> dict[str, Any]:
                     change = (services.close_nights if item.availability == "close"
                               else services.open_nights)
                     for arrival, departure in _runs(item.dates):
-                        change(kit, property_uid, item.rooms, arrival, departure)
+                        change(kit, property_uid, item.rooms, arrival, departure, fire=False)
             except JomresKitError as refused:
                 results[item.index] = _refusal(item.index, refused)
                 continue
@@ -162,10 +168,13 @@ def push(kit: Kit, property_uid: int, items: list[Any]) -> dict[str, Any]:
     for room_type, priced in prices.items():
         services.price_nights(kit, property_uid, room_type, priced, fire=False)
     restrictions.write_nights(kit, property_uid, restricted)
-    if prices:
-        kit.fire("tariffs_updated", property_uid=property_uid)
-    if restricted:
-        kit.fire("restrictions_updated", property_uid=property_uid)
+    for event, kind in (("availability_updated", [i for i in made if i.availability]),
+                        ("tariffs_updated", [i for i in made if i.price is not None]),
+                        ("restrictions_updated", [i for i in made if i.values])):
+        nights = [night for item in kind for night in item.dates[:1] + item.dates[-1:]]
+        if nights:  # an item whose weekdays fall on none of its nights changed none
+            kit.fire(event, property_uid=property_uid,
+                     **services.nights_covered(min(nights), max(nights)))
     return {"property_uid": property_uid, "applied": len(made),
             "refused": len(items) - len(made), "items": [results[i] for i in range(len(items))]}
 
@@ -187,7 +196,7 @@ def _check(kit: Kit, property_uid: int, index: int, item: Any,
     for member in payload:
         if member not in ITEM_MEMBERS:
             raise Body.invalid(str(member)[:40], "unknown member")
-    room_type, _first, _last, dates = restrictions.range_of(kit, property_uid, payload)
+    room_type, _first, _last, dates = ranges.range_of(kit, property_uid, payload)
     price = payload.money("price_per_night", required=False)
     availability = payload.get("availability")
     if availability is not None and availability not in AVAILABILITY:

@@ -12,7 +12,6 @@ also what the push answers and the ETag it sends back.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +29,7 @@ from sqlalchemy import select
 from jomreskit.domain import Tariff, services
 
 from .availability import existing
-from .restrictions import room_type_of
+from .ranges import RANGE_MEMBERS, RANGE_SCHEMA, range_of
 
 if TYPE_CHECKING:
     from jomreskit import Kit
@@ -57,14 +56,7 @@ RATE_BODY = {
         "type": "object", "required": ["valid_from", "valid_to", "price_per_night"],
         "additionalProperties": False,
         "properties": {
-            "room_type": {"type": "string", "minLength": 1, "maxLength": 100,
-                          "description": "The room type to price (or give `room_uid`)."},
-            "room_uid": {"type": "integer", "minimum": 1,
-                         "description": "A room of the property: prices its room type."},
-            "valid_from": {"type": "string", "format": "date",
-                           "description": "The first night, today or later."},
-            "valid_to": {"type": "string", "format": "date",
-                         "description": "The last night (at most 366 nights)."},
+            **RANGE_SCHEMA,
             "price_per_night": {"oneOf": [{"type": "string"}, {"type": "number"}],
                                 "description": 'At least 0, to the cent: "75.00".'},
         },
@@ -75,7 +67,7 @@ PRECONDITION = {412: {
     "description": "`If-Match` names an ETag the room type's rates no longer have "
                    "(`precondition_failed`): read them again.",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
-RATE_MEMBERS = ("room_type", "room_uid", "valid_from", "valid_to", "price_per_night")
+RATE_MEMBERS = (*RANGE_MEMBERS, "price_per_night")
 
 CENT = Decimal("0.01")  # rates are answered to the cent
 
@@ -113,9 +105,11 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
     @api.route("/rates/<int:property_uid>", methods=("PUT",), scope=write_scope,
                tags=("rates",), summary="Set a room type's nightly rate for a range of nights",
                description="Price `room_type` (or the type of room `room_uid`) at "
-                           "`price_per_night` from `valid_from` to `valid_to`, both included. "
-                           "The type's rates that covered some of those nights are cut back "
-                           "around them. Fires `tariffs_updated`; answers the property's rates "
+                           "`price_per_night` from `valid_from` to `valid_to`, both included, "
+                           "only the nights of the weekdays in `days` when given. The type's "
+                           "rates that covered some of those nights are cut back around them. "
+                           "Fires `tariffs_updated` naming the first and last night priced "
+                           "(`valid_from`, `valid_to`); answers the property's rates "
                            "for that room type, with their `ETag`. With `If-Match`, the push is "
                            "made only if the room type's rates still have that ETag (as "
                            "`GET /rates/<property_uid>?room_type=<type>` answers it), else 412 "
@@ -127,23 +121,19 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
         require_property(property_uid)
         existing(kit, property_uid)
         payload = Body.of_request(RATE_MEMBERS)
-        room_type = room_type_of(kit, property_uid, payload)
-        valid_from = payload.date("valid_from")
-        valid_to = payload.date("valid_to")
+        room_type, valid_from, valid_to, dates = range_of(kit, property_uid, payload)
         price = payload.money("price_per_night")
-        assert valid_from is not None and valid_to is not None and price is not None
-        if valid_to < valid_from:
-            raise Body.invalid("valid_to", "must not be before valid_from")
-        if (valid_to - valid_from).days >= Body.MAX_NIGHTS:
-            raise Body.invalid("valid_to", f"at most {Body.MAX_NIGHTS} nights from valid_from")
-        if valid_from < date.today():
-            raise Body.invalid("valid_from", "is in the past")
+        assert price is not None
         # Under the lock set_rates takes too, so the rates If-Match is checked against are
         # still the rates when the push is made.
         services.lock_property(kit, property_uid)
         if "If-Match" in request.headers:
             check_if_match({"property_uid": property_uid,
                             "rates": read(kit, property_uid, room_type=room_type)})
+        if "days" in payload:  # some weekdays of the range: those nights alone
+            services.price_nights(kit, property_uid, room_type, dict.fromkeys(dates, price))
+            return {"property_uid": property_uid,
+                    "rates": read(kit, property_uid, room_type=room_type)}
         rows = services.set_rates(kit, property_uid, room_type, valid_from, valid_to, price)
         return {"property_uid": property_uid, "rates": [as_json(t) for t in rows]}
 

@@ -43,6 +43,7 @@ from jomreskit import ValidationError
 from jomreskit.domain import Property, Room, services
 
 from .models import Restriction
+from .ranges import RANGE_MEMBERS, RANGE_SCHEMA, range_of
 
 if TYPE_CHECKING:
     from jomreskit import Kit
@@ -50,19 +51,9 @@ if TYPE_CHECKING:
 STAYS = ("min_stay_arrival", "min_stay_through", "max_stay")  # a number of nights
 FLAGS = ("closed_to_arrival", "closed_to_departure", "stop_sell")  # true or false
 NAMES = (*STAYS, *FLAGS)
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 MAX_STAY = 366  # the longest stay a booking may have
 
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
-
-def nights(first: date, last: date, days: Iterable[str] | None = None) -> list[date]:
-    """The nights from ``first`` to ``last`` (both included) whose weekday is in ``days``
-    (every night when ``days`` is None)."""
-    wanted = None if days is None else {WEEKDAYS.index(d) for d in days}
-    count = (last - first).days + 1
-    every = (first + timedelta(days=n) for n in range(count))
-    return [night for night in every if wanted is None or night.weekday() in wanted]
 
 
 def write(kit: Kit, property_uid: int, room_type: str, dates: list[date],
@@ -185,20 +176,6 @@ VALUES_SCHEMA: dict[str, Any] = {
               "description": "Nights; null lifts it."} for name in STAYS},
     **{name: {"type": ["boolean", "null"], "description": "null lifts it."} for name in FLAGS},
 }
-DAYS_SCHEMA = {"type": "array", "minItems": 1, "maxItems": 7,
-               "items": {"type": "string", "enum": list(WEEKDAYS)},
-               "description": "Only the nights of these weekdays (default: every night)."}
-RANGE_SCHEMA: dict[str, Any] = {
-    "room_type": {"type": "string", "minLength": 1, "maxLength": 100,
-                  "description": "The room type (or give `room_uid`)."},
-    "room_uid": {"type": "integer", "minimum": 1,
-                 "description": "A room of the property: its room type."},
-    "valid_from": {"type": "string", "format": "date", "description": "The first night."},
-    "valid_to": {"type": "string", "format": "date",
-                 "description": "The last night (at most 366 nights)."},
-    "days": DAYS_SCHEMA,
-}
-RANGE_MEMBERS = ("room_type", "room_uid", "valid_from", "valid_to", "days")
 RESTRICTIONS_BODY = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["valid_from", "valid_to"], "additionalProperties": False,
     "minProperties": 4, "properties": {**RANGE_SCHEMA, **VALUES_SCHEMA},
@@ -224,23 +201,6 @@ PRECONDITION = {412: {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
 
 
-def room_type_of(kit: Kit, property_uid: int, payload: Any) -> str:
-    """The room type a body names, as ``room_type`` or as the type of room ``room_uid``."""
-    room_uid = payload.id("room_uid", required=False)
-    room_type = payload.text("room_type", 100)
-    if (room_uid is None) == (room_type is None):
-        raise Body.invalid("room_type", "give room_type or room_uid, one of them")
-    if room_uid is not None:
-        room = kit.session().get(Room, room_uid)
-        if room is None or room.property_uid != property_uid:
-            raise Body.invalid("room_uid", f"no room {room_uid} at property {property_uid}")
-        return room.room_type
-    assert room_type is not None
-    if not room_type.strip():
-        raise Body.invalid("room_type", "must not be empty")
-    return room_type
-
-
 def values_of(payload: Any) -> dict[str, int | bool | None]:
     """The restrictions a body names, each checked (422 naming the member)."""
     values: dict[str, int | bool | None] = {}
@@ -258,24 +218,6 @@ def values_of(payload: Any) -> dict[str, int | bool | None]:
                 raise Body.invalid(name, "must be true, false or null")
             values[name] = payload[name]
     return values
-
-
-def range_of(kit: Kit, property_uid: int, payload: Any) -> tuple[str, date, date, list[date]]:
-    """The room type, first and last night, and the nights the mask keeps, of a body's range."""
-    room_type = room_type_of(kit, property_uid, payload)
-    valid_from, valid_to = payload.date("valid_from"), payload.date("valid_to")
-    assert valid_from is not None and valid_to is not None
-    if valid_to < valid_from:
-        raise Body.invalid("valid_to", "must not be before valid_from")
-    if (valid_to - valid_from).days >= Body.MAX_NIGHTS:
-        raise Body.invalid("valid_to", f"at most {Body.MAX_NIGHTS} nights from valid_from")
-    if valid_from < date.today():
-        raise Body.invalid("valid_from", "is in the past")
-    days = payload.get("days")
-    if days is not None and (not isinstance(days, list) or not days
-                             or any(d not in WEEKDAYS for d in days)):
-        raise Body.invalid("days", f"must be a list of weekdays, of {', '.join(WEEKDAYS)}")
-    return room_type, valid_from, valid_to, nights(valid_from, valid_to, days)
 
 
 def answer(kit: Kit, property_uid: int, arrival: date, departure: date,
@@ -321,7 +263,8 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
                            "`room_type`'s (or room `room_uid`'s type's) nights from "
                            "`valid_from` to `valid_to`, both included, only those of the "
                            "weekdays in `days` when given. Restrictions not named keep their "
-                           "values. Fires `restrictions_updated`; answers the room type's "
+                           "values. Fires `restrictions_updated` naming the first and last "
+                           "night written (`valid_from`, `valid_to`); answers the room type's "
                            "restrictions over the range, with their `ETag`. With `If-Match`, "
                            "made only if they still have that ETag (else 412). Writes at the "
                            "same moment take turns: each night keeps one value of each "
@@ -341,7 +284,9 @@ def register(api: Api, read_scope: str, write_scope: str) -> None:
         if "If-Match" in request.headers:
             check_if_match(answer(kit, property_uid, valid_from, departure, [room_type]))
         write(kit, property_uid, room_type, dates, values)
-        kit.fire("restrictions_updated", property_uid=property_uid)
+        if dates:  # a weekday mask may keep none of the range's nights
+            kit.fire("restrictions_updated", property_uid=property_uid,
+                     **services.nights_covered(dates[0], dates[-1]))
         return answer(kit, property_uid, valid_from, departure, [room_type])
 
 

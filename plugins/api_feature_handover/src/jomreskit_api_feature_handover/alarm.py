@@ -13,7 +13,6 @@ first's row lock, then finds it claimed; SQLite has one writer at a time).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 from jomreskit_api_core import ApiKey
 from sqlalchemy import exists, select, update
 
+from jomreskit import Periodic
 from jomreskit.db import utcnow
 from jomreskit.domain import ManagerProperty, User
 
@@ -104,40 +104,25 @@ def _watched(revision: BookingRevision, any_property: datetime | None,
             or (since is not None and since <= revision.recorded_at))
 
 
-class Watchman:
+class Watchman(Periodic):
     """The check beside `jomreskit serve`, every JOMRESKIT_HANDOVER_CHECK_SECONDS, as the event
     feed's pruner and the webhook worker run there (``background_services``); hourly, it also
     deletes revisions older than the retention."""
 
+    what = "unacknowledged bookings check"
+
     def __init__(self, kit: Kit, scope: str) -> None:
-        self.kit, self.scope = kit, scope
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(kit)
+        self.scope = scope
+        self._pruned_at = float("-inf")
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="jomreskit-handover-alarm",
-                                        daemon=True)
-        self._thread.start()
+    def round(self) -> None:
+        count = check(self.kit, self.scope)
+        if count:
+            log.warning("%d booking revisions unacknowledged past the delay", count)
+        if time.monotonic() - self._pruned_at >= PRUNE_EVERY:
+            revisions.prune(self.kit, utcnow() - settings.retention(self.kit))
+            self._pruned_at = time.monotonic()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        pruned_at = float("-inf")
-        while not self._stop.is_set():
-            with self.kit.app.app_context():
-                try:
-                    count = check(self.kit, self.scope)
-                    if count:
-                        log.warning("%d booking revisions unacknowledged past the delay", count)
-                    if time.monotonic() - pruned_at >= PRUNE_EVERY:
-                        revisions.prune(self.kit, utcnow() - settings.retention(self.kit))
-                        pruned_at = time.monotonic()
-                except Exception as exc:  # the next round tries again
-                    log.warning("checking for unacknowledged bookings failed: %s", exc)
-                finally:
-                    self.kit.session.remove()
-                every = settings.check_every(self.kit)
-            self._stop.wait(every)
+    def every(self) -> float:
+        return settings.check_every(self.kit)

@@ -30,6 +30,8 @@ class BookingRevision(Base):
     __table_args__ = (
         Index("ix_handover_revisions_property_uid_revision", "property_uid", "revision"),
         Index("ix_handover_revisions_contract_uid", "contract_uid"),
+        # The watermark's look at what is still settling, and pruning, read by time.
+        Index("ix_handover_revisions_recorded_at", "recorded_at"),
     )
 
 
@@ -44,3 +46,15 @@ class Acknowledgement(Base):
         ForeignKey("handover_revisions.revision", ondelete="CASCADE"), primary_key=True,
         index=True)
     acknowledged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Watermark(Base):
+    """How far back a key's list need not look: every revision below ``below`` that the key
+    may see it has acknowledged. Moved on by its acknowledgements, so the list reads from there
+    and not over the whole acknowledged history."""
+
+    __tablename__ = "handover_watermarks"
+
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    below: Mapped[int] = mapped_column(BigInteger)

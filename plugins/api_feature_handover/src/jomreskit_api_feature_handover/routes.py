@@ -69,9 +69,7 @@ def register(api: Api, scope: str) -> None:
         params = current_params()
         if "property_uid" in params:
             require_property(params["property_uid"])
-        token = current_token()
-        reader = revisions.Reader(token.api_key_id, token.manager_id, token.is_super,
-                                  current_api_key().created_at)
+        reader = _reader()
         found, more = revisions.unacknowledged(kit.session(), reader, params["limit"],
                                                params.get("property_uid"))
         return [revisions.as_json(r) for r in found], {"count": len(found), "more": more}
@@ -87,12 +85,19 @@ def register(api: Api, scope: str) -> None:
                response=ACKNOWLEDGED)
     def acknowledge(property_uid: int, contract_uid: int, revision: int) -> Any:
         require_property(property_uid)
-        api_key_id = current_token().api_key_id
+        reader = _reader()
         with kit.transaction() as session:
             found = revisions.find(session, property_uid, contract_uid, revision)
             if found is None:
                 raise ApiError(404, "invalid_revision",
                                f"booking {contract_uid} of property {property_uid} has no "
                                f"revision {revision}")
-            at = revisions.acknowledge(session, api_key_id, revision)
+            at = revisions.acknowledge(session, reader, revision)
             return {**revisions.as_json(found), "acknowledged_at": at}
+
+
+def _reader() -> revisions.Reader:
+    """The calling key, as the revisions it may see are chosen by."""
+    token = current_token()
+    return revisions.Reader(token.api_key_id, token.manager_id, token.is_super,
+                            current_api_key().created_at)

@@ -56,9 +56,11 @@ def get(kit: Kit, model: type[M], uid: int, what: str | None = None) -> M:
 def lock_property(kit: Kit, property_uid: int) -> Property:
     """The property, its row locked until the caller's transaction ends, or NotFound.
 
-    The changes that read a property's rates or nights and then write them (``set_rates``,
-    ``close_nights``, ``open_nights``) take it first, so on PostgreSQL concurrent ones run one
-    after the other and each reads what the one before committed. ``FOR NO KEY UPDATE``: rows
+    The changes that read a property's rates, nights or stay restrictions and then write them
+    (``set_rates``, ``close_nights``, ``open_nights``, a booking's rooms, the restrictions'
+    writers) take it first, so on PostgreSQL concurrent ones run one after the other and each
+    reads what the one before committed: a booking racing a stop sell either commits before
+    it or reads it and is refused. ``FOR NO KEY UPDATE``: rows
     that merely refer to the property (a booking's contract) are still added meanwhile. SQLite
     needs no lock: its writers take turns from their first statement (``BEGIN IMMEDIATE``).
     """
@@ -249,8 +251,15 @@ def delete_room(kit: Kit, room_uid: int) -> None:
     kit.fire("room_deleted", property_uid=property_uid, room_uid=room_uid)
 
 
+def nights_covered(first: date, last: date) -> dict[str, str]:
+    """The first and last night a change covered, as the events about nights carry them
+    (``tariffs_updated``'s ``valid_from`` and ``valid_to``)."""
+    return {"valid_from": first.isoformat(), "valid_to": last.isoformat()}
+
+
 def update_tariffs(kit: Kit, property_uid: int, tariffs: Iterable[dict[str, Any]]) -> list[Tariff]:
-    """Replace a property's tariffs."""
+    """Replace a property's tariffs (``tariffs_updated`` names no nights: all may have
+    changed)."""
     get(kit, Property, property_uid)
     session = kit.session()
     for old in session.scalars(select(Tariff).where(Tariff.property_uid == property_uid)):
@@ -273,8 +282,8 @@ def set_rates(
     """Price a room type's nights from ``valid_from`` to ``valid_to`` (both included).
 
     The room type's tariffs that cover some of those nights are cut back (or split) around
-    them, so each night has one price; fires ``tariffs_updated`` and returns the room type's
-    tariffs now.
+    them, so each night has one price; fires ``tariffs_updated`` (naming the nights) and
+    returns the room type's tariffs now.
     """
     lock_property(kit, property_uid)
     if valid_to < valid_from:
@@ -297,7 +306,7 @@ def set_rates(
     session.add(Tariff(property_uid=property_uid, room_type=room_type, valid_from=valid_from,
                        valid_to=valid_to, price_per_night=Decimal(price_per_night)))
     session.flush()
-    kit.fire("tariffs_updated", property_uid=property_uid)
+    kit.fire("tariffs_updated", property_uid=property_uid, **nights_covered(valid_from, valid_to))
     return list(session.scalars(select(Tariff).where(
         Tariff.property_uid == property_uid, Tariff.room_type == room_type,
     ).order_by(Tariff.valid_from)))
@@ -315,8 +324,8 @@ def price_nights(
 
     Set-based: the room type's tariffs over the nights' span are read once, deleted, and
     written back as runs of equal price (what lay outside the span as it was), so each night
-    keeps one price. Fires ``tariffs_updated`` unless ``fire`` is false, for a caller that
-    prices many ranges in one change and fires once.
+    keeps one price. Fires ``tariffs_updated`` (naming the first and last night) unless
+    ``fire`` is false, for a caller that prices many ranges in one change and fires once.
     """
     lock_property(kit, property_uid)
     wanted = sorted(prices)
@@ -358,7 +367,7 @@ def price_nights(
         {"property_uid": property_uid, "room_type": room_type, "valid_from": a,
          "valid_to": b, "price_per_night": price} for a, b, price in runs])
     if fire:
-        kit.fire("tariffs_updated", property_uid=property_uid)
+        kit.fire("tariffs_updated", property_uid=property_uid, **nights_covered(first, last))
 
 
 # -- guests --------------------------------------------------------------------------------
@@ -394,7 +403,9 @@ def delete_guest(kit: Kit, guest_uid: int) -> None:
 
 
 def _book_rooms(kit: Kit, contract: Contract, room_uids: Iterable[int]) -> None:
-    """Take each room for each night of the contract, refusing rooms already taken."""
+    """Take each room for each night of the contract, refusing rooms already taken, under the
+    property's lock (the restrictions ``check_booking`` reads are those last committed)."""
+    lock_property(kit, contract.property_uid)
     session = kit.session()
     room_uids = list(dict.fromkeys(room_uids))  # a room named twice is booked once
     if contract.departure <= contract.arrival:
@@ -449,8 +460,12 @@ def add_booking(
     arrival: date,
     departure: date,
     room_uids: Iterable[int],
+    *,
+    fire: bool = True,
     **fields: Any,
 ) -> Contract:
+    """Book rooms for a stay, firing ``booking_added`` (``blackbooking_created`` for a black
+    booking) unless ``fire`` is false."""
     get(kit, Property, property_uid)
     # room_bookings given empty: a new contract's rooms are not read back from the database.
     contract = Contract(property_uid=property_uid, arrival=arrival, departure=departure,
@@ -459,11 +474,12 @@ def add_booking(
     _book_rooms(kit, contract, room_uids)
     if not contract.booking_number:
         contract.booking_number = f"{property_uid:03d}-{contract.contract_uid:06d}"
-    kit.fire(
-        "blackbooking_created" if contract.blackbooking else "booking_added",
-        property_uid=property_uid,
-        contract_uid=contract.contract_uid,
-    )
+    if fire:
+        kit.fire(
+            "blackbooking_created" if contract.blackbooking else "booking_added",
+            property_uid=property_uid,
+            contract_uid=contract.contract_uid,
+        )
     return contract
 
 
@@ -473,11 +489,13 @@ def create_blackbooking(
     arrival: date,
     departure: date,
     room_uids: Iterable[int],
+    *,
+    fire: bool = True,
     **fields: Any,
 ) -> Contract:
     """Take rooms out of sale for some nights."""
     return add_booking(
-        kit, property_uid, arrival, departure, room_uids, blackbooking=True, **fields
+        kit, property_uid, arrival, departure, room_uids, fire=fire, blackbooking=True, **fields
     )
 
 
@@ -518,13 +536,15 @@ def _property_rooms(kit: Kit, property_uid: int, room_uids: Iterable[int]) -> li
 
 
 def close_nights(
-    kit: Kit, property_uid: int, room_uids: Iterable[int], arrival: date, departure: date
+    kit: Kit, property_uid: int, room_uids: Iterable[int], arrival: date, departure: date,
+    fire: bool = True,
 ) -> list[Contract]:
     """Take rooms out of sale from ``arrival`` to the night before ``departure``.
 
     Nights already closed stay as they are; the others become black bookings (one per run of
     nights shared by some rooms, each firing ``blackbooking_created``), which are returned. A
     night already sold to a guest is a Conflict (``room_unavailable``) and closes nothing.
+    ``fire`` false fires none, for a caller that closes many ranges and tells of them once.
     """
     lock_property(kit, property_uid)
     if departure <= arrival:
@@ -547,12 +567,13 @@ def close_nights(
     closed = {(row.room_uid, row.date) for row in held}
     free = [(room_uid, night) for room_uid in room_uids for night in nights
             if (room_uid, night) not in closed]
-    return [create_blackbooking(kit, property_uid, start, end, rooms)
+    return [create_blackbooking(kit, property_uid, start, end, rooms, fire=fire)
             for start, end, rooms in _blocks(free)]
 
 
 def open_nights(
-    kit: Kit, property_uid: int, room_uids: Iterable[int], arrival: date, departure: date
+    kit: Kit, property_uid: int, room_uids: Iterable[int], arrival: date, departure: date,
+    fire: bool = True,
 ) -> list[Contract]:
     """Put rooms back on sale from ``arrival`` to the night before ``departure``.
 
@@ -560,7 +581,7 @@ def open_nights(
     cancelled (``booking_cancelled``); one left with nights keeps its first run of them
     (``booking_modified``), and any later run becomes a black booking of its own
     (``blackbooking_created``). Nights sold to guests are left alone. Returns the black
-    bookings changed or created.
+    bookings changed or created. ``fire`` false fires none of those events.
     """
     lock_property(kit, property_uid)
     if departure <= arrival:
@@ -588,17 +609,19 @@ def open_nights(
                 if (rb.room_uid, rb.date) not in opened]
         blocks = _blocks(left)
         if not blocks:
-            changed.append(cancel_booking(kit, contract.contract_uid))
+            changed.append(cancel_booking(kit, contract.contract_uid, fire=fire))
             continue
         (start, end, rooms), *others = blocks
-        changed.append(modify_booking(
-            kit, contract.contract_uid, room_uids=rooms, arrival=start, departure=end))
-        changed.extend(create_blackbooking(kit, property_uid, a, d, r) for a, d, r in others)
+        changed.append(modify_booking(kit, contract.contract_uid, room_uids=rooms, fire=fire,
+                                      arrival=start, departure=end))
+        changed.extend(create_blackbooking(kit, property_uid, a, d, r, fire=fire)
+                       for a, d, r in others)
     return changed
 
 
 def modify_booking(
-    kit: Kit, contract_uid: int, room_uids: Iterable[int] | None = None, **fields: Any
+    kit: Kit, contract_uid: int, room_uids: Iterable[int] | None = None, *, fire: bool = True,
+    **fields: Any
 ) -> Contract:
     contract = get(kit, Contract, contract_uid)
     if "status" in fields and fields["status"] not in CONTRACT_STATUSES:
@@ -608,25 +631,30 @@ def modify_booking(
     if room_uids is not None or {"arrival", "departure"} & set(fields):
         _book_rooms(kit, contract, rooms)
     kit.session().flush()
-    kit.fire("booking_modified", property_uid=contract.property_uid, contract_uid=contract_uid)
+    if fire:
+        kit.fire("booking_modified", property_uid=contract.property_uid,
+                 contract_uid=contract_uid)
     return contract
 
 
-def _booking_state(kit: Kit, contract_uid: int, event: str, **changes: Any) -> Contract:
+def _booking_state(kit: Kit, contract_uid: int, event: str | None, **changes: Any) -> Contract:
     contract = get(kit, Contract, contract_uid)
     _set(contract, changes)
     kit.session().flush()
-    kit.fire(event, property_uid=contract.property_uid, contract_uid=contract_uid)
+    if event is not None:
+        kit.fire(event, property_uid=contract.property_uid, contract_uid=contract_uid)
     return contract
 
 
-def cancel_booking(kit: Kit, contract_uid: int) -> Contract:
-    """Cancel a booking and free its rooms."""
+def cancel_booking(kit: Kit, contract_uid: int, fire: bool = True) -> Contract:
+    """Cancel a booking and free its rooms (``booking_cancelled``, unless ``fire`` is
+    false)."""
     contract = get(kit, Contract, contract_uid)
     if contract.status == "cancelled":
         raise Conflict(f"booking {contract_uid} is already cancelled", code="already_cancelled")
     contract.room_bookings.clear()
-    return _booking_state(kit, contract_uid, "booking_cancelled", status="cancelled")
+    return _booking_state(kit, contract_uid, "booking_cancelled" if fire else None,
+                          status="cancelled")
 
 
 def mark_noshow(kit: Kit, contract_uid: int) -> Contract:
