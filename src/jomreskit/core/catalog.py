@@ -57,7 +57,7 @@ DATE_FIELDS = {"tariffs_updated": NIGHTS}
 
 @hookimpl
 def register_events() -> list[EventType]:
-    return [EventType(name, fields, text, DATE_FIELDS.get(name, ()))
+    return [EventType(name, fields, text, date_fields=DATE_FIELDS.get(name, ()))
             for name, (fields, text) in JOMRES_EVENTS.items()]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ class EventType:
     name: str
     id_fields: tuple[str, ...]
     description: str = ""
+    _: KW_ONLY  # the flags are named at every call, so adding one never shifts another
     for_manager: bool = False
     date_fields: tuple[str, ...] = ()
 

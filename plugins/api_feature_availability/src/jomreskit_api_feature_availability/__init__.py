@@ -56,9 +56,10 @@ def register_scopes() -> list[Scope]:
 @hookimpl
 def register_events() -> list[EventType]:
     return [EventType("restrictions_updated", ("property_uid",),
-                      "A property's stay restrictions changed.", NIGHTS),
+                      "A property's stay restrictions changed.", date_fields=NIGHTS),
             EventType("availability_updated", ("property_uid",),
-                      "Rooms of a property were opened or closed by a bulk push.", NIGHTS)]
+                      "Rooms of a property were opened or closed by a bulk push.",
+                      date_fields=NIGHTS)]
 
 
 @hookimpl
