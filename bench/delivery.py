@@ -517,7 +517,7 @@ def run(name: str, database: str, args: argparse.Namespace, receiver: str) -> No
         share, statements = idle_cost(kit, app, receiver, env)
         print(f"idle        {share:5.1f} % of a core for an idle worker process, "
               f"{statements:.1f} SQL statements/s by an idle worker, one retry due in 10 min"
-              + ("; its watcher reads PRAGMA data_version every 20 ms once quiet"
+              + ("; its watcher reads PRAGMA data_version every 10 ms once quiet"
                  if name == "sqlite" else ""))
         with app.app_context(), kit.transaction():
             for webhook_id in ids[1:]:

@@ -107,10 +107,11 @@ def _queue_statement(owners: Any, owner: Any, property_filtered: bool) -> Any:
 def _notifying(statement: Any) -> Any:
     """On PostgreSQL, the queueing statement also sends the workers' NOTIFY when it queued
     anything (delivered at commit), so waking them costs no round trip of its own. It answers
-    one row: how many deliveries it queued."""
+    one row: how many deliveries it queued. The channel is a parameter: it carries the site's
+    schema (``wakeup.channel``)."""
     queued = statement.returning(DELIVERIES.c.id).cte("queued")
     count = select(func.count().label("n")).select_from(queued).subquery()
-    notify = func.pg_notify(literal_column(f"'{wakeup.CHANNEL}'"), literal_column("''"))
+    notify = func.pg_notify(bindparam("channel", type_=String()), literal_column("''"))
     return select(count.c.n, case((count.c.n > literal_column("0"), notify)))
 
 
@@ -147,6 +148,7 @@ def queue(kit: Kit, event: Event) -> int:
     notifying = kit.engine.dialect.name == "postgresql"
     if notifying:
         statement = _NOTIFYING[statement]
+        params["channel"] = wakeup.channel(kit, session)
     queued = _execute(session.connection(), statement, params, counted=notifying)
     if queued:
         wakeup.queued(kit, session, notified=notifying)

@@ -340,7 +340,7 @@ class Worker:
         self.retention = timedelta(days=config.number(kit, "JOMRESKIT_WEBHOOK_RETENTION_DAYS"))
         self.sender = Sender(config.site_guard(kit),
                              config.number(kit, "JOMRESKIT_WEBHOOK_CONNECT_TIMEOUT"), timeout)
-        self.waker = wakeup.waker(kit)
+        self.waker = wakeup.Waker(kit)
         self.stats = Stats()
         self._stopping = threading.Event()
         self._cache = _Cache()
@@ -442,7 +442,7 @@ class Worker:
         """Finish the attempts under way (each within its deadline), hand back the rest at
         once, and return from ``run()``."""
         self._stopping.set()
-        self.waker.set()
+        self.waker.nudge()
 
     def abandon(self) -> int:
         """Hand back every delivery in hand at once, sent or not (for a second Ctrl-C: the
@@ -464,9 +464,6 @@ class Worker:
     def run(self, mode: str = "forever") -> Stats:
         """Deliver until stopped (``forever``), for one claim (``once``), or until nothing is due
         now (``drain``; retries scheduled for later stay queued)."""
-        watcher = wakeup.Watcher(self.kit, self.waker) if mode == "forever" else None
-        if watcher:
-            watcher.start()
         done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
         in_hand = self._in_hand = InHand(self.concurrency, self.limits,
                                          self.concurrency * THREADS_PER_PLACE)
@@ -546,8 +543,6 @@ class Worker:
                 more = more or woken
         finally:
             pool.shutdown(wait=True)
-            if watcher:
-                watcher.stop()
             self._in_hand = None
             self.close()
         return self.stats
