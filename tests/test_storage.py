@@ -76,6 +76,27 @@ def test_autocommit_changes_nothing_once_the_session_has_begun(site):
         kit.session.remove()
 
 
+def test_autocommitting_makes_a_session_only_when_the_block_uses_one(site):
+    kit = site.kit
+    with site.app.app_context():
+        with kit.autocommitting():
+            pass
+        assert not kit.session.registry.has()  # an API read answered without the ORM
+
+        with kit.autocommitting():
+            kit.session().execute(
+                update(Property).where(Property.property_uid == 1).values(name="Made in it"))
+            assert _name_seen_by_another_connection(kit) == "Made in it"
+        kit.session.remove()
+
+        # A session made after the block is transactional again.
+        kit.session().execute(
+            update(Property).where(Property.property_uid == 1).values(name="After the block"))
+        assert _name_seen_by_another_connection(kit) == "Made in it"
+        kit.session.rollback()
+        kit.session.remove()
+
+
 def property_names(site) -> list[str]:
     with site.kit.transaction() as session:
         names = list(session.scalars(select(Property.name).order_by(Property.property_uid)))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -244,11 +247,21 @@ _AUTOCOMMIT_ENGINE = "jomreskit_autocommit_engine"  # Session.info: make_session
 _AUTOCOMMIT_WHEN_USED = "jomreskit_autocommit_when_used"  # flagged, it runs in autocommit
 
 
+# Set while ``autocommit_when_made`` runs: make_session's registries make sessions told
+# ``autocommit_when_used``.
+_MADE_IN_AUTOCOMMIT: ContextVar[bool] = ContextVar("jomreskit_made_in_autocommit", default=False)
+
+
 class _Session(Session):
     """The sessions of ``make_session``: told ``autocommit_when_used``, they run in autocommit
     should they connect before they next commit, roll back or close, which costs nothing when
     they do not connect at all. (``get_bind`` is SQLAlchemy's documented place to choose a
     session's engine; the one chosen here shares the pool, with ``autocommit_options``.)"""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if _MADE_IN_AUTOCOMMIT.get():
+            self.info[_AUTOCOMMIT_WHEN_USED] = True
 
     def get_bind(self, *args: Any, **kwargs: Any) -> Any:
         if self.info.get(_AUTOCOMMIT_WHEN_USED):
@@ -277,6 +290,23 @@ def autocommit_when_used(session: Session) -> None:
         session.info[_AUTOCOMMIT_WHEN_USED] = True
     else:
         autocommit(session)
+
+
+@contextmanager
+def autocommit_when_made(registry: scoped_session) -> Iterator[None]:
+    """``autocommit_when_used`` on the current session of ``registry`` for the block, without
+    making one: a ``make_session`` registry's session made inside the block starts that way,
+    and none is made (nor closed at the request's end) when the block does not use it. A
+    registry not from ``make_session`` (a host app's) gets ``autocommit_when_used`` at once."""
+    if not issubclass(registry.session_factory.class_, _Session) or registry.registry.has():
+        autocommit_when_used(registry())
+        yield
+        return
+    made = _MADE_IN_AUTOCOMMIT.set(True)
+    try:
+        yield
+    finally:
+        _MADE_IN_AUTOCOMMIT.reset(made)
 
 
 def make_session(engine: Engine) -> scoped_session:

@@ -290,6 +290,15 @@ class Kit:
         connection only if it is used (``db.autocommit_when_used``)."""
         db.autocommit_when_used(self.session())
 
+    @contextmanager
+    def autocommitting(self) -> Iterator[None]:
+        """``autocommit()`` for the block, without making the thread's session: one made in
+        the block runs in autocommit, and a block that reads nothing through the session
+        (an API call answered from a connection, say) makes none (``db.autocommit_when_made``).
+        """
+        with db.autocommit_when_made(self.session):
+            yield
+
     # -- events ----------------------------------------------------------------------------
 
     @contextmanager

@@ -438,11 +438,12 @@ class _RuleView:
         api = self.api
         if route.public:
             if route.method == "GET":  # reads: no transaction to begin and roll back
-                api.kit.autocommit()
+                with api.kit.autocommitting():
+                    return _run_view(call, route, view_args)
             return _run_view(call, route, view_args)
-        # The token is read statement by statement, each its own transaction, so a write does
-        # not hold the write lock (SQLite) or a transaction open while it is checked.
-        api.kit.autocommit()
+        # The token is read on the request's connection, statement by statement, each its own
+        # transaction, so a write does not hold the write lock (SQLite) or a transaction open
+        # while it is checked.
         property_uid = view_args.get("property_uid")
         if isinstance(property_uid, int):  # read with the token
             call.property_uid = property_uid
@@ -453,7 +454,10 @@ class _RuleView:
         # connection takes it again.
         call.give_back_connection()
         if not route.writes:
-            return _run_view(call, route, view_args)
+            # Reads: no transaction to begin and roll back, and no Session made for a view
+            # that reads on the request's connection alone (a callback).
+            with api.kit.autocommitting():
+                return _run_view(call, route, view_args)
         return self.write(call, route, view_args, token)
 
     def write(self, call: _Call, route: Route, view_args: dict[str, Any],
