@@ -56,7 +56,7 @@ def register_events() -> list[EventType]:
                       "A property's stay restrictions changed.")]
 
 
-@hookimpl
+@hookimpl(optionalhook=True)  # api_feature_webhooks' hook: not called without it
 def register_event_callbacks() -> dict[str, Any]:
     return {"restrictions_updated": restrictions.callback}
 
