@@ -1,4 +1,6 @@
-"""The plugin registry: discovery, validation, enable/disable; a site survives bad plugins."""
+"""The plugin registry: discovery, validation, enable/disable; a site survives bad plugins; a
+plugin offers hooks of its own to other plugins (its ``hookspecs``), as api_core offers
+``register_api_routes``, and `plugins rebuild` checks their implementations as the core's."""
 
 import json
 import textwrap
@@ -224,3 +226,119 @@ def test_a_plugin_whose_hook_raises_at_start_up_is_skipped_and_reported(make_sit
     assert "booking_modified" in restarted.kit.catalog
     row = registry(restarted)["flaky"]
     assert "register_events failed: KeyError: 'channel_manager_url'" in row["error"]
+
+
+CHANNELS = """
+import click
+from jomreskit import hookimpl, hookspec
+from jomreskit.cli import pass_kit
+
+
+class hookspecs:
+    @staticmethod
+    @hookspec
+    def channel_rates(property_uid):
+        '''Return {channel: nightly rate} for the property.'''
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command("channel-rates")
+    @pass_kit
+    def channel_rates(kit):
+        for rates in kit.hooks.pm.hook.channel_rates(property_uid=1):
+            click.echo(f"{rates}")
+"""
+
+PARTNER = """
+from jomreskit import hookimpl
+
+requires = ["channels"]
+
+
+@hookimpl
+def channel_rates(property_uid):
+    return {"partner": 99 + property_uid}
+"""
+
+
+def rebuilt(site):
+    """The registry rows after `plugins rebuild`, by name."""
+    assert site.cli("plugins", "rebuild").exit_code == 0
+    return registry(site)
+
+
+def test_a_plugin_implements_a_hook_another_plugin_offers(make_site):
+    site = make_site()
+    drop_plugin(site, "channels", CHANNELS)
+    drop_plugin(site, "partner", PARTNER)
+
+    rows = rebuilt(site)
+    said = restart(site).cli("channel-rates")
+
+    assert (rows["channels"]["error"], rows["partner"]["error"]) == (None, None)
+    assert rows["partner"]["hooks"] == ["channel_rates"]
+    assert said.output == "{'partner': 100}\n"
+
+
+def test_an_offered_hook_implemented_by_a_plugin_loaded_before_its_owner_is_called(make_site):
+    site = make_site()
+    drop_plugin(site, "channels", CHANNELS)
+    drop_plugin(site, "aaa_partner", PARTNER.replace('requires = ["channels"]', ""))
+
+    rows = rebuilt(site)
+    restarted = restart(site)
+
+    assert rows["aaa_partner"]["error"] is None
+    assert restarted.kit.loaded.names.index("aaa_partner") < \
+        restarted.kit.loaded.names.index("channels")
+    assert restarted.cli("channel-rates").output == "{'partner': 100}\n"
+
+
+def test_an_offered_hook_misspelt_or_with_a_wrong_argument_is_refused(make_site):
+    site = make_site()
+    drop_plugin(site, "channels", CHANNELS)
+    drop_plugin(site, "misspelt", PARTNER.replace("def channel_rates(", "def channel_rate("))
+    drop_plugin(site, "wrong_args", PARTNER.replace("(property_uid)", "(property_id)"))
+
+    rows = rebuilt(site)
+
+    assert "unknown hook 'channel_rate'" in rows["misspelt"]["error"]
+    assert "property_id" in rows["wrong_args"]["error"]
+    assert rows["channels"]["error"] is None
+    assert {"misspelt", "wrong_args"}.isdisjoint(restart(site).kit.loaded.names)
+
+
+def test_a_hook_already_offered_cannot_be_offered_again(make_site):
+    site = make_site()
+    drop_plugin(site, "channels", CHANNELS)
+    drop_plugin(site, "copycat", CHANNELS.replace("channel-rates", "copied-rates"))
+    drop_plugin(site, "core_copycat", """
+        from jomreskit import hookspec
+
+        class hookspecs:
+            @staticmethod
+            @hookspec
+            def register_events():
+                '''Mine now.'''
+    """)
+
+    rows = rebuilt(site)
+
+    assert rows["channels"]["error"] is None
+    assert rows["copycat"]["error"] == "it offers hook channel_rates, which is offered already"
+    assert rows["core_copycat"]["error"] == (
+        "it offers hook register_events, which is offered already")
+
+
+def test_without_the_offering_plugin_only_an_optional_implementation_is_accepted(make_site):
+    site = make_site()
+    drop_plugin(site, "optional_partner", PARTNER.replace(
+        'requires = ["channels"]', "").replace("@hookimpl", "@hookimpl(optionalhook=True)"))
+    drop_plugin(site, "plain_partner", PARTNER.replace('requires = ["channels"]', ""))
+
+    rows = rebuilt(site)
+
+    assert rows["optional_partner"]["error"] is None
+    assert "unknown hook 'channel_rates'" in rows["plain_partner"]["error"]
+    assert "optional_partner" in restart(site).kit.loaded.names

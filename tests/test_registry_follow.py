@@ -8,13 +8,15 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+import requests
 from werkzeug.wrappers import Request, Response
 
-from jomreskit import create_app, get_kit
+from jomreskit import EventError, create_app, get_kit
 from jomreskit.testing import Site
 
 JOMRESKIT = str(Path(sys.executable).with_name("jomreskit"))
@@ -143,3 +145,84 @@ def test_a_registry_that_cannot_be_read_for_a_moment_unloads_nothing(site):
     assert reloaded is False
     assert running.kit.loaded.names == loaded
     assert "oauth" in running.kit.authmethods
+
+
+STAMPED = """
+from jomreskit import EventType, get_kit, hookimpl
+
+requires = ["api_core"]
+
+
+@hookimpl
+def register_events():
+    return [EventType("stamp_checked", ("property_uid",), "A reload drill's event.")]
+
+
+@hookimpl
+def event_fired(kit, event):
+    if event.name == "stamp_checked":
+        return "stamped"
+
+
+@hookimpl
+def register_api_routes(api):
+    @api.route("/stamp", public=True, summary="What this request sees of the stamped plugin")
+    def stamp():
+        kit = get_kit()
+        return {"in_catalog": "stamp_checked" in kit.catalog,
+                "loaded": "stamped" in kit.loaded.names,
+                "hooked": kit.hooks.pm.get_plugin("stamped") is not None}
+"""
+
+
+def test_requests_and_events_see_the_old_or_the_new_plugin_set_never_half(make_site, serve_app):
+    site = make_site()
+    folder = Path(site.kit.settings["JOMRESKIT_PLUGINS_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "stamped.py").write_text(STAMPED)
+    assert site.cli("plugins", "rebuild").exit_code == 0
+    served = another_process(site)  # started with it: its route is mounted
+    url = serve_app(served.app)
+    answers: list[tuple[bool, ...]] = []
+    fired: list[bool] = []  # per event fired: did the plugin that registered it react?
+    failures: list[str] = []
+    done = threading.Event()
+
+    def call_the_api() -> None:
+        with requests.Session() as http:
+            while not done.is_set():
+                answer = http.get(f"{url}/api/stamp", timeout=60)
+                if answer.status_code != 200:
+                    failures.append(f"{answer.status_code} {answer.text}")
+                else:
+                    answers.append(tuple(answer.json()["data"].values()))
+
+    def fire_events() -> None:
+        while not done.is_set():
+            try:
+                event = served.kit.fire("stamp_checked", property_uid=1)
+                fired.append("stamped" in event.outcomes)
+            except EventError:
+                pass  # the plugin is disabled: nobody registered the event
+            except Exception as exc:  # noqa: BLE001 - any other error is a failure
+                failures.append(repr(exc))
+            finally:
+                served.kit.session.rollback()
+        served.kit.session.remove()
+
+    workers = [threading.Thread(target=call_the_api) for _ in range(4)]
+    workers += [threading.Thread(target=fire_events) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        for turn in range(20):  # disable, enable, ... each reloads the serving site's plugins
+            served.kit.set_plugin_enabled("stamped", enabled=turn % 2 == 1)
+            time.sleep(0.05)
+    finally:
+        done.set()
+        for worker in workers:
+            worker.join(timeout=120)
+
+    assert failures == []
+    assert set(answers) == {(True, True, True), (False, False, False)}
+    assert fired and all(fired)

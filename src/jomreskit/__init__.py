@@ -24,7 +24,7 @@ from .core.errors import (
 )
 from .core.events import MAX_ID, Event, EventType
 from .core.kit import Kit, get_kit
-from .core.markers import hookimpl
+from .core.markers import hookimpl, hookspec
 from .core.periodic import Periodic
 from .core.scopes import Scope
 from .core.urls import check_http_url
@@ -55,4 +55,5 @@ __all__ = [
     "create_app",
     "get_kit",
     "hookimpl",
+    "hookspec",
 ]

@@ -39,7 +39,7 @@ def register_event_callbacks():
 
 
 def events_without_callback(kit) -> list[str]:
-    readers = kit.hooks.register_event_callbacks()
+    readers = {name for offered in kit.hooks.pm.hook.register_event_callbacks() for name in offered}
     return [event_type.name for event_type in kit.catalog if event_type.name not in readers]
 
 

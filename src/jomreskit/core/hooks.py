@@ -44,9 +44,10 @@ class Hooks:
         self.pm = pm
         self.unload = unload
 
-    def _each(self, hook: str, **kwargs: Any) -> list[Any]:
+    def call_at_start(self, hook: str, **kwargs: Any) -> list[Any]:
         """Call every implementation of a start-up hook once, in pluggy's order, through pluggy
-        (so tracing still shows each call); collect the results that are not None."""
+        (so tracing still shows each call); collect the results that are not None. For the
+        start-up hooks a plugin offers (api_core's ``register_api_routes``), as for the core's."""
         results = []
         for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
             others = [i.plugin for i in getattr(self.pm.hook, hook).get_hookimpls()
@@ -60,29 +61,22 @@ class Hooks:
         return results
 
     def register_events(self) -> list[EventType]:
-        return list(_flatten(self._each("register_events")))
+        return list(_flatten(self.call_at_start("register_events")))
 
     def event_fired(self, kit: Kit, event: Event) -> list[str]:
         return [note for note in self.pm.hook.event_fired(kit=kit, event=event) if note]
 
     def register_scopes(self) -> list[Scope]:
-        return list(_flatten(self._each("register_scopes")))
-
-    def register_api_routes(self, api: Any) -> None:
-        self._each("register_api_routes", api=api)
-
-    def api_key_columns(self) -> list[Any]:
-        """Asked on each App Key Management page, so a plugin disabled meanwhile is gone."""
-        return list(_flatten(self.pm.hook.api_key_columns()))
+        return list(_flatten(self.call_at_start("register_scopes")))
 
     def register_settings(self) -> list[SiteSetting]:
-        return list(_flatten(self._each("register_settings")))
+        return list(_flatten(self.call_at_start("register_settings")))
 
     def register_authmethods(self) -> list[AuthMethod]:
-        return list(_flatten(self._each("register_authmethods")))
+        return list(_flatten(self.call_at_start("register_authmethods")))
 
     def register_commands(self, cli: click.Group) -> None:
-        self._each("register_commands", cli=cli)
+        self.call_at_start("register_commands", cli=cli)
 
     def check_booking(self, kit: Kit, property_uid: int, arrival: date, departure: date,
                       room_uids: list[int]) -> None:
@@ -106,21 +100,13 @@ class Hooks:
         return found
 
     def init_app(self, kit: Kit, app: Flask) -> None:
-        self._each("init_app", kit=kit, app=app)
+        self.call_at_start("init_app", kit=kit, app=app)
 
     def event_callback_url(self, kit: Kit, event: Event) -> str | None:
         return self.pm.hook.event_callback_url(kit=kit, event=event)
 
-    def register_event_callbacks(self) -> dict[str, Any]:
-        """Every plugin's event readers by event name; for a name given twice the first wins."""
-        readers: dict[str, Any] = {}
-        for result in self.pm.hook.register_event_callbacks():
-            for name, reader in (result or {}).items():
-                readers.setdefault(name, reader)
-        return readers
-
     def background_services(self, kit: Kit) -> list[Any]:
-        return list(_flatten(self._each("background_services", kit=kit)))
+        return list(_flatten(self.call_at_start("background_services", kit=kit)))
 
     def register_console_pages(self) -> list[ConsolePage]:
-        return list(_flatten(self._each("register_console_pages")))
+        return list(_flatten(self.call_at_start("register_console_pages")))

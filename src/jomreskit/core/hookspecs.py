@@ -1,4 +1,6 @@
-"""The hooks a jomreskit plugin can implement. Each is documented in docs/plugin_hooks.md.
+"""The core's hooks: what a jomreskit plugin can implement for the core. Each is documented in
+docs/plugin_hooks.md. A plugin that calls a hook of its own owns its spec (api_core's
+``register_api_routes``, say): see ``plugins.offered_hookspecs``.
 
 Every hook is called with keyword arguments; an implementation may accept any subset of them.
 """
@@ -37,17 +39,6 @@ def event_fired(kit: Kit, event: Event) -> str | None:
 @hookspec
 def register_scopes() -> list[Scope]:
     """Return the API scopes this plugin adds."""
-
-
-@hookspec
-def register_api_routes(api: Any) -> None:
-    """Add routes to the REST API, each with its methods and required scope."""
-
-
-@hookspec
-def api_key_columns() -> list[Any]:
-    """Return columns for the console's App Key Management table (api_core's ``KeyColumn``):
-    a title, and how to fill each shown key's cell."""
 
 
 @hookspec
@@ -92,11 +83,6 @@ def register_settings() -> list[SiteSetting]:
 def event_callback_url(kit: Kit, event: Event) -> str | None:
     """Return the API URL where a remote service reads the record ``event`` is about: absolute,
     or the site-relative path when the site's address is not known where it was fired."""
-
-
-@hookspec
-def register_event_callbacks() -> dict[str, Any]:
-    """Return ``{event name: reader}``: how to read the record each of its events is about."""
 
 
 @hookspec

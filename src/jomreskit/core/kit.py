@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -21,6 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config, db, plugins, registry
 from .authmethods import AuthMethod
+from .config import SiteSetting
 from .db import make_engine, make_session
 from .domain.models import EventRecord
 from .errors import JomresKitError, PluginError
@@ -32,11 +34,13 @@ from .site_address import SiteAddressReader
 
 if TYPE_CHECKING:
     import click
+    import pluggy
 
 log = logging.getLogger("jomreskit")
 
 REGISTRY_CHECK_SECONDS = 2.0  # how stale a running process's plugin set may be
 # Hooks whose work is done once, when the app starts: a plugin loaded later waits for a restart.
+# (register_api_routes is api_core's own hook; its routes are mounted at start as well.)
 START_UP_HOOKS = frozenset({"init_app", "register_api_routes", "register_console_pages",
                             "background_services"})
 
@@ -44,6 +48,28 @@ EXTENSION = "jomreskit"
 _IN_TRANSACTION = "jomreskit_in_transaction"  # session.info: a kit.transaction() is open
 # Who is making the changes being served, for the events they fire (see Kit.origin).
 _ORIGIN: ContextVar[str | None] = ContextVar("jomreskit_origin", default=None)
+# The plugin set a request being served started with, and its kit (see _on_every_request).
+_PINNED: ContextVar[tuple[Kit, PluginSet] | None] = ContextVar("jomreskit_plugin_set",
+                                                               default=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class PluginSet:
+    """The loaded plugins and what they register, built whole and put in force with one
+    assignment (``Kit.load_plugins``): a request or an event sees the set before a reload or
+    the one after it, never half of each. Only while a site starts does a set change in place:
+    a plugin whose start-up hook raises leaves it (``Kit._unload``)."""
+
+    hooks: Hooks
+    loaded: plugins.Loaded
+    warnings: list[str]
+    not_ready: str | None  # why the site cannot serve yet, if it cannot
+    registry_rows: list[dict[str, Any]]
+    registry_stamp: Any  # None: not set up (or not reachable), so any registry differs
+    catalog: EventCatalog
+    scopes: Mapping[str, Scope]
+    authmethods: Mapping[str, AuthMethod]
+    setting_catalog: list[SiteSetting]  # every setting the site reads, with its default
 
 
 class Kit:
@@ -99,49 +125,110 @@ class Kit:
 
     # -- plugins -------------------------------------------------------------------------
 
+    @property
+    def plugin_set(self) -> PluginSet:
+        """The plugins in force: those the request being served started with, else the latest
+        loaded. Read it once where two of its parts must agree (``fire`` does)."""
+        pinned = _PINNED.get()
+        return pinned[1] if pinned is not None and pinned[0] is self else self._plugin_set
+
+    @property
+    def hooks(self) -> Hooks:
+        return self.plugin_set.hooks
+
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        return self.plugin_set.hooks.pm
+
+    @property
+    def loaded(self) -> plugins.Loaded:
+        return self.plugin_set.loaded
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.plugin_set.warnings
+
+    @property
+    def not_ready(self) -> str | None:
+        return self.plugin_set.not_ready
+
+    @property
+    def catalog(self) -> EventCatalog:
+        return self.plugin_set.catalog
+
+    @property
+    def scopes(self) -> Mapping[str, Scope]:
+        return self.plugin_set.scopes
+
+    @property
+    def authmethods(self) -> Mapping[str, AuthMethod]:
+        return self.plugin_set.authmethods
+
+    @property
+    def setting_catalog(self) -> list[SiteSetting]:
+        return self.plugin_set.setting_catalog
+
     def load_plugins(self) -> None:
-        """(Re)build the plugin manager from the registry and collect what plugins register."""
-        self._registry_stamp: Any = None  # not set up (or not reachable): any registry differs
+        """(Re)build the plugin set from the registry and put it in force."""
+        self._plugin_set = self._build_plugin_set()
+        self._next_registry_check = time.monotonic() + REGISTRY_CHECK_SECONDS
+
+    def _build_plugin_set(self) -> PluginSet:
+        """A new plugin manager loaded from the registry, and what its plugins register."""
+        stamp = None
         if not _missing_sqlite_file(self.engine):  # looking would create the file
             try:
-                self._registry_stamp = registry.stamp(self.engine)
+                stamp = registry.stamp(self.engine)
             except SQLAlchemyError:
                 pass
-        self._next_registry_check = time.monotonic() + REGISTRY_CHECK_SECONDS
-        self.pm = plugins.make_plugin_manager(trace=bool(self.settings["JOMRESKIT_TRACE_PLUGINS"]))
-        self.hooks = Hooks(self.pm, unload=self._unload)
-        self.warnings: list[str] = []
-        records = self._registry_records()
-        self._registry_rows = records or []
-        self.loaded = plugins.load(self.pm, records or [], only=config.plugin_filter(self.app))
-        for name, problem in self.loaded.problems.items():
-            self.warnings.append(f"plugin {name}: {problem}")
-        self.collect_registrations()
+        pm = plugins.make_plugin_manager(trace=bool(self.settings["JOMRESKIT_TRACE_PLUGINS"]))
+        warnings: list[str] = []
+        records, not_ready = self._registry_records(warnings)
+        loaded = plugins.load(pm, records, only=config.plugin_filter(self.app))
+        warnings += [f"plugin {name}: {problem}" for name, problem in loaded.problems.items()]
+        hooks = Hooks(pm, unload=functools.partial(self._unload, pm, loaded, warnings))
+        return PluginSet(hooks=hooks, loaded=loaded, warnings=warnings, not_ready=not_ready,
+                         registry_rows=records, registry_stamp=stamp,
+                         **self._registrations(hooks, loaded))
+
+    def _registrations(self, hooks: Hooks, loaded: plugins.Loaded) -> dict[str, Any]:
+        """Ask the loaded plugins for their events, scopes, auth methods and settings, until
+        none is unloaded meanwhile (what an unloaded plugin registered goes with it)."""
+        while True:
+            names = list(loaded.names)
+            found = {
+                "catalog": EventCatalog(hooks.register_events()),
+                "scopes": {s.name: s for s in hooks.register_scopes()},
+                "authmethods": {m.name: m for m in hooks.register_authmethods()},
+                "setting_catalog": [*config.CORE_SETTINGS, *hooks.register_settings()],
+            }
+            if loaded.names == names:
+                break
+        # The plugins' defaults filled in like the core's, so a setting's documented default
+        # is the one in force.
+        for setting in found["setting_catalog"]:
+            self.settings.setdefault(setting.key, setting.default)
+        return found
 
     def collect_registrations(self) -> None:
-        """Ask the loaded plugins for their events, scopes and auth methods (again, after one
-        was unloaded: what it registered goes with it)."""
-        self.catalog = EventCatalog(self.hooks.register_events())
-        self.scopes: dict[str, Scope] = {s.name: s for s in self.hooks.register_scopes()}
-        self.authmethods: dict[str, AuthMethod] = {
-            m.name: m for m in self.hooks.register_authmethods()
-        }
-        # Every setting the site reads, with its default (the plugins' filled in like the
-        # core's, so a setting's documented default is the one in force).
-        self.setting_catalog = [*config.CORE_SETTINGS, *self.hooks.register_settings()]
-        for setting in self.setting_catalog:
-            self.settings.setdefault(setting.key, setting.default)
+        """Ask the loaded plugins again for what they register, after a start-up hook
+        unloaded one."""
+        current = self._plugin_set
+        self._plugin_set = dataclasses.replace(
+            current, **self._registrations(current.hooks, current.loaded))
 
-    def _unload(self, plugin: object, hook: str, exc: Exception) -> None:
-        """A plugin's start-up hook raised: unload the plugin and report it, so the site starts
-        without it (the core's own failures are bugs, and raise)."""
-        name = self.pm.get_name(plugin)
-        if name == plugins.CORE_PLUGIN or name not in self.loaded.names:
+    def _unload(self, pm: pluggy.PluginManager, loaded: plugins.Loaded, warnings: list[str],
+                plugin: object, hook: str, exc: Exception) -> None:
+        """A plugin's start-up hook raised: unload the plugin from the set being started and
+        report it, so the site starts without it (the core's own failures are bugs, and
+        raise)."""
+        name = pm.get_name(plugin)
+        if name == plugins.CORE_PLUGIN or name not in loaded.names:
             raise exc
-        self.pm.unregister(plugin)
-        self.loaded.names.remove(name)
-        self.loaded.problems[name] = f"not loaded: {hook} failed: {type(exc).__name__}: {exc}"
-        self.warnings.append(f"plugin {name}: {self.loaded.problems[name]}")
+        pm.unregister(plugin)
+        loaded.names.remove(name)
+        loaded.problems[name] = f"not loaded: {hook} failed: {type(exc).__name__}: {exc}"
+        warnings.append(f"plugin {name}: {loaded.problems[name]}")
 
     def follow_registry(self) -> bool:
         """Reload the plugins if the registry changed since they were loaded (another process
@@ -154,17 +241,17 @@ class Kit:
             if time.monotonic() < self._next_registry_check:
                 return False
             self._next_registry_check = time.monotonic() + REGISTRY_CHECK_SECONDS
+            in_force = self._plugin_set
             try:
-                if registry.stamp(self.engine) == self._registry_stamp:
+                if registry.stamp(self.engine) == in_force.registry_stamp:
                     return False
             except SQLAlchemyError:
                 return False  # the database is away for a moment: keep what is loaded
-            before, kept = set(self.loaded.names), dict(self.__dict__)
-            self.load_plugins()
-            if self.not_ready and not kept.get("not_ready"):  # the registry read failed
-                self.__dict__.update(kept)
-                return False
-        now = set(self.loaded.names)
+            fresh = self._build_plugin_set()
+            if fresh.not_ready and not in_force.not_ready:  # the registry read failed
+                return False  # keep what is loaded; look again in a while
+            self._plugin_set = fresh
+        before, now = set(in_force.loaded.names), set(fresh.loaded.names)
         log.warning("the plugin registry changed: plugins reloaded (%s)", ", ".join(
             [f"+{n}" for n in sorted(now - before)] + [f"-{n}" for n in sorted(before - now)])
             or "same plugins")
@@ -177,7 +264,7 @@ class Kit:
     def needs_restart(self) -> list[str]:
         """Loaded plugins not loaded at start that mount something at start (pages, API routes,
         request handlers, background services): those parts wait for a restart."""
-        records = {str(r["name"]): r for r in self._registry_rows}
+        records = {str(r["name"]): r for r in self.plugin_set.registry_rows}
         return [name for name in self.loaded.names if name not in self.started_with
                 and set(records.get(name, {}).get("hooks") or ()) & START_UP_HOOKS]
 
@@ -186,35 +273,32 @@ class Kit:
         standalone = self.app.name == config.STANDALONE_APP_NAME
         return f"`{'' if standalone else 'flask '}jomreskit {words}`"
 
-    def _registry_records(self) -> list[dict[str, Any]] | None:
-        self.not_ready: str | None = None  # why the site cannot serve yet, if it cannot
+    def _registry_records(self, warnings: list[str]) -> tuple[list[dict[str, Any]], str | None]:
+        """The registry's rows, and why the site cannot serve yet if it cannot (then none)."""
         try:
             if _missing_sqlite_file(self.engine) or not registry.exists(self.engine):
-                self.not_ready = (
+                not_ready = (
                     f"the database is not set up: run {self.command('db upgrade')} "
                     f"({self.database_looked_at()})"
                 )
-                self.warnings.append(f"{self.not_ready} (no plugins loaded)")
-                return None
+                warnings.append(f"{not_ready} (no plugins loaded)")
+                return [], not_ready
             with self.session() as session:
                 records = registry.read(session)
             self.session.remove()
         except SQLAlchemyError as exc:
-            self.not_ready = f"cannot read the database: {_short(exc)}"
-            self.warnings.append(
-                f"cannot read the plugin registry ({_short(exc)}); no plugins loaded"
-            )
-            return None
+            warnings.append(f"cannot read the plugin registry ({_short(exc)}); no plugins loaded")
+            return [], f"cannot read the database: {_short(exc)}"
         changes = registry.differences(
             records, plugins.discover(self.settings["JOMRESKIT_PLUGINS_DIR"])
         )
         if changes:
-            self.warnings.append(
+            warnings.append(
                 "installed plugins differ from the registry ("
                 + "; ".join(changes)
                 + f"): run {self.command('plugins rebuild')}"
             )
-        return records
+        return records, None
 
     def rebuild_registry(self) -> list[dict[str, Any]]:
         """Validate every installed plugin, write the registry and reload from it."""
@@ -319,7 +403,8 @@ class Kit:
         The caller commits: if it rolls back instead, the event and all that plugins did
         about it (webhook deliveries queued, say) are gone with it.
         """
-        event_type = self.catalog.check(name, ids)
+        in_force = self.plugin_set  # one set for both: a reload may swap it meanwhile
+        event_type = in_force.catalog.check(name, ids)
         session = self.session()
         # The caller's pending changes first: plugins' statements about the event must see
         # them (a property just linked to its manager, say).
@@ -332,7 +417,7 @@ class Kit:
         )
         event = Event(id=event_id, name=name, ids=dict(ids), timestamp=timestamp, type=event_type,
                       origin=origin)
-        event.outcomes.extend(self.hooks.event_fired(kit=self, event=event))
+        event.outcomes.extend(in_force.hooks.event_fired(kit=self, event=event))
         return event
 
     def site_address(self) -> str | None:
@@ -384,18 +469,25 @@ def start_kit(app: Flask, session: scoped_session | None = None) -> Kit:
 
 
 def _on_every_request(app: Flask, kit: Kit) -> None:
-    """Before each request: follow the plugin registry (cheap; see ``Kit.follow_registry``),
-    and on the first one log the start-up warnings, there rather than when the app is made:
-    a command such as `db upgrade` builds the app too, and should not be told to run itself."""
+    """Before each request: follow the plugin registry (cheap; see ``Kit.follow_registry``)
+    and hold the plugin set then in force for the whole request, so a reload meanwhile is
+    seen by the next request, whole; on the first one log the start-up warnings, there rather
+    than when the app is made: a command such as `db upgrade` builds the app too, and should
+    not be told to run itself."""
     pending = [True]
 
     @app.before_request
     def _follow_registry_and_warn_once() -> None:
         kit.follow_registry()
+        _PINNED.set((kit, kit.plugin_set))
         if pending:
             pending.clear()
             for message in kit.warnings:
                 log.warning(message)
+
+    @app.teardown_request
+    def _let_go_of_the_plugin_set(_exc: BaseException | None) -> None:
+        _PINNED.set(None)
 
 
 def get_kit(app: Flask | None = None) -> Kit:

@@ -137,8 +137,22 @@ def import_plugin(candidate: Candidate, fresh: bool = False) -> ModuleType:
 
 
 def check(candidates: Iterable[Candidate]) -> list[Checked]:
-    """Import and validate each candidate on its own: hooks, requirements, core version."""
-    results = [_check_one(c) for c in candidates]
+    """Import and validate each candidate on its own: hooks, requirements, core version.
+
+    A plugin's hooks are checked against the core's specs and those every installed plugin
+    offers (``offered_hookspecs``), so one may implement another's hook.
+    """
+    results = [Checked(c) for c in candidates]
+    modules: dict[str, ModuleType] = {}
+    for result in results:
+        try:
+            modules[result.candidate.name] = import_plugin(result.candidate, fresh=True)
+        except BaseException as exc:  # a plugin may raise anything, even SystemExit, on import
+            result.error = f"import failed: {type(exc).__name__}: {exc}"
+    offered = _offered_by_all(results, modules)
+    for result in results:
+        if result.error is None:
+            _check_one(result, modules[result.candidate.name], offered)
     valid = {r.candidate.name for r in results if r.error is None}
     for result in results:
         if result.error is None:
@@ -150,26 +164,52 @@ def check(candidates: Iterable[Candidate]) -> list[Checked]:
     return results
 
 
-def _check_one(candidate: Candidate) -> Checked:
-    result = Checked(candidate)
-    try:
-        module = import_plugin(candidate, fresh=True)
-    except BaseException as exc:  # a plugin may raise anything, even SystemExit, on import
-        result.error = f"import failed: {type(exc).__name__}: {exc}"
-        return result
-    pm = pluggy.PluginManager(PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
+def offered_hookspecs(module: ModuleType) -> object | None:
+    """The hook specs a plugin offers other plugins: its module attribute ``hookspecs``, a
+    module or class of functions marked ``@jomreskit.hookspec`` (as a pytest plugin adds its
+    own with ``pytest_addhooks``). A package plugin offers them by importing its own
+    ``hookspecs`` module."""
+    return getattr(module, "hookspecs", None)
+
+
+def _offered_by_all(results: list[Checked], modules: Mapping[str, ModuleType]) -> list[object]:
+    """Every installed plugin's offered specs; a plugin whose specs name no hook, or a hook the
+    core or another plugin already offers, is refused."""
+    pm = make_plugin_manager()
+    offered = []
+    for result in results:
+        module = modules.get(result.candidate.name)
+        specs = None if module is None else offered_hookspecs(module)
+        if specs is None:
+            continue
+        names = [name for name in dir(specs) if pm.parse_hookspec_opts(specs, name)]
+        taken = [name for name in names if getattr(pm.hook, name, None) is not None]
+        if not names:
+            result.error = "its hookspecs name no hook (functions marked @jomreskit.hookspec)"
+        elif taken:
+            result.error = f"it offers hook {', '.join(taken)}, which is offered already"
+        else:
+            pm.add_hookspecs(specs)
+            offered.append(specs)
+    return offered
+
+
+def _check_one(result: Checked, module: ModuleType, offered: list[object]) -> None:
+    candidate = result.candidate
+    pm = make_plugin_manager()
+    for specs in offered:
+        pm.add_hookspecs(specs)
     try:
         pm.register(module, name=candidate.name)
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         result.error = f"invalid hook: {exc}"
-        return result
+        return
     except ValueError as exc:
         result.error = str(exc)
-        return result
+        return
     result.hooks = sorted(
-        caller.name for caller in pm.get_hookcallers(module) or () if caller.name in _spec_names()
+        caller.name for caller in pm.get_hookcallers(module) or () if caller.has_spec()
     )
     if candidate.core_version:
         try:
@@ -178,16 +218,11 @@ def _check_one(candidate: Candidate) -> Checked:
             )
         except InvalidSpecifier:
             result.error = f"invalid core version range {candidate.core_version!r}"
-            return result
+            return
         if not accepted:
             result.error = (
                 f"needs jomreskit{candidate.core_version}, but {core_version()} is installed"
             )
-    return result
-
-
-def _spec_names() -> set[str]:
-    return {name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "jomreskit_spec")}
 
 
 @dataclass
@@ -232,6 +267,9 @@ def load(
             candidate = Candidate(name=name, source=str(r["source"]), module=str(r["module"]))
             try:
                 module = import_plugin(candidate)
+                offered = offered_hookspecs(module)
+                if offered is not None:  # before any plugin that implements them is called
+                    pm.add_hookspecs(offered)
                 pm.register(module, name=name)
             except BaseException as exc:
                 loaded.problems[name] = f"not loaded: {type(exc).__name__}: {exc}"

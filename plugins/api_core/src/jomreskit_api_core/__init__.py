@@ -1,9 +1,8 @@
 """OAuth2 API keys per manager and the REST API framework.
 
-Other plugins add columns to the console's App Key Management page through the
-``api_key_columns()`` hook, returning ``KeyColumn`` objects.
-
-Feature plugins register routes through ``register_api_routes(api)``::
+It offers other plugins two hooks (``hookspecs``): ``api_key_columns()``, returning
+``KeyColumn`` objects for the console's App Key Management page, and
+``register_api_routes(api)``, through which feature plugins register routes::
 
     from jomreskit import hookimpl
     from jomreskit_api_core import Api, ApiError, Param, current_manager, require_property
@@ -18,6 +17,7 @@ Feature plugins register routes through ``register_api_routes(api)``::
 
 from __future__ import annotations
 
+from . import hookspecs as hookspecs  # the hooks api_core offers other plugins
 from .api import (
     Api,
     ApiError,
@@ -119,7 +119,7 @@ def init_app(kit: Kit, app: Flask) -> None:
     api.limiter = RateLimiter(kit)
     api.idempotency = Idempotency(kit)
     routes.register(api, __version__)
-    kit.hooks.register_api_routes(api=api)
+    kit.hooks.call_at_start("register_api_routes", api=api)
     api.install(app)
 
 

@@ -48,7 +48,8 @@ def fill(kit: Kit, keys: Sequence[ApiKey]) -> list[FilledColumn]:
     if not keys:
         return []  # no table to fill
     try:
-        declared = kit.hooks.api_key_columns()
+        # Asked on each page, so a plugin disabled meanwhile takes its column with it.
+        declared = [c for columns in kit.hooks.pm.hook.api_key_columns() for c in columns or ()]
     except Exception:
         log.exception("App Key Management: a plugin's api_key_columns hook failed; the page "
                       "shows no plugin columns")

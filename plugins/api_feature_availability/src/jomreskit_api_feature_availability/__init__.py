@@ -62,7 +62,7 @@ def register_events() -> list[EventType]:
                       date_fields=NIGHTS)]
 
 
-@hookimpl
+@hookimpl(optionalhook=True)  # api_feature_webhooks' hook: not called without it
 def register_event_callbacks() -> dict[str, Any]:
     return {"restrictions_updated": restrictions.callback,
             "availability_updated": availability.callback}

@@ -56,7 +56,7 @@ def event_fired(kit: Kit, event: Event) -> None:
     revisions.record(kit, event)  # bookkeeping, not an outcome worth telling who fired
 
 
-@hookimpl
+@hookimpl(optionalhook=True)  # api_feature_webhooks' hook: not called without it
 def register_event_callbacks() -> dict[str, Any]:
     from .callback import read_alarm
 

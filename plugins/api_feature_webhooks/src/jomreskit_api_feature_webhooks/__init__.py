@@ -13,6 +13,7 @@ from jomreskit_api_core import Api
 from jomreskit import Event, Kit, Scope, SiteSetting, hookimpl
 
 from . import callbacks, routes, urls
+from . import hookspecs as hookspecs  # the hook it offers other plugins
 from .callbacks import ALIASES, Reader, tombstone
 
 if TYPE_CHECKING:

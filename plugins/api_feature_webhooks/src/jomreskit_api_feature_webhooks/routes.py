@@ -96,7 +96,10 @@ def answer(kit: Kit, readers: Mapping[str, Reader], property_uid: int, event: st
 
 def register(api: Api, scope: str) -> None:
     """Add the callback routes, with and without ``<id>``."""
-    readers = api.kit.hooks.register_event_callbacks()  # asked once: plugins are loaded
+    readers: dict[str, Reader] = {}  # asked once: plugins are loaded
+    for offered in api.kit.hooks.pm.hook.register_event_callbacks():
+        for name, reader in (offered or {}).items():
+            readers.setdefault(name, reader)  # for a name given twice the first wins
     catalog = list(api.kit.catalog)
     without_id = sorted({t.name for t in catalog if callback_id_field(t) is None}
                         | {old for old, new in ALIASES.items()

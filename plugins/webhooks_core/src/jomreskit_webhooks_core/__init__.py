@@ -33,7 +33,7 @@ def register_events() -> list[EventType]:
     return list(breaker.EVENTS)
 
 
-@hookimpl
+@hookimpl(optionalhook=True)  # api_feature_webhooks' hook: not called without it
 def register_event_callbacks() -> dict[str, Any]:
     from .services import read_webhook
 
