@@ -247,6 +247,6 @@ def test_the_openapi_document_describes_both_callback_routes(callbacks):
     assert "property_updated" not in events
     assert set(without_id["parameters"][1]["schema"]["enum"]) == {
         "property_created", "property_updated", "property_deleted", "property_published",
-        "property_unpublished", "tariffs_updated", "restrictions_updated", "property_added",
-        "property_saved"}
+        "property_unpublished", "tariffs_updated", "restrictions_updated", "availability_updated",
+        "property_added", "property_saved"}
     assert with_id["security"] == [{"oauth2": ["webhooks_get"]}]
