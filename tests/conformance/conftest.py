@@ -23,6 +23,16 @@ from jomreskit.testing import Site
 UNLIMITED = {"JOMRESKIT_API_RATE_LIMIT": "off", "JOMRESKIT_API_TOKEN_RATE_LIMIT": "off"}
 
 
+def xfail_racing_embedded_on_sqlite(site: Site, site_mode: str) -> None:
+    """Racing writes to a site embedded in a host app on SQLite are a known failure: the host's
+    engine is Flask-SQLAlchemy's, not jomreskit's, so its transactions do not begin with BEGIN
+    IMMEDIATE (nor wait 30 s for the lock): racing rate pushes leave a night several prices,
+    several If-Match writes win, others answer 503 busy. On PostgreSQL, and standalone, they
+    hold."""
+    if site_mode == "embedded" and site.kit.engine.dialect.name == "sqlite":
+        pytest.xfail("embedded on SQLite, racing writes are not serialised (the host's engine)")
+
+
 @dataclass
 class Served:
     """A demo-seeded site with every installed API plugin, served over real HTTP."""
@@ -33,8 +43,10 @@ class Served:
 
 
 @pytest.fixture
-def served(make_api_site: Callable[..., Site], serve_app: Callable[[Any], str]) -> Served:
-    site = make_api_site(**UNLIMITED)
+def served(make_api_site: Callable[..., Site], serve_app: Callable[[Any], str],
+           site_mode: str) -> Served:
+    """Served standalone, and again embedded in a host app that shares its session."""
+    site = make_api_site(**UNLIMITED, mode=site_mode)
     api = get_api(site.app)
     return Served(site, api, serve_app(site.app) + api.prefix)
 
