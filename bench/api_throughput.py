@@ -27,17 +27,16 @@ import argparse
 import base64
 import http.client
 import json
-import multiprocessing
-import os
-import socket
 import statistics
-import tempfile
-import threading
+import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).parent))
+import harness  # noqa: E402
 
 BENCH_PLUGIN = '''
 from jomreskit import hookimpl
@@ -74,30 +73,19 @@ def build_site(folder: Path, database_url: str) -> tuple[dict[str, str], str, st
     """A demo-seeded site with this bench's plugin, and an API key of manager ``manager``."""
     from jomreskit_api_core import keys
 
-    from jomreskit import create_app, get_kit
     from jomreskit.core.domain import demo
+    from jomreskit.db import make_engine
 
-    plugins = folder / "plugins"
-    plugins.mkdir()
-    (plugins / "bench_plugin.py").write_text(BENCH_PLUGIN)
-    config = {
-        "JOMRESKIT_INSTANCE_PATH": str(folder / "instance"),
-        "JOMRESKIT_DATABASE_URL": database_url,
-        "JOMRESKIT_PLUGINS_DIR": str(plugins),
-        "JOMRESKIT_SECRET_KEY": "bench",
-        "JOMRESKIT_API_RATE_LIMIT": "100000000/minute",  # counted, never reached
-        "JOMRESKIT_API_TOKEN_RATE_LIMIT": "100000000/minute",  # likewise for token requests
-    }
-    app = create_app(config)
-    kit = get_kit(app)
-    with app.app_context():
-        kit.upgrade_database(report=lambda _m: None)
-        with kit.transaction():
-            demo.seed(kit)
-            key, secret = keys.create_key(kit, "manager", ["webhooks_get"])
-            client_id = key.client_id
-        analyze(kit.engine)
-    kit.engine.dispose()
+    def prepare(kit: Any) -> tuple[str, str]:
+        demo.seed(kit)
+        key, secret = keys.create_key(kit, "manager", ["webhooks_get"])
+        return key.client_id, secret
+
+    config = harness.site_config(folder, database_url, BENCH_PLUGIN)
+    client_id, secret = harness.set_up(config, prepare)
+    engine = make_engine(database_url)
+    analyze(engine)
+    engine.dispose()
     return config, client_id, secret
 
 
@@ -116,17 +104,6 @@ def analyze(engine: Any) -> None:
         connection.commit()
 
 
-def serve_site(config: dict[str, str], port: int, threads: int) -> None:
-    import logging
-
-    import waitress
-
-    from jomreskit import create_app
-
-    logging.disable(logging.WARNING)
-    waitress.serve(create_app(config), host="127.0.0.1", port=port, threads=threads, _quiet=True)
-
-
 def bare_app() -> Any:
     """The baseline: a Flask app with one route that answers a small JSON."""
     from flask import Flask, jsonify
@@ -140,7 +117,7 @@ def bare_app() -> Any:
     return app
 
 
-def serve_bare(port: int, threads: int) -> None:
+def serve_bare(_config: None, port: int, threads: int) -> None:
     import logging
 
     import waitress
@@ -149,160 +126,58 @@ def serve_bare(port: int, threads: int) -> None:
     waitress.serve(bare_app(), host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_up(port: int, path: str) -> None:
-    for _ in range(300):
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", path)
-            connection.getresponse().read()
-            connection.close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"the server on port {port} did not start")
-
-
-# -- the load --------------------------------------------------------------------------------
-
-Call = Callable[[http.client.HTTPConnection], int]
-
-
-def get(path: str, headers: dict[str, str]) -> Call:
-    def call(connection: http.client.HTTPConnection) -> int:
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        response.read()
-        return response.status
-
-    return call
-
-
-def post_form(path: str, form: dict[str, str], headers: dict[str, str]) -> Call:
-    body = urlencode(form)
-    headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
-
-    def call(connection: http.client.HTTPConnection) -> int:
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        response.read()
-        return response.status
-
-    return call
-
-
-def load(port: int, call: Call, clients: int, seconds: float) -> tuple[float, int]:
-    """``clients`` threads, each with a keep-alive connection, calling for ``seconds``:
-    (requests per second, answers other than 200)."""
-    counts = [0] * clients
-    errors = [0] * clients
-    ready = threading.Barrier(clients + 1)
-    deadline = [0.0]
-
-    def worker(n: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        call(connection)  # connect outside the measurement
-        ready.wait()
-        while time.perf_counter() < deadline[0]:
-            if call(connection) != 200:
-                errors[n] += 1
-            counts[n] += 1
-        connection.close()
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    deadline[0] = time.perf_counter() + 3600
-    ready.wait()
-    began = time.perf_counter()
-    deadline[0] = began + seconds
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.perf_counter() - began), sum(errors)
+# -- over HTTP -------------------------------------------------------------------------------
 
 
 def measure(database_url: str, args: argparse.Namespace) -> None:
     import sqlalchemy as sa
 
-    from jomreskit.testing import scratch_database
-
-    spawn = multiprocessing.get_context("spawn")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        scratch_database(database_url or None, Path(tmp), prefix="bench") as url,
-    ):
-        config, client_id, secret = build_site(Path(tmp), url)
+    with harness.scratch_site_folder(database_url) as (folder, url):
+        config, client_id, secret = build_site(folder, url)
         if args.in_process:
             measure_in_process(config, client_id, secret, sa.make_url(url).get_backend_name(),
                                args)
             return
-        site_port, bare_port = free_port(), free_port()
-        servers = [spawn.Process(target=serve_site, args=(config, site_port, args.threads),
-                                 daemon=True),
-                   spawn.Process(target=serve_bare, args=(bare_port, args.threads), daemon=True)]
-        for server in servers:
-            server.start()
-        try:
-            wait_until_up(site_port, "/api/")
-            wait_until_up(bare_port, "/bare")
+        with (
+            harness.served(config, args.threads) as site_port,
+            harness.served(None, args.threads, target=serve_bare, path="/bare") as bare_port,
+        ):
             basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-            issue = post_form("/api/oauth/token", {"grant_type": "client_credentials"},
+            issue = harness.post_form("/api/oauth/token", {"grant_type": "client_credentials"},
                               {"Authorization": f"Basic {basic}"})
-            probe = http.client.HTTPConnection("127.0.0.1", site_port, timeout=30)
-            probe.request("POST", "/api/oauth/token", body="grant_type=client_credentials",
-                          headers={"Authorization": f"Basic {basic}",
-                                   "Content-Type": "application/x-www-form-urlencoded"})
-            token = json.loads(probe.getresponse().read())["access_token"]
-            bearer = {"Authorization": f"Bearer {token}"}
-            routes: dict[str, Call] = {TOKEN_CHECK: get("/api/bench/token-check/1", bearer)}
-            routes.update({label: get(path, bearer) for label, path in CALLBACKS.items()})
+            bearer = {"Authorization": f"Bearer {harness.token(site_port, client_id, secret)}"}
+            routes: dict[str, harness.Call] = {
+                TOKEN_CHECK: harness.get("/api/bench/token-check/1", bearer)}
+            routes.update({label: harness.get(path, bearer) for label, path in CALLBACKS.items()})
             routes[TOKEN_ISSUE] = issue
+            probe = http.client.HTTPConnection("127.0.0.1", site_port, timeout=30)
             for label, call in routes.items():
-                status = call(probe)
+                status = call(probe, 0)
                 assert status == 200, f"{label}: {status}"
             probe.close()
-            bare = get("/bare", {})
+            bare = harness.get("/bare", {})
 
-            rates: dict[str, list[float]] = {label: [] for label in routes}
-            bare_rates: list[float] = []
-            ratios: dict[str, list[float]] = {label: [] for label in routes}
-            errors = dict.fromkeys(routes, 0)
-            for round_number in range(args.rounds):
-                for label, call in routes.items():
-                    pair = [(bare_port, bare), (site_port, call)]
-                    if round_number % 2:
-                        pair.reverse()
-                    measured = {}
-                    for port, each in pair:
-                        measured[port] = load(port, each, args.clients, args.seconds)
-                    bare_rps, route = measured[bare_port][0], measured[site_port]
-                    bare_rates.append(bare_rps)
-                    rates[label].append(route[0])
-                    errors[label] += route[1]
-                    ratios[label].append(route[0] / bare_rps)
+            def loading(port: int, call: harness.Call) -> Callable[[], tuple[float, int]]:
+                return partial(harness.load, port, call, args.clients, args.seconds)
+
+            paired = harness.paired_rounds(args.rounds, loading(bare_port, bare),
+                                   {label: loading(site_port, call)
+                                    for label, call in routes.items()})
             dialect = sa.make_url(url).get_backend_name()
             print(f"\n== {dialect}: waitress {args.threads} threads in each server process; "
                   f"{args.clients} client threads; {args.rounds} rounds of {args.seconds:g} s "
                   f"per route, each paired with the bare app")
             print(f"{'bare Flask app GET /bare (own process)':52s} "
-                  f"{statistics.median(bare_rates):7.0f} req/s  1")
+                  f"{statistics.median(paired.baseline):7.0f} req/s  1")
             for label in routes:
                 target = TARGETS.get(label, 0.5)
-                ratio = statistics.median(ratios[label])
+                ratio = statistics.median(paired.ratios[label])
                 verdict = "" if target is None else (
                     f"  (target >= {target}: {'met' if ratio >= target else 'NOT met'})")
-                print(f"{label:52s} {statistics.median(rates[label]):7.0f} req/s  "
+                failed = paired.failed[label]
+                print(f"{label:52s} {statistics.median(paired.rates[label]):7.0f} req/s  "
                       f"{ratio:.2f}{verdict}"
-                      + (f"  [{errors[label]} answers not 200]" if errors[label] else ""))
-        finally:
-            for server in servers:
-                server.terminate()
-                server.join(10)
+                      + (f"  [{failed} answers not 2xx]" if failed else ""))
 
 
 # -- in one process --------------------------------------------------------------------------
@@ -387,12 +262,8 @@ def measure_in_process(config: dict[str, str], client_id: str, secret: str, dial
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=1.0, help="per route and round")
-    parser.add_argument("--clients", type=int, default=4, help="client threads")
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads per server")
+    parser = harness.arguments(__doc__.splitlines()[0], rounds=5,
+                               threads="waitress threads per server")
     parser.add_argument("--in-process", action="store_true",
                         help="time each route's WSGI call in this process instead (no server, "
                              "threads or sockets): what the ratios are made of")
@@ -401,21 +272,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000,
                         help="WSGI calls per route and round, with --in-process")
     args = parser.parse_args()
-    import logging
-
-    logging.disable(logging.WARNING)  # the set-up's notices, not figures
-    postgres = (os.environ.get("JOMRESKIT_BENCH_DATABASE_URL")
-                or os.environ.get("JOMRESKIT_TEST_POSTGRES_URL"))
-    load_average = ", ".join(f"{n:.1f}" for n in os.getloadavg())
-    print(f"{os.cpu_count()} cores; load average {load_average} (other work on the machine "
-          "slows every figure; the ratios pair figures taken moments apart)")
-    if args.db in ("sqlite", "both"):
-        measure("", args)
-    if args.db in ("postgresql", "both"):
-        if not postgres:
-            print("\n== postgresql: skipped (set JOMRESKIT_TEST_POSTGRES_URL)")
-        else:
-            measure(postgres, args)
+    harness.print_machine()
+    harness.on_databases(args, measure)
 
 
 if __name__ == "__main__":

@@ -23,22 +23,15 @@ ratios are taken within each round and their median printed.
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
-import json
-import multiprocessing
-import os
 import statistics
 import sys
-import tempfile
-import threading
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api_throughput import free_port, serve_site, wait_until_up  # noqa: E402
+import harness  # noqa: E402
 
 WEBHOOKS = 10
 READ = "callback read GET /api/webhooks/1/booking_modified/41"
@@ -50,43 +43,25 @@ def build_site(folder: Path, database_url: str, clients: int) -> tuple[dict[str,
                                                                         str, list[int]]:
     """A demo-seeded site with two rooms per client thread, the manager's disabled webhooks,
     and an API key for every route measured."""
-    from click.testing import CliRunner
     from jomreskit_api_core import keys
+    from jomreskit_webhooks_core import services as webhooks
 
-    from jomreskit import create_app, get_kit
     from jomreskit.core.domain import demo
     from jomreskit.domain import services
 
-    config = {
-        "JOMRESKIT_INSTANCE_PATH": str(folder / "instance"),
-        "JOMRESKIT_DATABASE_URL": database_url,
-        "JOMRESKIT_PLUGINS_DIR": str(folder / "plugins"),
-        "JOMRESKIT_SECRET_KEY": "bench",
-        "JOMRESKIT_API_RATE_LIMIT": "100000000/minute",  # counted, never reached
-        "JOMRESKIT_API_TOKEN_RATE_LIMIT": "100000000/minute",
-    }
-    installer = get_kit(create_app(config))
-    with installer.app.app_context():
-        installer.upgrade_database(report=lambda _m: None)
-    installer.engine.dispose()
-    app = create_app(config)  # started from the registry the upgrade built: every plugin
-    kit = get_kit(app)
-    with app.app_context():
-        with kit.transaction():
-            demo.seed(kit)
-            rooms = [services.add_room(kit, 1, room_number=f"B{n}", name=f"Bench {n}",
-                                       room_type="Bench", max_people=2).room_uid
-                     for n in range(2 * clients)]
-            key, secret = keys.create_key(
-                kit, "manager", ["webhooks_get", "bookings_write", "availability_write"])
-            client_id = key.client_id
+    def prepare(kit: Any) -> tuple[str, str, list[int]]:
+        demo.seed(kit)
+        rooms = [services.add_room(kit, 1, room_number=f"B{n}", name=f"Bench {n}",
+                                   room_type="Bench", max_people=2).room_uid
+                 for n in range(2 * clients)]
+        key, secret = keys.create_key(
+            kit, "manager", ["webhooks_get", "bookings_write", "availability_write"])
         for n in range(WEBHOOKS):
-            result = CliRunner().invoke(kit.cli, [
-                "webhooks", "create", "--manager", "manager", "--url",
-                f"https://hooks{n}.example.com/jomreskit", "--json"])
-            assert result.exit_code == 0, result.output
-    kit.engine.dispose()
-    return config, client_id, secret, rooms
+            webhooks.create_webhook(kit, "manager", f"https://hooks{n}.example.com/jomreskit")
+        return key.client_id, secret, rooms
+
+    config = harness.site_config(folder, database_url)
+    return (config, *harness.set_up(config, prepare))
 
 
 def set_webhooks(database_url: str, enabled: bool) -> None:
@@ -100,60 +75,18 @@ def set_webhooks(database_url: str, enabled: bool) -> None:
     engine.dispose()
 
 
-Call = Callable[[http.client.HTTPConnection, int], int]
-
-
-def request(connection: http.client.HTTPConnection, method: str, path: str,
-            headers: dict[str, str], body: object = None) -> int:
-    data = None if body is None else json.dumps(body)
-    if data is not None:
-        headers = {**headers, "Content-Type": "application/json"}
-    connection.request(method, path, body=data, headers=headers)
-    response = connection.getresponse()
-    response.read()
-    return response.status
-
-
-def load(port: int, call: Call, clients: int, seconds: float) -> tuple[float, int]:
-    """``clients`` threads, each with a keep-alive connection, calling for ``seconds``:
-    (requests per second, answers other than 2xx)."""
-    counts, errors = [0] * clients, [0] * clients
-    ready = threading.Barrier(clients + 1)
-    deadline = [time.perf_counter() + 3600]
-
-    def worker(n: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        connection.connect()
-        ready.wait()
-        while time.perf_counter() < deadline[0]:
-            if not 200 <= call(connection, n) < 300:
-                errors[n] += 1
-            counts[n] += 1
-        connection.close()
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    began = time.perf_counter()
-    deadline[0] = began + seconds
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.perf_counter() - began), sum(errors)
-
-
-def routes(bearer: dict[str, str], rooms: list[int], clients: int) -> dict[str, Call]:
+def routes(bearer: dict[str, str], rooms: list[int], clients: int) -> dict[str, harness.Call]:
     """The three calls; each write client takes its own room and moves on in time."""
     start = date.today() + timedelta(days=1)
     next_booking, next_close = [0] * clients, [0] * clients
 
     def read(connection: http.client.HTTPConnection, _n: int) -> int:
-        return request(connection, "GET", "/api/webhooks/1/booking_modified/41", bearer)
+        return harness.request(connection, "GET", "/api/webhooks/1/booking_modified/41", bearer)
 
     def booking(connection: http.client.HTTPConnection, n: int) -> int:
         arrival = start + timedelta(days=2 * next_booking[n])
         next_booking[n] += 1
-        return request(connection, "POST", "/api/bookings/1", bearer, {
+        return harness.send_json(connection, "POST", "/api/bookings/1", bearer, {
             "room_uids": [rooms[n]], "arrival": arrival.isoformat(),
             "departure": (arrival + timedelta(days=2)).isoformat(), "adults": 1,
             "guest": {"firstname": "Bench", "surname": f"Guest {n}"},
@@ -162,7 +95,7 @@ def routes(bearer: dict[str, str], rooms: list[int], clients: int) -> dict[str, 
     def close(connection: http.client.HTTPConnection, n: int) -> int:
         arrival = start + timedelta(days=30 * next_close[n])
         next_close[n] += 1
-        return request(connection, "POST", "/api/availability/1/close", bearer, {
+        return harness.send_json(connection, "POST", "/api/availability/1/close", bearer, {
             "room_uids": [rooms[clients + n]], "arrival": arrival.isoformat(),
             "departure": (arrival + timedelta(days=30)).isoformat()})
 
@@ -172,29 +105,11 @@ def routes(bearer: dict[str, str], rooms: list[int], clients: int) -> dict[str, 
 def measure(database_url: str, args: argparse.Namespace) -> None:
     import sqlalchemy as sa
 
-    from jomreskit.testing import scratch_database
-
-    spawn = multiprocessing.get_context("spawn")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        scratch_database(database_url or None, Path(tmp), prefix="bench") as url,
-    ):
-        (Path(tmp) / "plugins").mkdir()
-        config, client_id, secret, rooms = build_site(Path(tmp), url, args.clients)
-        port = free_port()
-        server = spawn.Process(target=serve_site, args=(config, port, args.threads),
-                               daemon=True)
-        server.start()
-        try:
-            wait_until_up(port, "/api/")
-            basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            probe.request("POST", "/api/oauth/token", body="grant_type=client_credentials",
-                          headers={"Authorization": f"Basic {basic}",
-                                   "Content-Type": "application/x-www-form-urlencoded"})
-            token = json.loads(probe.getresponse().read())["access_token"]
-            probe.close()
-            calls = routes({"Authorization": f"Bearer {token}"}, rooms, args.clients)
+    with harness.scratch_site_folder(database_url) as (folder, url):
+        config, client_id, secret, rooms = build_site(folder, url, args.clients)
+        with harness.served(config, args.threads) as port:
+            bearer = {"Authorization": f"Bearer {harness.token(port, client_id, secret)}"}
+            calls = routes(bearer, rooms, args.clients)
 
             rates: dict[tuple[str, bool], list[float]] = {
                 (label, on): [] for label in calls for on in (False, True)}
@@ -207,7 +122,7 @@ def measure(database_url: str, args: argparse.Namespace) -> None:
                 for on in order:
                     set_webhooks(url, on)
                     for label, call in calls.items():
-                        rps, failed = load(port, call, args.clients, args.seconds)
+                        rps, failed = harness.load(port, call, args.clients, args.seconds)
                         measured[label, on] = rps
                         rates[label, on].append(rps)
                         errors[label, on] += failed
@@ -230,9 +145,6 @@ def measure(database_url: str, args: argparse.Namespace) -> None:
                       + (f"  [{failed} answers not 2xx]" if failed else ""))
             print(f"deliveries queued in the outbox meanwhile: {count_deliveries(url)} "
                   "(none sent: no worker runs)")
-        finally:
-            server.terminate()
-            server.join(10)
 
 
 def count_deliveries(database_url: str) -> int:
@@ -248,27 +160,11 @@ def count_deliveries(database_url: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="postgresql")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=2.0, help="per route and setting")
-    parser.add_argument("--clients", type=int, default=4, help="client threads")
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser = harness.arguments(__doc__.splitlines()[0], db="postgresql", seconds=2.0,
+                       per="per route and setting")
     args = parser.parse_args()
-    import logging
-
-    logging.disable(logging.WARNING)
-    load_average = ", ".join(f"{n:.1f}" for n in os.getloadavg())
-    print(f"{os.cpu_count()} cores; load average {load_average} (other work on the machine "
-          "slows every figure; the ratios pair figures taken moments apart)")
-    if args.db == "sqlite":
-        measure("", args)
-        return
-    postgres = (os.environ.get("JOMRESKIT_BENCH_DATABASE_URL")
-                or os.environ.get("JOMRESKIT_TEST_POSTGRES_URL"))
-    if not postgres:
-        raise SystemExit("set JOMRESKIT_TEST_POSTGRES_URL (or use --db sqlite)")
-    measure(postgres, args)
+    harness.print_machine()
+    harness.on_databases(args, measure)
 
 
 if __name__ == "__main__":

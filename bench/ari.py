@@ -15,20 +15,17 @@ the property). The baseline, in the same sitting: a push of one item, the reques
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import json
-import multiprocessing
-import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api_throughput import free_port, serve_site, wait_until_up  # noqa: E402
+import harness  # noqa: E402
 
 NIGHTS = 366
 
@@ -39,37 +36,23 @@ def build_site(folder: Path, database_url: str, room_types: int) -> tuple[dict[s
     from jomreskit_api_core import keys
     from sqlalchemy import select
 
-    from jomreskit import create_app, get_kit
     from jomreskit.core.domain import demo
     from jomreskit.domain import Room, services
 
-    config = {
-        "JOMRESKIT_INSTANCE_PATH": str(folder / "instance"),
-        "JOMRESKIT_DATABASE_URL": database_url,
-        "JOMRESKIT_PLUGINS_DIR": str(folder / "plugins"),
-        "JOMRESKIT_SECRET_KEY": "bench",
-        "JOMRESKIT_API_RATE_LIMIT": "off",
-        "JOMRESKIT_API_TOKEN_RATE_LIMIT": "off",
-    }
-    installer = get_kit(create_app(config))
-    with installer.app.app_context():
-        installer.upgrade_database(report=lambda _m: None)
-    installer.engine.dispose()
-    app = create_app(config)
-    kit = get_kit(app)
-    with app.app_context():
-        with kit.transaction():
-            demo.seed(kit)
-            types = sorted(set(kit.session().scalars(
-                select(Room.room_type).where(Room.property_uid == 1))))
-            for n in range(len(types), room_types):
-                services.add_room(kit, 1, room_number=f"T{n}", name=f"Type {n}",
-                                  room_type=f"Type {n}", max_people=2)
-                types.append(f"Type {n}")
-            key, secret = keys.create_key(kit, "manager", ["ari_write"])
-            client_id = key.client_id
-    kit.engine.dispose()
-    return config, client_id, secret, types[:room_types]
+    def prepare(kit: Any) -> tuple[str, str, list[str]]:
+        demo.seed(kit)
+        types = sorted(set(kit.session().scalars(
+            select(Room.room_type).where(Room.property_uid == 1))))
+        for n in range(len(types), room_types):
+            services.add_room(kit, 1, room_number=f"T{n}", name=f"Type {n}",
+                              room_type=f"Type {n}", max_people=2)
+            types.append(f"Type {n}")
+        key, secret = keys.create_key(kit, "manager", ["ari_write"])
+        return key.client_id, secret, types[:room_types]
+
+    config = harness.site_config(folder, database_url, JOMRESKIT_API_RATE_LIMIT="off",
+                                 JOMRESKIT_API_TOKEN_RATE_LIMIT="off")
+    return (config, *harness.set_up(config, prepare))
 
 
 def year(types: list[str], round_: int) -> dict[str, object]:
@@ -112,27 +95,11 @@ def rows_written(database_url: str) -> tuple[int, int]:
 
 
 def measure(database_url: str, args: argparse.Namespace) -> None:
-    from jomreskit.testing import scratch_database
-
-    spawn = multiprocessing.get_context("spawn")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        scratch_database(database_url or None, Path(tmp), prefix="bench") as url,
-    ):
-        (Path(tmp) / "plugins").mkdir()
-        config, client_id, secret, types = build_site(Path(tmp), url, args.room_types)
-        port = free_port()
-        server = spawn.Process(target=serve_site, args=(config, port, 4), daemon=True)
-        server.start()
-        try:
-            wait_until_up(port, "/api/")
-            basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    with harness.scratch_site_folder(database_url) as (folder, url):
+        config, client_id, secret, types = build_site(folder, url, args.room_types)
+        with harness.served(config, 4) as port:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-            connection.request("POST", "/api/oauth/token", body="grant_type=client_credentials",
-                               headers={"Authorization": f"Basic {basic}",
-                                        "Content-Type": "application/x-www-form-urlencoded"})
-            token = json.loads(connection.getresponse().read())["access_token"]
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = {"Authorization": f"Bearer {harness.token(port, client_id, secret)}"}
             one = {"items": year(types, 0)["items"][:1]}
             print(f"{url.split('://')[0]}: {len(types)} room types x {NIGHTS} nights = "
                   f"{len(types) * NIGHTS} items per push")
@@ -150,9 +117,6 @@ def measure(database_url: str, args: argparse.Namespace) -> None:
             print(f"  median: the year in {push:.2f} s ({len(types) * NIGHTS / push:.0f} items/s)"
                   f", {push / single:.0f} x a one-item push ({single * 1000:.0f} ms)")
             connection.close()
-        finally:
-            server.terminate()
-            server.join()
 
 
 def main() -> None:
@@ -161,19 +125,8 @@ def main() -> None:
     parser.add_argument("--room-types", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    import logging
-
-    logging.disable(logging.WARNING)
-    load_average = ", ".join(f"{n:.1f}" for n in os.getloadavg())
-    print(f"{os.cpu_count()} cores; load average {load_average}")
-    if args.db == "sqlite":
-        measure("", args)
-        return
-    postgres = (os.environ.get("JOMRESKIT_BENCH_DATABASE_URL")
-                or os.environ.get("JOMRESKIT_TEST_POSTGRES_URL"))
-    if not postgres:
-        raise SystemExit("set JOMRESKIT_TEST_POSTGRES_URL (or use --db sqlite)")
-    measure(postgres, args)
+    harness.print_machine("")
+    harness.on_databases(args, measure)
 
 
 if __name__ == "__main__":

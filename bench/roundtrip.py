@@ -31,12 +31,14 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).parent))
+import harness  # noqa: E402
 
 FETCHERS_PER_SERVICE = 2
 
@@ -160,23 +162,6 @@ def run_services(specs: list[dict[str, str]], control: Any) -> None:
 # -- the site --------------------------------------------------------------------------------
 
 
-def serve_site(config: dict[str, str], port: int, threads: int) -> None:
-    import logging
-
-    import waitress
-
-    from jomreskit import create_app
-
-    logging.disable(logging.WARNING)
-    waitress.serve(create_app(config), host="127.0.0.1", port=port, threads=threads, _quiet=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def build_site(folder: Path, url: str, site_port: int, services: int
                ) -> tuple[dict[str, str], list[dict[str, str]]]:
     """A demo-seeded site; per service a port, a webhook to it and an API key."""
@@ -203,7 +188,7 @@ def build_site(folder: Path, url: str, site_port: int, services: int
         with kit.transaction():
             demo.seed(kit)
             for _ in range(services):
-                port = free_port()
+                port = harness.free_port()
                 _webhook, signing_secret = webhooks.create_webhook(
                     kit, "manager", f"http://127.0.0.1:{port}/hook",
                     events=["booking_modified"])
@@ -236,18 +221,14 @@ def firing(config: dict[str, str]) -> Any:
 def measure(database_url: str, args: argparse.Namespace) -> None:
     import sqlalchemy as sa
 
-    from jomreskit.testing import scratch_database
-
     spawn = multiprocessing.get_context("spawn")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        scratch_database(database_url or None, Path(tmp), prefix="bench") as url,
-    ):
-        site_port = free_port()
-        config, specs = build_site(Path(tmp), url, site_port, args.services)
+    with harness.scratch_site_folder(database_url) as (folder, url):
+        site_port = harness.free_port()
+        config, specs = build_site(folder, url, site_port, args.services)
         here, there = spawn.Pipe()
         processes = [
-            spawn.Process(target=serve_site, args=(config, site_port, args.threads), daemon=True),
+            spawn.Process(target=harness.serve_site, args=(config, site_port, args.threads),
+                          daemon=True),
             spawn.Process(target=run_services, args=(specs, there), daemon=True),
         ]
         for process in processes:
@@ -264,14 +245,7 @@ def measure(database_url: str, args: argparse.Namespace) -> None:
 
         try:
             assert here.recv() == "ready"
-            for _ in range(300):
-                try:
-                    probe = http.client.HTTPConnection("127.0.0.1", site_port, timeout=1)
-                    probe.request("GET", "/api/")
-                    probe.getresponse().read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            harness.wait_until_up(site_port, "/api/")
             fire = firing(config)
             expected = args.events * args.services
 
@@ -324,20 +298,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="worker threads")
     parser.add_argument("--threads", type=int, default=8, help="site waitress threads")
     args = parser.parse_args()
-    import logging
-
-    logging.disable(logging.WARNING)  # the set-up's notices, not figures
-    postgres = os.environ.get("JOMRESKIT_TEST_POSTGRES_URL")
-    load_average = ", ".join(f"{n:.1f}" for n in os.getloadavg())
-    print(f"{os.cpu_count()} cores; load average {load_average} (site, worker, services and "
-          "database share them)")
-    if args.db in ("sqlite", "both"):
-        measure("", args)
-    if args.db in ("postgresql", "both"):
-        if not postgres:
-            print("\n== postgresql: skipped (set JOMRESKIT_TEST_POSTGRES_URL)")
-        else:
-            measure(postgres, args)
+    harness.print_machine(" (site, worker, services and database share them)")
+    harness.on_databases(args, measure)
 
 
 if __name__ == "__main__":

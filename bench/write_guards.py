@@ -25,18 +25,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
-import os
 import statistics
 import sys
-import tempfile
 import uuid
-from base64 import b64encode
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-
-from api_throughput import Call, free_port, get, load, serve_site, wait_until_up  # noqa: E402
+import harness  # noqa: E402
 
 BENCH_PLUGIN = '''
 from jomreskit import hookimpl, Scope
@@ -71,41 +68,23 @@ def build_site(folder: Path, database_url: str) -> tuple[dict[str, str], str, st
     """A demo-seeded site with this bench's plugin, and a key of manager ``manager``."""
     from jomreskit_api_core import keys
 
-    from jomreskit import create_app, get_kit
     from jomreskit.core.domain import demo
 
-    plugins = folder / "plugins"
-    plugins.mkdir()
-    (plugins / "bench_plugin.py").write_text(BENCH_PLUGIN)
-    config = {
-        "JOMRESKIT_INSTANCE_PATH": str(folder / "instance"),
-        "JOMRESKIT_DATABASE_URL": database_url,
-        "JOMRESKIT_PLUGINS_DIR": str(plugins),
-        "JOMRESKIT_SECRET_KEY": "bench",
-        "JOMRESKIT_API_RATE_LIMIT": "100000000/minute",  # counted, never reached
-        "JOMRESKIT_API_TOKEN_RATE_LIMIT": "100000000/minute",
-    }
-    app = create_app(config)
-    kit = get_kit(app)
-    with app.app_context():
-        kit.upgrade_database(report=lambda _m: None)
-        with kit.transaction():
-            demo.seed(kit)
-            key, secret = keys.create_key(kit, "manager", ["webhooks_get", "bench_notes_write"])
-            client_id = key.client_id
-    kit.engine.dispose()
-    return config, client_id, secret
+    def prepare(kit: Any) -> tuple[str, str]:
+        demo.seed(kit)
+        key, secret = keys.create_key(kit, "manager", ["webhooks_get", "bench_notes_write"])
+        return key.client_id, secret
+
+    config = harness.site_config(folder, database_url, BENCH_PLUGIN)
+    return (config, *harness.set_up(config, prepare))
 
 
-def post_note(headers: dict[str, str], new_key: bool = False) -> Call:
+def post_note(headers: dict[str, str], new_key: bool = False) -> harness.Call:
     headers = {**headers, "Content-Type": "application/json"}
 
-    def call(connection: http.client.HTTPConnection) -> int:
+    def call(connection: http.client.HTTPConnection, _client: int = 0) -> int:
         sent = {**headers, "Idempotency-Key": uuid.uuid4().hex} if new_key else headers
-        connection.request("POST", "/api/bench/notes/42", body=NOTE, headers=sent)
-        response = connection.getresponse()
-        response.read()
-        return response.status
+        return harness.request(connection, "POST", "/api/bench/notes/42", sent, NOTE)
 
     return call
 
@@ -113,90 +92,45 @@ def post_note(headers: dict[str, str], new_key: bool = False) -> Call:
 def measure(database_url: str, args: argparse.Namespace) -> None:
     import sqlalchemy as sa
 
-    from jomreskit.testing import scratch_database
-
-    spawn = multiprocessing.get_context("spawn")
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        scratch_database(database_url or None, Path(tmp), prefix="bench") as url,
-    ):
-        config, client_id, secret = build_site(Path(tmp), url)
-        port = free_port()
-        server = spawn.Process(target=serve_site, args=(config, port, args.threads), daemon=True)
-        server.start()
-        try:
-            wait_until_up(port, "/api/")
-            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            basic = b64encode(f"{client_id}:{secret}".encode()).decode()
-            probe.request("POST", "/api/oauth/token", body="grant_type=client_credentials",
-                          headers={"Authorization": f"Basic {basic}",
-                                   "Content-Type": "application/x-www-form-urlencoded"})
-            token = json.loads(probe.getresponse().read())["access_token"]
-            bearer = {"Authorization": f"Bearer {token}"}
-            writes: dict[str, Call] = {
+    with harness.scratch_site_folder(database_url) as (folder, url):
+        config, client_id, secret = build_site(folder, url)
+        with harness.served(config, args.threads) as port:
+            bearer = {"Authorization": f"Bearer {harness.token(port, client_id, secret)}"}
+            writes: dict[str, harness.Call] = {
                 PLAIN: post_note(bearer),
                 KEYED: post_note(bearer, new_key=True),
                 REPLAY: post_note({**bearer, "Idempotency-Key": "bench-replayed"}),
             }
-            read = get("/api/webhooks/1/booking_modified/41", bearer)
+            read = harness.get("/api/webhooks/1/booking_modified/41", bearer)
+            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             for label, call in {READ: read, **writes}.items():
-                status = call(probe)
+                status = call(probe, 0)
                 assert status == 200, f"{label}: {status}"
             probe.close()
 
-            rates: dict[str, list[float]] = {label: [] for label in (READ, *writes)}
-            ratios: dict[str, list[float]] = {label: [] for label in writes}
-            errors = dict.fromkeys(writes, 0)
-            for round_number in range(args.rounds):
-                for label, call in writes.items():
-                    pair = [(READ, read), (label, call)]
-                    if round_number % 2:
-                        pair.reverse()
-                    measured = {name: load(port, each, args.clients, args.seconds)
-                                for name, each in pair}
-                    rates[READ].append(measured[READ][0])
-                    rates[label].append(measured[label][0])
-                    errors[label] += measured[label][1]
-                    ratios[label].append(measured[label][0] / measured[READ][0])
+            paired = harness.paired_rounds(
+                args.rounds, partial(harness.load, port, read, args.clients, args.seconds),
+                {label: partial(harness.load, port, call, args.clients, args.seconds)
+                 for label, call in writes.items()})
             dialect = sa.make_url(url).get_backend_name()
             print(f"\n== {dialect}: waitress {args.threads} threads; {args.clients} client "
                   f"threads; {args.rounds} rounds of {args.seconds:g} s per write, each paired "
                   "with the callback read")
-            plain = statistics.median(rates[PLAIN])
-            print(f"{READ:52s} {statistics.median(rates[READ]):7.0f} req/s  1")
+            plain = statistics.median(paired.rates[PLAIN])
+            print(f"{READ:52s} {statistics.median(paired.baseline):7.0f} req/s  1")
             for label in writes:
-                rate = statistics.median(rates[label])
-                print(f"{label:52s} {rate:7.0f} req/s  {statistics.median(ratios[label]):.2f}"
+                rate, ratio = (statistics.median(f[label]) for f in (paired.rates, paired.ratios))
+                failed = paired.failed[label]
+                print(f"{label:52s} {rate:7.0f} req/s  {ratio:.2f}"
                       f"  ({rate / plain:.2f}x the plain write)"
-                      + (f"  [{errors[label]} answers not 200]" if errors[label] else ""))
-        finally:
-            server.terminate()
-            server.join(10)
+                      + (f"  [{failed} answers not 2xx]" if failed else ""))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=1.0, help="per route and round")
-    parser.add_argument("--clients", type=int, default=4, help="client threads")
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser = harness.arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
-    import logging
-
-    logging.disable(logging.WARNING)
-    postgres = (os.environ.get("JOMRESKIT_BENCH_DATABASE_URL")
-                or os.environ.get("JOMRESKIT_TEST_POSTGRES_URL"))
-    load_average = ", ".join(f"{n:.1f}" for n in os.getloadavg())
-    print(f"{os.cpu_count()} cores; load average {load_average} (other work on the machine "
-          "slows every figure; the ratios pair figures taken moments apart)")
-    if args.db in ("sqlite", "both"):
-        measure("", args)
-    if args.db in ("postgresql", "both"):
-        if not postgres:
-            print("\n== postgresql: skipped (set JOMRESKIT_TEST_POSTGRES_URL)")
-        else:
-            measure(postgres, args)
+    harness.print_machine()
+    harness.on_databases(args, measure)
 
 
 if __name__ == "__main__":

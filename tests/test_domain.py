@@ -131,6 +131,21 @@ def test_services_refuse_unknown_ids_and_bad_values(site):
     assert missing.value.message == "no contract 999"
 
 
+def test_a_record_of_one_property_is_not_changed_through_another(site):
+    with site.app.app_context(), site.kit.transaction():
+        refused = {}
+        for save, uid in ((s.save_guest, "guest_uid"), (s.save_extra, "extra_uid"),
+                          (s.save_coupon, "coupon_uid")):
+            with pytest.raises(NotFound) as found:
+                save(site.kit, 2, **{uid: 1})  # guest, extra and coupon 1 are property 1's
+            refused[uid] = (found.value.code, found.value.message)
+    assert refused == {
+        "guest_uid": ("invalid_guest_uid", "no guest 1 at property 2"),
+        "extra_uid": ("invalid_extra_uid", "no extra 1 at property 2"),
+        "coupon_uid": ("invalid_coupon_uid", "no coupon 1 at property 2"),
+    }
+
+
 def test_demo_seed_is_idempotent_and_prints_every_id(site):
     first = site.cli("demo", "seed", "--json")
     again = site.cli("demo", "seed", "--json")

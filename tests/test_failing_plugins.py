@@ -6,8 +6,7 @@ import textwrap
 
 import pytest
 
-from jomreskit import create_app, get_kit
-from jomreskit.testing import Site
+from jomreskit.testing import restart
 
 HEALTHY = """
 from flask import Blueprint
@@ -105,8 +104,7 @@ def test_a_broken_start_up_hook_unloads_only_its_plugin(make_site, hook, broken_
     """)
     assert site.cli("plugins", "rebuild").exit_code == 0
 
-    app = create_app(dict(site.app.config))  # must not raise
-    restarted = Site(app, get_kit(app))
+    restarted = restart(site)  # must not raise
     services = restarted.kit.hooks.background_services(kit=restarted.kit)  # as `serve` starts
 
     kit = restarted.kit
@@ -118,7 +116,7 @@ def test_a_broken_start_up_hook_unloads_only_its_plugin(make_site, hook, broken_
     client = restarted.client()
     assert client.get("/healthy").get_data(as_text=True) == "still here"
     assert client.get("/api/healthy").get_json()["data"] == {"healthy": True}
-    rules = [r.rule for r in app.url_map.iter_rules()]
+    rules = [r.rule for r in restarted.app.url_map.iter_rules()]
     assert rules.count("/api/healthy") == 1
     assert rules.count("/console/healthy/") == 1
     assert rules.count("/healthy") == 1

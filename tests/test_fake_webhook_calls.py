@@ -10,8 +10,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from jomreskit import create_app, get_kit
+from jomreskit import get_kit
 from jomreskit.domain import EventRecord
+from jomreskit.testing import restart
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "plugins" / "fake_webhook_calls.py"
 
@@ -21,12 +22,11 @@ def restarted():
     """Start a site again, as `jomreskit serve` would after `plugins rebuild`."""
     apps = []
 
-    def restart(site):
-        config = {k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")}
-        apps.append(create_app({**config, "TESTING": True}))
+    def restart_app(site):
+        apps.append(restart(site).app)
         return apps[-1]
 
-    yield restart
+    yield restart_app
     for app in apps:
         get_kit(app).session.remove()
         get_kit(app).engine.dispose()

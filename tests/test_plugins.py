@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from jomreskit import create_app, get_kit
+from jomreskit.testing import restart
 
 GOOD_PLUGIN = """
 from jomreskit import EventType, hookimpl
@@ -31,12 +32,6 @@ def registry(site):
     result = site.cli("plugins", "list", "--json")
     assert result.exit_code == 0, result.output
     return {row["name"]: row for row in json.loads(result.output)}
-
-
-def restart(site):
-    """A new app on the same instance and database, as a restarted site would be."""
-    app = create_app(dict(site.app.config))
-    return type(site)(app, get_kit(app))
 
 
 def test_installed_plugins_are_in_the_registry_with_their_hooks(make_site):

@@ -16,17 +16,15 @@ import pytest
 import requests
 from werkzeug.wrappers import Request, Response
 
-from jomreskit import EventError, create_app, get_kit
-from jomreskit.testing import Site
+from jomreskit import EventError
+from jomreskit.testing import Site, restart
 
 JOMRESKIT = str(Path(sys.executable).with_name("jomreskit"))
 
 
 def another_process(site: Site) -> Site:
     """The same site as a second process would start it."""
-    config = {k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")}
-    app = create_app({**config, "TESTING": True})
-    return Site(app, get_kit(app))
+    return restart(site)
 
 
 def test_a_running_process_reloads_its_plugins_when_the_registry_changes(site):

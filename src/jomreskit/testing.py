@@ -5,10 +5,20 @@ plugin's tests use these fixtures without a conftest.py.
 
 - ``database_url``: each test runs once on SQLite and once on PostgreSQL (the latter when
   JOMRESKIT_TEST_POSTGRES_URL is set; it gets a database of its own, dropped afterwards).
-- ``make_site(seed=False, **config)``: a set-up site (migrated, registry built, the demo data
-  seeded when ``seed``) in a temporary instance.
+- ``make_site(seed=False, plugins=(), mode="standalone", **config)``: a set-up site (migrated,
+  registry built, the demo data seeded when ``seed``) in a temporary instance; ``plugins`` are
+  single-file plugins (path or source text) dropped in its plugins folder first;
+  ``mode="embedded"``: served by a host app that hands jomreskit its Flask-SQLAlchemy session
+  (``embed``).
 - ``site``: ``make_site(seed=True)``.
+- ``site_mode``: "standalone", then "embedded": a test that passes it to ``make_site`` (or
+  api_core's ``make_api_site``) runs once for each way a site runs jomreskit.
 - ``serve_app(app)``: serve a WSGI app on a free loopback port in a thread; returns its URL.
+
+Functions: ``start(config)`` a site's app started from its settings, as `jomreskit serve` starts
+one; ``restart(site)`` the same site started afresh (a second process, say); ``embed(site)`` the
+same site served by a Flask + Flask-SQLAlchemy host app, as the README's embedding section
+writes it.
 
 Setting up a site (every migration, the registry, the demo seed) costs far more than most tests
 do, so ``make_site`` sets up each distinct site once per test session, as a template database,
@@ -25,7 +35,7 @@ import shutil
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -125,18 +135,52 @@ class Site:
         return self.app.test_client()
 
 
+def start(settings: Mapping[str, Any]) -> Site:
+    """The site ``settings`` describe, started as `jomreskit serve` starts it: its app mounts
+    whatever the registry says."""
+    app = create_app(settings)
+    return Site(app, get_kit(app))
+
+
+def restart(site: Site) -> Site:
+    """The same site (instance, database, config) started afresh, as a restarted server or a
+    second process would: its app mounts whatever the registry now says."""
+    config = {k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")}
+    return start({**config, "TESTING": site.app.config.get("TESTING", True)})
+
+
+def embed(site: Site) -> Site:
+    """The same site (database, instance, config) served by a host app, as the README's
+    embedding section writes one: its own Flask app and Flask-SQLAlchemy on the site's
+    database, handing jomreskit its session (``JomresKit(app, session=db.session)``), so
+    jomreskit works on the host's engine and sessions rather than its own."""
+    from flask_sqlalchemy import SQLAlchemy
+
+    from . import JomresKit
+
+    host = Flask("portal")
+    host.config.update({k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")})
+    host.config.update(SECRET_KEY="the portal's own secret", TESTING=True,
+                       SQLALCHEMY_DATABASE_URI=site.app.config["JOMRESKIT_DATABASE_URL"])
+    db = SQLAlchemy(host)
+    JomresKit(host, session=db.session)
+    return Site(host, get_kit(host))
+
+
+SITE_MODES = ("standalone", "embedded")
+
+
 def set_up(settings: Mapping[str, Any], seed: bool = False) -> None:
     """Set up the site ``settings`` describe, as a real one is: `jomreskit db upgrade` (every
     migration, the registry built from what is installed), then `jomreskit demo seed` when
     ``seed``, each by an app of its own that lets go of its connections when done."""
-    installer = get_kit(create_app(settings))
+    installer = start(settings).kit
     with installer.app.app_context():
         installer.upgrade_database(report=lambda _message: None)
     installer.session.remove()
     installer.engine.dispose()
     if seed:
-        app = create_app(settings)
-        seeder = Site(app, get_kit(app))
+        seeder = start(settings)
         result = seeder.cli("demo", "seed")
         seeder.kit.session.remove()
         seeder.kit.engine.dispose()
@@ -276,12 +320,18 @@ def site_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteTem
 @pytest.fixture
 def make_site(tmp_path: Any, database_url: str,
               site_templates: SiteTemplates) -> Iterator[Callable[..., Site]]:
-    """Build set-up sites on the test's database; each call may add config, and ``seed=True``
-    seeds the demo data. The first site is a copy of one set up before in the session with
-    the same settings and plugins, where there is one."""
+    """Build set-up sites on the test's database; each call may add config, ``seed=True``
+    seeds the demo data, ``plugins`` drops single-file plugins (a ``Path`` or source text) in
+    the site's plugins folder first, and ``mode="embedded"`` gives the site served by a host
+    app sharing its Flask-SQLAlchemy session (``embed``). The first site is a copy of one set
+    up before in the session with the same settings and plugins, where there is one."""
     made: list[Site] = []
+    hosts: list[Site] = []
 
-    def make(seed: bool = False, **config: Any) -> Site:
+    def make(seed: bool = False, plugins: Iterable[str | Path] = (), mode: str = "standalone",
+             **config: Any) -> Site:
+        if mode not in SITE_MODES:
+            raise ValueError(f"mode must be one of {SITE_MODES}, not {mode!r}")
         settings = {
             "JOMRESKIT_INSTANCE_PATH": str(tmp_path / f"instance{len(made)}"),
             "JOMRESKIT_DATABASE_URL": database_url,
@@ -290,20 +340,41 @@ def make_site(tmp_path: Any, database_url: str,
             "TESTING": True,
         }
         settings.update(config)
+        plugins = list(plugins)
+        if plugins:
+            folder = Path(settings.setdefault("JOMRESKIT_PLUGINS_DIR",
+                                              str(tmp_path / f"plugins{len(made)}")))
+            folder.mkdir(parents=True, exist_ok=True)
+            for number, plugin in enumerate(plugins):
+                if isinstance(plugin, Path):
+                    (folder / plugin.name).write_text(plugin.read_text())
+                else:
+                    (folder / f"test_plugin_{number}.py").write_text(plugin)
         key = SiteTemplates.key(settings, seed) if not made else None
         if not site_templates.provide(settings, key, seed):
             set_up(settings, seed)
         # As on a real site: the site starts from the registry the set-up built, so every
         # plugin's init_app runs on the app under test.
-        app = create_app(settings)
-        site = Site(app, get_kit(app))
+        site = start(settings)
         made.append(site)
-        return site
+        if mode == "standalone":
+            return site
+        hosts.append(embed(site))
+        return hosts[-1]
 
     yield make
     for site in made:
         site.kit.session.remove()
         site.kit.engine.dispose()
+    for host in hosts:  # the host's session lives in its app contexts, long gone
+        host.kit.engine.dispose()
+
+
+@pytest.fixture(params=SITE_MODES)
+def site_mode(request: pytest.FixtureRequest) -> str:
+    """How the site runs jomreskit: on its own ("standalone"), or inside a host app that
+    shares its Flask-SQLAlchemy session ("embedded"); for ``make_site(mode=...)``."""
+    return str(request.param)
 
 
 @pytest.fixture

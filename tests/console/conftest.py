@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jomreskit import create_app, get_kit
+from jomreskit import testing
 from jomreskit.testing import Site
 
 CHANNEL_RATES_PAGE = Path(__file__).with_name("channel_rates_page.py")
@@ -21,9 +21,7 @@ def restart() -> Iterator[Callable[[Site], Site]]:
     started: list[Site] = []
 
     def start(site: Site) -> Site:
-        config = {k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")}
-        app = create_app({**config, "TESTING": True})
-        started.append(Site(app, get_kit(app)))
+        started.append(testing.restart(site))
         return started[-1]
 
     yield start

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,6 +98,23 @@ def make_feed(make_api_site, serve_app):
     return make
 
 
+# The embedded half (a host app's session) runs on the feed's read and acknowledge paths; the
+# waiting, pruning and follower drills, the slowest, run standalone only.
+EMBEDDED_TOO = ("test_feed", "test_cursor")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent  # the hook sees every test of the run: only this folder's
+    leave_out = [item for item in items if item.path.parent == here
+                 and item.path.stem not in EMBEDDED_TOO
+                 and getattr(item, "callspec", None) is not None
+                 and item.callspec.params.get("site_mode") == "embedded"]
+    if leave_out:
+        config.hook.pytest_deselected(items=leave_out)
+        items[:] = [item for item in items if item not in leave_out]
+
+
 @pytest.fixture
-def feed(make_feed) -> Feed:
-    return make_feed()
+def feed(make_feed, site_mode) -> Feed:
+    """Served standalone, and again embedded in a host app that shares its session."""
+    return make_feed(mode=site_mode)

@@ -60,5 +60,6 @@ def make_callbacks(make_api_site, serve_app):
 
 
 @pytest.fixture
-def callbacks(make_callbacks) -> Callbacks:
-    return make_callbacks()
+def callbacks(make_callbacks, site_mode) -> Callbacks:
+    """Served standalone, and again embedded in a host app that shares its session."""
+    return make_callbacks(mode=site_mode)

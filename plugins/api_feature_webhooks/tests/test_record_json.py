@@ -59,13 +59,14 @@ def test_times_are_written_as_every_other_time_is_with_fixed_microseconds(callba
         plain = services.save_note(site.kit, 41, "on the second", created_at=on_the_second)
         fine = services.save_note(site.kit, 41, "a little after",
                                   created_at=on_the_second.replace(microsecond=120))
+        plain_id, fine_id = plain.note_id, fine.note_id  # a host's session expires them
 
     contract = callbacks.record("/webhooks/1/booking_modified/41")
 
     created = {n["note_id"]: n["created_at"] for n in contract["notes"]}
-    assert created[plain.note_id] == timestamp_text(on_the_second) == (
+    assert created[plain_id] == timestamp_text(on_the_second) == (
         "2026-03-01T09:30:00.000000+00:00")
-    assert created[fine.note_id] == "2026-03-01T09:30:00.000120+00:00"
+    assert created[fine_id] == "2026-03-01T09:30:00.000120+00:00"
 
 
 def test_invoice_totals_round_half_to_even_on_every_database(callbacks):
@@ -76,9 +77,9 @@ def test_invoice_totals_round_half_to_even_on_every_database(callbacks):
              "tax_rate": Decimal("10")},  # 0.165: half to even is 0.16 (SQL's round says 0.17)
             {"description": "scones", "quantity": 1, "unit_price": "0.25",
              "tax_rate": Decimal("10")},  # 0.275 -> 0.28
-        ], due_date=date(2026, 12, 24))
+        ], due_date=date(2026, 12, 24)).invoice_uid
 
-    data = callbacks.record(f"/webhooks/1/invoice_created/{invoice.invoice_uid}")
+    data = callbacks.record(f"/webhooks/1/invoice_created/{invoice}")
 
     assert [(line["unit_price"], line["tax_rate"], line["total"]) for line in data["lines"]] == [
         ("0.05", "10.00", "0.16"), ("0.25", "10.00", "0.28")]
@@ -88,11 +89,12 @@ def test_invoice_totals_round_half_to_even_on_every_database(callbacks):
 def test_a_booking_without_guest_or_rooms_and_a_room_without_features(callbacks):
     site = callbacks.site
     with site.app.app_context(), site.kit.transaction():
-        block = services.create_blackbooking(site.kit, 1, date(2027, 2, 1), date(2027, 2, 3), [])
-        room = services.add_room(site.kit, 1, name="Broom cupboard", features=None)
+        block = services.create_blackbooking(site.kit, 1, date(2027, 2, 1), date(2027, 2, 3),
+                                             []).contract_uid
+        room = services.add_room(site.kit, 1, name="Broom cupboard", features=None).room_uid
 
-    contract = callbacks.record(f"/webhooks/1/blackbooking_created/{block.contract_uid}")
-    shown = callbacks.record(f"/webhooks/1/room_added/{room.room_uid}")
+    contract = callbacks.record(f"/webhooks/1/blackbooking_created/{block}")
+    shown = callbacks.record(f"/webhooks/1/room_added/{room}")
 
     assert (contract["guest"], contract["rooms"], contract["blackbooking"]) == (None, [], True)
     assert (contract["nights"], contract["deposits"], contract["notes"]) == (2, [], [])
@@ -114,10 +116,12 @@ def test_booking_totals_are_exact_cents_on_every_database(callbacks):
                                         contract_total=Decimal("1234567.89"))
         for amount in ("1234567.89", "0.01"):
             services.save_deposit(site.kit, overpaid.contract_uid, Decimal(amount))
+        contract, deposit = contract.contract_uid, deposit.deposit_id
+        overpaid = overpaid.contract_uid
 
-    paid = callbacks.record(f"/webhooks/1/booking_modified/{contract.contract_uid}")
-    via_deposit = callbacks.record(f"/webhooks/1/deposit_saved/{deposit.deposit_id}")
-    over = callbacks.record(f"/webhooks/1/booking_modified/{overpaid.contract_uid}")
+    paid = callbacks.record(f"/webhooks/1/booking_modified/{contract}")
+    via_deposit = callbacks.record(f"/webhooks/1/deposit_saved/{deposit}")
+    over = callbacks.record(f"/webhooks/1/booking_modified/{overpaid}")
 
     assert paid["totals"] == via_deposit["contract"]["totals"] == {
         "contract_total": "0.30", "deposit_required": "0.00", "deposits_paid": "0.30",

@@ -190,7 +190,7 @@ def test_every_record_the_database_builds_is_the_one_python_builds(world):
             f"/webhooks/1/coupon_saved/{ids['coupon']}": coupon(session.get(Coupon,
                                                                             ids["coupon"])),
         }
-    site.kit.session.remove()
+        site.kit.session.remove()
 
     for path, record in expected.items():
         built = callbacks.record(path)

@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from jomreskit import create_app, get_kit
 from jomreskit.console.testing import flashes, menu, sign_in, token_in
-from jomreskit.testing import Site
+from jomreskit.testing import Site, restart
 
 
 class Receiver:
@@ -45,9 +44,7 @@ def receiver(serve_app) -> Receiver:
 @pytest.fixture
 def console_site(site: Site) -> Iterator[Site]:
     """The demo site started again, as after `db upgrade`, so the plugins' pages are mounted."""
-    config = {k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")}
-    app = create_app({**config, "TESTING": True})
-    restarted = Site(app, get_kit(app))
+    restarted = restart(site)
     yield restarted
     restarted.kit.session.remove()
     restarted.kit.engine.dispose()

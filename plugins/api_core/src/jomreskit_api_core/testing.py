@@ -8,8 +8,8 @@ Loaded automatically as a pytest plugin when jomreskit-api-core is installed (wi
   or source text) dropped in its plugins folder first; ``mode="embedded"``: served by a host
   app that hands jomreskit its Flask-SQLAlchemy session (``embed``).
 - ``api_site``: ``make_api_site()``.
-- ``site_mode``: "standalone", then "embedded": a test that passes it to ``make_api_site``
-  runs once for each way a site runs jomreskit.
+- ``site_mode`` (``jomreskit.testing``'s): "standalone", then "embedded": a test that passes
+  it to ``make_api_site`` runs once for each way a site runs jomreskit.
 
 Functions (each takes the ``Site``):
 
@@ -21,13 +21,12 @@ Functions (each takes the ``Site``):
 - ``RemoteService(site, base, scopes)``: calls a served site's API over HTTP as the remote
   service of one manager or another, with tokens of keys holding ``scopes``
 - ``day(n)``: the date ``n`` days from today, as the API takes it
-- ``embed(site)``: the same site served by a Flask + Flask-SQLAlchemy host app, as the README's
-  embedding section writes it
+- ``embed(site)``, ``restart(site)``: the core's (``jomreskit.testing``), named here too
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -37,7 +36,6 @@ import pytest
 import requests
 from sqlalchemy import update
 
-from jomreskit import create_app, get_kit
 from jomreskit.db import utcnow
 
 from . import keys
@@ -49,76 +47,26 @@ if TYPE_CHECKING:
     from jomreskit.testing import Site
 
 
-SITE_MODES = ("standalone", "embedded")
+def __getattr__(name: str) -> Any:
+    """``SITE_MODES``, ``embed`` and ``restart``: the core's, named here as they were."""
+    if name in ("SITE_MODES", "embed", "restart"):
+        import jomreskit.testing
 
-
-def embed(site: Site) -> Site:
-    """The same site (database, instance, config) served by a host app, as the README's
-    embedding section writes one: its own Flask app and Flask-SQLAlchemy on the site's
-    database, handing jomreskit its session (``JomresKit(app, session=db.session)``), so
-    jomreskit works on the host's engine and sessions rather than its own."""
-    from flask import Flask
-    from flask_sqlalchemy import SQLAlchemy
-
-    from jomreskit import JomresKit
-
-    host = Flask("portal")
-    host.config.update({k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")})
-    host.config.update(SECRET_KEY="the portal's own secret", TESTING=True,
-                       SQLALCHEMY_DATABASE_URI=site.app.config["JOMRESKIT_DATABASE_URL"])
-    db = SQLAlchemy(host)
-    JomresKit(host, session=db.session)
-    host.extensions["sqlalchemy"] = db  # Flask-SQLAlchemy's own, kept: the tests dispose it
-    return type(site)(host, get_kit(host))
-
-
-def restart(site: Site) -> Site:
-    """The same site (instance, database, config) started afresh, as a restarted server would:
-    its app mounts whatever the registry now says (a site built on an empty database started
-    before its registry existed, so its app has no plugin routes)."""
-    config = {k: v for k, v in site.app.config.items() if k.startswith("JOMRESKIT_")}
-    config["TESTING"] = site.app.config.get("TESTING", True)
-    app = create_app(config)
-    return type(site)(app, get_kit(app))
+        return getattr(jomreskit.testing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @pytest.fixture
-def make_api_site(make_site: Callable[..., Site], tmp_path: Path) -> Iterator[Callable[..., Site]]:
-    """Build sites with the REST API mounted (demo data seeded unless ``seed=False``)."""
-    folders: list[Path] = []
-    hosts: list[Site] = []
+def make_api_site(make_site: Callable[..., Site]) -> Callable[..., Site]:
+    """Build sites with the REST API mounted (demo data seeded unless ``seed=False``): the
+    core's ``make_site`` (``plugins``, ``mode`` and config as it takes them), seeded by
+    default."""
 
     def make(plugins: Iterable[str | Path] = (), seed: bool = True, mode: str = "standalone",
              **config: Any) -> Site:
-        if mode not in SITE_MODES:
-            raise ValueError(f"mode must be one of {SITE_MODES}, not {mode!r}")
-        folder = tmp_path / f"plugins{len(folders)}"
-        folder.mkdir()
-        folders.append(folder)
-        for number, plugin in enumerate(plugins):
-            if isinstance(plugin, Path):
-                (folder / plugin.name).write_text(plugin.read_text())
-            else:
-                (folder / f"test_plugin_{number}.py").write_text(plugin)
-        config.setdefault("JOMRESKIT_PLUGINS_DIR", str(folder))
-        # make_site starts the site once it is set up: its app mounts what the registry says.
-        site = make_site(seed=seed, **config)
-        if mode == "standalone":
-            return site
-        host = embed(site)
-        hosts.append(host)
-        return host
+        return make_site(seed=seed, plugins=plugins, mode=mode, **config)
 
-    yield make
-    for host in hosts:
-        host.kit.engine.dispose()
-
-
-@pytest.fixture(params=SITE_MODES)
-def site_mode(request: pytest.FixtureRequest) -> str:
-    """How the site runs jomreskit: on its own ("standalone"), or inside a host app that
-    shares its Flask-SQLAlchemy session ("embedded"); for ``make_api_site(mode=...)``."""
-    return str(request.param)
+    return make
 
 
 @pytest.fixture

@@ -87,6 +87,40 @@ def _add(kit: Kit, row: M) -> M:
     return row
 
 
+def _changed(kit: Kit, row: M, event: str | None, **ids: int) -> M:
+    """Write what was changed on ``row`` and fire ``event`` with ``ids`` (none when ``event``
+    is None: a bulk push fires one of its own); returns the row."""
+    kit.session().flush()
+    if event is not None:
+        kit.fire(event, **ids)
+    return row
+
+
+def _delete(kit: Kit, row: Any, event: str, **ids: int) -> None:
+    """Delete ``row`` and fire ``event`` with ``ids`` (read from the row before it went)."""
+    session = kit.session()
+    session.delete(row)
+    session.flush()
+    kit.fire(event, **ids)
+
+
+def _save_at_property(kit: Kit, model: type[M], key: str, property_uid: int, uid: int | None,
+                      fields: dict[str, Any], saved: str, updated: str | None = None) -> M:
+    """Create a record of ``model`` at the property (firing ``saved``) or, given the uid
+    (its ``key``) of one of the property's own, change it (firing ``updated``, or ``saved``
+    when the kind has one event for both)."""
+    get(kit, Property, property_uid)
+    row = kit.session().get(model, uid) if uid else None
+    if row is None:
+        row = _add(kit, model(property_uid=property_uid, **{key: uid}, **fields))
+        return _changed(kit, row, saved, property_uid=property_uid, **{key: getattr(row, key)})
+    if row.property_uid != property_uid:
+        what = key.removesuffix("_uid")
+        raise NotFound(f"no {what} {uid} at property {property_uid}", code=f"invalid_{key}")
+    _set(row, fields)
+    return _changed(kit, row, updated or saved, property_uid=property_uid, **{key: uid})
+
+
 # -- managers ----------------------------------------------------------------------------
 
 
@@ -157,9 +191,7 @@ def update_user(kit: Kit, manager_id: int, password: str | None = None, **fields
         user.password_hash = generate_password_hash(password)
     if password or role_changes:
         kit.session().execute(delete(UserSession).where(UserSession.manager_id == manager_id))
-    kit.session().flush()
-    kit.fire("manager_updated", manager_id=manager_id)
-    return user
+    return _changed(kit, user, "manager_updated", manager_id=manager_id)
 
 
 def link_property(kit: Kit, manager_id: int, property_uid: int) -> None:
@@ -174,10 +206,7 @@ def link_property(kit: Kit, manager_id: int, property_uid: int) -> None:
 
 
 def delete_user(kit: Kit, manager_id: int) -> None:
-    user = get(kit, User, manager_id, "manager")
-    kit.session().delete(user)
-    kit.session().flush()
-    kit.fire("manager_deleted", manager_id=manager_id)
+    _delete(kit, get(kit, User, manager_id, "manager"), "manager_deleted", manager_id=manager_id)
 
 
 # API calls on a property run it (api_core's require_property): built once.
@@ -206,26 +235,18 @@ def create_property(kit: Kit, name: str, **fields: Any) -> Property:
 def update_property(kit: Kit, property_uid: int, **fields: Any) -> Property:
     prop = get(kit, Property, property_uid)
     _set(prop, fields)
-    kit.session().flush()
-    kit.fire("property_updated", property_uid=property_uid)
-    return prop
+    return _changed(kit, prop, "property_updated", property_uid=property_uid)
 
 
 def set_published(kit: Kit, property_uid: int, published: bool) -> Property:
     prop = get(kit, Property, property_uid)
     prop.published = published
-    kit.session().flush()
-    kit.fire(
-        "property_published" if published else "property_unpublished", property_uid=property_uid
-    )
-    return prop
+    event = "property_published" if published else "property_unpublished"
+    return _changed(kit, prop, event, property_uid=property_uid)
 
 
 def delete_property(kit: Kit, property_uid: int) -> None:
-    prop = get(kit, Property, property_uid)
-    kit.session().delete(prop)
-    kit.session().flush()
-    kit.fire("property_deleted", property_uid=property_uid)
+    _delete(kit, get(kit, Property, property_uid), "property_deleted", property_uid=property_uid)
 
 
 def add_room(kit: Kit, property_uid: int, **fields: Any) -> Room:
@@ -238,17 +259,12 @@ def add_room(kit: Kit, property_uid: int, **fields: Any) -> Room:
 def update_room(kit: Kit, room_uid: int, **fields: Any) -> Room:
     room = get(kit, Room, room_uid)
     _set(room, fields)
-    kit.session().flush()
-    kit.fire("room_updated", property_uid=room.property_uid, room_uid=room_uid)
-    return room
+    return _changed(kit, room, "room_updated", property_uid=room.property_uid, room_uid=room_uid)
 
 
 def delete_room(kit: Kit, room_uid: int) -> None:
     room = get(kit, Room, room_uid)
-    property_uid = room.property_uid
-    kit.session().delete(room)
-    kit.session().flush()
-    kit.fire("room_deleted", property_uid=property_uid, room_uid=room_uid)
+    _delete(kit, room, "room_deleted", property_uid=room.property_uid, room_uid=room_uid)
 
 
 def nights_covered(first: date, last: date) -> dict[str, str]:
@@ -375,28 +391,13 @@ def price_nights(
 
 def save_guest(kit: Kit, property_uid: int, guest_uid: int | None = None, **fields: Any) -> Guest:
     """Create a guest (guest_saved) or, given an existing guest_uid, update it (guest_updated)."""
-    get(kit, Property, property_uid)
-    existing = kit.session().get(Guest, guest_uid) if guest_uid else None
-    if existing is not None:
-        if existing.property_uid != property_uid:
-            raise NotFound(
-                f"no guest {guest_uid} at property {property_uid}", code="invalid_guest_uid"
-            )
-        _set(existing, fields)
-        kit.session().flush()
-        kit.fire("guest_updated", property_uid=property_uid, guest_uid=existing.guest_uid)
-        return existing
-    guest = _add(kit, Guest(property_uid=property_uid, guest_uid=guest_uid, **fields))
-    kit.fire("guest_saved", property_uid=property_uid, guest_uid=guest.guest_uid)
-    return guest
+    return _save_at_property(kit, Guest, "guest_uid", property_uid, guest_uid, fields,
+                             "guest_saved", "guest_updated")
 
 
 def delete_guest(kit: Kit, guest_uid: int) -> None:
     guest = get(kit, Guest, guest_uid)
-    property_uid = guest.property_uid
-    kit.session().delete(guest)
-    kit.session().flush()
-    kit.fire("guest_deleted", property_uid=property_uid, guest_uid=guest_uid)
+    _delete(kit, guest, "guest_deleted", property_uid=guest.property_uid, guest_uid=guest_uid)
 
 
 # -- bookings ------------------------------------------------------------------------------
@@ -630,20 +631,15 @@ def modify_booking(
     _set(contract, fields)
     if room_uids is not None or {"arrival", "departure"} & set(fields):
         _book_rooms(kit, contract, rooms)
-    kit.session().flush()
-    if fire:
-        kit.fire("booking_modified", property_uid=contract.property_uid,
-                 contract_uid=contract_uid)
-    return contract
+    return _changed(kit, contract, "booking_modified" if fire else None,
+                    property_uid=contract.property_uid, contract_uid=contract_uid)
 
 
 def _booking_state(kit: Kit, contract_uid: int, event: str | None, **changes: Any) -> Contract:
     contract = get(kit, Contract, contract_uid)
     _set(contract, changes)
-    kit.session().flush()
-    if event is not None:
-        kit.fire(event, property_uid=contract.property_uid, contract_uid=contract_uid)
-    return contract
+    return _changed(kit, contract, event, property_uid=contract.property_uid,
+                    contract_uid=contract_uid)
 
 
 def cancel_booking(kit: Kit, contract_uid: int, fire: bool = True) -> Contract:
@@ -702,15 +698,8 @@ def save_note(kit: Kit, contract_uid: int, text: str, **fields: Any) -> Contract
 
 def delete_note(kit: Kit, note_id: int) -> None:
     note = get(kit, ContractNote, note_id, "note")
-    contract = note.contract
-    kit.session().delete(note)
-    kit.session().flush()
-    kit.fire(
-        "booking_note_deleted",
-        property_uid=contract.property_uid,
-        contract_uid=contract.contract_uid,
-        note_id=note_id,
-    )
+    _delete(kit, note, "booking_note_deleted", property_uid=note.contract.property_uid,
+            contract_uid=note.contract_uid, note_id=note_id)
 
 
 # -- invoices ------------------------------------------------------------------------------
@@ -740,17 +729,15 @@ def update_invoice(
     _set(invoice, fields)
     if lines is not None:
         invoice.lines = _lines(lines)
-    kit.session().flush()
-    kit.fire("invoice_updated", property_uid=invoice.property_uid, invoice_uid=invoice_uid)
-    return invoice
+    return _changed(kit, invoice, "invoice_updated", property_uid=invoice.property_uid,
+                    invoice_uid=invoice_uid)
 
 
 def cancel_invoice(kit: Kit, invoice_uid: int) -> Invoice:
     invoice = get(kit, Invoice, invoice_uid)
     invoice.status = "cancelled"
-    kit.session().flush()
-    kit.fire("invoice_cancelled", property_uid=invoice.property_uid, invoice_uid=invoice_uid)
-    return invoice
+    return _changed(kit, invoice, "invoice_cancelled", property_uid=invoice.property_uid,
+                    invoice_uid=invoice_uid)
 
 
 # -- reviews, extras, coupons --------------------------------------------------------------
@@ -768,59 +755,35 @@ def save_review(kit: Kit, property_uid: int, rating: int, **fields: Any) -> Revi
 def set_review_published(kit: Kit, review_uid: int, published: bool) -> Review:
     review = get(kit, Review, review_uid)
     review.published = published
-    kit.session().flush()
-    kit.fire(
-        "review_published" if published else "review_unpublished",
-        property_uid=review.property_uid,
-        review_uid=review_uid,
-    )
-    return review
+    event = "review_published" if published else "review_unpublished"
+    return _changed(kit, review, event, property_uid=review.property_uid, review_uid=review_uid)
 
 
 def delete_review(kit: Kit, review_uid: int) -> None:
     review = get(kit, Review, review_uid)
-    kit.session().delete(review)
-    kit.session().flush()
-    kit.fire("review_deleted", property_uid=review.property_uid, review_uid=review_uid)
+    _delete(kit, review, "review_deleted", property_uid=review.property_uid, review_uid=review_uid)
 
 
 def save_extra(kit: Kit, property_uid: int, extra_uid: int | None = None, **fields: Any) -> Extra:
-    """Create or (given an existing extra_uid) change an optional extra."""
-    get(kit, Property, property_uid)
-    extra = kit.session().get(Extra, extra_uid) if extra_uid else None
-    if extra is None:
-        extra = _add(kit, Extra(property_uid=property_uid, extra_uid=extra_uid, **fields))
-    else:
-        _set(extra, fields)
-        kit.session().flush()
-    kit.fire("extra_saved", property_uid=property_uid, extra_uid=extra.extra_uid)
-    return extra
+    """Create or (given an existing extra_uid of the property's) change an optional extra."""
+    return _save_at_property(kit, Extra, "extra_uid", property_uid, extra_uid, fields,
+                             "extra_saved")
 
 
 def delete_extra(kit: Kit, extra_uid: int) -> None:
     extra = get(kit, Extra, extra_uid)
-    kit.session().delete(extra)
-    kit.session().flush()
-    kit.fire("extra_deleted", property_uid=extra.property_uid, extra_uid=extra_uid)
+    _delete(kit, extra, "extra_deleted", property_uid=extra.property_uid, extra_uid=extra_uid)
 
 
 def save_coupon(
     kit: Kit, property_uid: int, coupon_uid: int | None = None, **fields: Any
 ) -> Coupon:
-    """Create or (given an existing coupon_uid) change a coupon."""
-    get(kit, Property, property_uid)
-    coupon = kit.session().get(Coupon, coupon_uid) if coupon_uid else None
-    if coupon is None:
-        coupon = _add(kit, Coupon(property_uid=property_uid, coupon_uid=coupon_uid, **fields))
-    else:
-        _set(coupon, fields)
-        kit.session().flush()
-    kit.fire("coupon_saved", property_uid=property_uid, coupon_uid=coupon.coupon_uid)
-    return coupon
+    """Create or (given an existing coupon_uid of the property's) change a coupon."""
+    return _save_at_property(kit, Coupon, "coupon_uid", property_uid, coupon_uid, fields,
+                             "coupon_saved")
 
 
 def delete_coupon(kit: Kit, coupon_uid: int) -> None:
     coupon = get(kit, Coupon, coupon_uid)
-    kit.session().delete(coupon)
-    kit.session().flush()
-    kit.fire("coupon_deleted", property_uid=coupon.property_uid, coupon_uid=coupon_uid)
+    _delete(kit, coupon, "coupon_deleted", property_uid=coupon.property_uid,
+            coupon_uid=coupon_uid)
