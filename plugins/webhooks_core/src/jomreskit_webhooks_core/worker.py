@@ -868,13 +868,15 @@ def _of_webhook(name: str) -> Any:
 
 
 def _sendable(*where: Any) -> Any:
-    """Pending deliveries whose webhook's circuit is closed and whose webhook, host and
-    manager a worker is not already holding its share of (the ``skip_*`` lists)."""
+    """Pending deliveries whose webhook is not paused and has its circuit closed, and whose
+    webhook, host and manager a worker is not already holding its share of (the ``skip_*``
+    lists)."""
     return (
         select(DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.next_attempt_at,
                WEBHOOKS.c.host, WEBHOOKS.c.manager_id)
         .join_from(DELIVERIES, WEBHOOKS, WEBHOOKS.c.id == DELIVERIES.c.webhook_id)
         .where(DELIVERIES.c.status == PENDING, WEBHOOKS.c.circuit == CLOSED,
+               WEBHOOKS.c.paused_at.is_(None),
                DELIVERIES.c.webhook_id.not_in(bindparam("skip_webhooks", expanding=True)),
                WEBHOOKS.c.host.not_in(bindparam("skip_hosts", expanding=True)),
                WEBHOOKS.c.manager_id.not_in(bindparam("skip_managers", expanding=True)),
