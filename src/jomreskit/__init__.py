@@ -5,7 +5,7 @@ This module, with ``jomreskit.db``, ``jomreskit.domain``, ``jomreskit.cli``,
 and plugins import (docs/plugin_hooks.md lists it). Everything else may change freely.
 """
 
-from .core import __version__
+from .core import __version__, tracing
 from .core.authmethods import (
     AuthMethod,
     AuthMethodError,
@@ -53,4 +53,5 @@ __all__ = [
     "create_app",
     "get_kit",
     "hookimpl",
+    "tracing",
 ]

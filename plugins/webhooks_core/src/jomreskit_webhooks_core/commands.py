@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from jomreskit import JomresKitError, ValidationError
-from jomreskit.cli import ID, echo_json, echo_table, parse_pairs, pass_kit
+from jomreskit.cli import ID, echo_json, echo_table, parse_pairs, pass_kit, serve_metrics
 from jomreskit.db import timestamp_text, utcnow
 
 from . import config, services
@@ -351,9 +351,14 @@ def parse_time(value: str) -> datetime:
               help="Send everything due now, then exit (later retries stay queued).")
 @click.option("--concurrency", type=int, default=None,
               help="Sending threads (default JOMRESKIT_WEBHOOK_CONCURRENCY, 8).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve this worker's Prometheus metrics at http://HOST:PORT/metrics.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="The address the metrics port listens on (loopback: this machine only).")
 @JSON
 @pass_kit
-def worker(kit: Kit, mode: str | None, concurrency: int | None, as_json: bool) -> None:
+def worker(kit: Kit, mode: str | None, concurrency: int | None, metrics_port: int | None,
+           metrics_host: str, as_json: bool) -> None:
     """Send webhook deliveries. Runs until SIGTERM or Ctrl-C: the first stops claiming, hands
     back what is not yet sent and lets the attempts under way finish (each within the
     timeout); a second exits at once, handing back everything."""
@@ -361,6 +366,15 @@ def worker(kit: Kit, mode: str | None, concurrency: int | None, as_json: bool) -
     problem = runner.problem()
     if problem:
         raise JomresKitError(problem)
+    metrics_server = None
+    if metrics_port is not None:
+        try:
+            metrics_server = serve_metrics(kit, metrics_port, metrics_host)
+        except OSError as exc:
+            raise JomresKitError(f"cannot serve metrics on {metrics_host}:{metrics_port}: "
+                                 f"{exc.strerror or exc}") from None
+        click.echo(f"metrics on http://{metrics_host}:{metrics_server.server_port}/metrics",
+                   err=True)
 
     def _stop(_signum: int, _frame: Any) -> None:
         if runner.stopping:
@@ -379,6 +393,8 @@ def worker(kit: Kit, mode: str | None, concurrency: int | None, as_json: bool) -
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if metrics_server is not None:
+            metrics_server.shutdown()
     if as_json:
         echo_json(stats.as_dict())
     else:
