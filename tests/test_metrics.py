@@ -242,3 +242,25 @@ def test_the_event_feed_lag_of_each_key(metered_site):
                  api_key_id=str(api_key_id)) == min(before + 3, 1001)
     assert 0 <= value(scraped, "jomreskit_event_feed_acknowledged_age_seconds",
                       api_key_id=str(api_key_id)) < 60
+
+
+def test_the_sample_alert_rules_name_only_metrics_the_site_exposes(metered_site):
+    document = (Path(__file__).parents[1] / "docs" / "operating.md").read_text()
+    rules = document.split("### Sample alert rules", 1)[1].split("```yaml", 1)[1]
+    rules = rules.split("```", 1)[0]
+    named = set(re.findall(r"\bjomreskit_[a-z_]+", rules))
+    assert named  # the rules are where this test looks
+    answer = metered_site.client().get("/metrics",
+                                       headers={"Authorization": f"Bearer {TOKEN}"})
+    families = {f.name for f in text_string_to_metric_families(answer.get_data(as_text=True))}
+    # A counter's family is named without _total; a histogram's samples add _bucket, _count.
+    exposed = set()
+    for family in families:
+        exposed |= {family, f"{family}_total", f"{family}_bucket", f"{family}_count",
+                    f"{family}_sum"}
+    assert named <= exposed, named - exposed
+    documented = set(re.findall(r"^\| `(jomreskit_[a-z_]+)`", document, re.M))
+    # Every metric is in the reference (the text format adds a counter's or histogram's
+    # creation time as a family of its own).
+    assert {re.sub(r"_total$", "", name) for name in documented} == {
+        f for f in families if not f.endswith("_created")}
