@@ -78,6 +78,7 @@ def scrape(url: str) -> dict:
 
 
 def site_env(site, **config):
+    """The environment of a `jomreskit` process on ``site`` (booleans as JSON, as read back)."""
     env = {**os.environ}
     env.update({k: json.dumps(v) if isinstance(v, bool) else str(v)
                 for k, v in site.app.config.items()

@@ -5,7 +5,6 @@ its event. Without the package nothing changes."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -19,6 +18,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
+
+from .test_metrics import site_env
 
 EXPORTER = InMemorySpanExporter()
 
@@ -143,10 +144,7 @@ print(json.dumps({"tracer": tracing.tracer("x"), "succeeded": stats.succeeded}))
 def test_without_opentelemetry_deliveries_go_as_before(site, serve_app):
     receiver = Receiver()
     webhook_to(site, serve_app(receiver) + "/hook")
-    env = {**os.environ, **{k: json.dumps(v) if isinstance(v, bool) else str(v)
-                            for k, v in site.app.config.items()
-                            if k.startswith("JOMRESKIT_") and v is not None}}
-    done = subprocess.run([sys.executable, "-c", ABSENT], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", ABSENT], env=site_env(site), capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == {"tracer": None, "succeeded": 1}
