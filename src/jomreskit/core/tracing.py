@@ -9,6 +9,7 @@ because it is stored in the database (a delivery's link to the request that fire
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 try:
@@ -19,13 +20,21 @@ except ImportError:  # not installed: tracing is off
 
 _W3C: Any = TraceContextTextMapPropagator() if trace is not None else None
 _tracers: dict[tuple[int, str], Any] = {}
+_looked: list[Any] = [0.0, None]  # [when to look up the provider again, the provider]
 
 
 def tracer(name: str) -> Any | None:
-    """A tracer named ``name`` from the host's tracer provider, or None when there is none."""
+    """A tracer named ``name`` from the host's tracer provider, or None when there is none.
+
+    The provider is looked up at most once a second: every delivery attempt and API request
+    asks, and the API's lookup reads the environment each time.
+    """
     if trace is None:
         return None
-    provider = trace.get_tracer_provider()
+    now = time.monotonic()
+    if now >= _looked[0]:
+        _looked[:] = [now + 1.0, trace.get_tracer_provider()]
+    provider = _looked[1]
     if isinstance(provider, trace.ProxyTracerProvider):  # the API's default: nothing set up
         return None
     key = (id(provider), name)
