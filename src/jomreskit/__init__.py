@@ -5,7 +5,7 @@ This module, with ``jomreskit.db``, ``jomreskit.domain``, ``jomreskit.cli``,
 and plugins import (docs/plugin_hooks.md lists it). Everything else may change freely.
 """
 
-from .core import __version__
+from .core import __version__, tracing
 from .core.authmethods import (
     AuthMethod,
     AuthMethodError,
@@ -56,4 +56,5 @@ __all__ = [
     "get_kit",
     "hookimpl",
     "hookspec",
+    "tracing",
 ]

@@ -24,6 +24,7 @@ from .core.db import timestamp_text
 from .core.errors import JomresKitError, ValidationError
 from .core.events import MAX_ID
 from .core.kit import get_kit
+from .core.metrics import serve_metrics as serve_metrics  # for plugins' long-running commands
 
 if TYPE_CHECKING:
     from .core.kit import Kit

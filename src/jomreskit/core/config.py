@@ -60,6 +60,10 @@ CORE_SETTINGS: tuple[SiteSetting, ...] = (
     SiteSetting("JOMRESKIT_CONSOLE_SECURE_COOKIE", None,
                 "Send the session cookie over https only; unset: when JOMRESKIT_BASE_URL is "
                 "https."),
+    SiteSetting("JOMRESKIT_METRICS_TOKEN", None,
+                "Serve Prometheus metrics at `/metrics` to requests that carry this as a "
+                "bearer token (`Authorization: Bearer ...`); unset: no `/metrics`. "
+                "docs/operating.md lists the metrics."),
     SiteSetting("JOMRESKIT_TRUSTED_PROXIES", 0,
                 "How many reverse proxies in front of the site to believe about the client's "
                 "address and scheme (X-Forwarded-For, X-Forwarded-Proto, through Werkzeug's "

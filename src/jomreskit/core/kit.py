@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, scoped_session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, db, plugins, registry
+from . import config, db, metrics, plugins, registry
 from .authmethods import AuthMethod
 from .config import SiteSetting
 from .db import make_engine, make_session
@@ -101,6 +101,8 @@ class Kit:
                 hide_password=False
             )
         self._registry_check = threading.Lock()
+        # This process's Prometheus metrics of this site (core/metrics.py); plugins add theirs.
+        self.metrics = metrics.new_registry()
         self._site_address = SiteAddressReader(self.engine)
         with app.app_context():  # a host's session may only work inside one
             self.load_plugins()
@@ -461,6 +463,7 @@ def start_kit(app: Flask, session: scoped_session | None = None) -> Kit:
             kit.session.remove()
 
     _on_every_request(app, kit)
+    metrics.init_metrics(kit, app)
     loaded = list(kit.loaded.names)
     kit.hooks.init_app(kit=kit, app=app)
     if kit.loaded.names != loaded:

@@ -43,6 +43,7 @@ from .idempotency import answer as stored_answer
 from .idempotency import fingerprint as request_fingerprint
 from .idempotency import keeps as answer_is_kept
 from .models import ApiKey, TokenGrant
+from .observe import UNMATCHED, Observer
 
 if TYPE_CHECKING:
     from jomreskit import Kit
@@ -226,6 +227,7 @@ class Api:
         self.idempotency: Any = None  # the Idempotency-Keys (idempotency.Idempotency)
         self._installed = False
         self._operation_ids: set[str] = set()
+        self.observer = Observer(kit)  # metrics and spans of every request
 
     # -- registering -----------------------------------------------------------------------
 
@@ -337,11 +339,11 @@ class Api:
         for route in self.routes:
             by_rule.setdefault(route.rule, {})[route.method] = route
         for number, (rule, routes) in enumerate(by_rule.items()):
-            self._add_rule(app, self.path(rule) if rule != "/" else self.prefix + "/",
-                           f"{EXTENSION}.{number}", _RuleView(self, routes))
+            path = self.path(rule) if rule != "/" else self.prefix + "/"
+            self._add_rule(app, path, f"{EXTENSION}.{number}", _RuleView(self, routes, path))
         app.url_map.converters.setdefault("jomreskit_any_path", AnyPathConverter)
         self._add_rule(app, self.prefix + "/<jomreskit_any_path:unknown_path>",
-                       f"{EXTENSION}.unknown", _RuleView(self, {}))
+                       f"{EXTENSION}.unknown", _RuleView(self, {}, UNMATCHED))
         app.extensions[EXTENSION] = self
         if self.prefix:  # an API at "/" shares its paths with every page: sessions stay
             app.session_interface = _NoSessionUnder(self.prefix, app.session_interface)
@@ -395,14 +397,17 @@ class AnyPathConverter(PathConverter):
 class _RuleView:
     """The Flask view of one rule: picks the route for the method and answers in JSON."""
 
-    def __init__(self, api: Api, routes: dict[str, Route]) -> None:
+    def __init__(self, api: Api, routes: dict[str, Route], template: str) -> None:
         self.api = api
         self.routes = routes
+        self.template = template  # what metrics and spans name the requests by
         allowed = sorted(set(routes) | ({"HEAD"} if "GET" in routes else set()))
         self.allow = ", ".join(allowed)
 
     def __call__(self, **view_args: Any) -> Response:
         flask_request = request._get_current_object()  # one proxy lookup for the reads below
+        started = self.api.observer.start(self.template, flask_request.method,
+                                          flask_request.headers)
         given = flask_request.environ.get("HTTP_X_REQUEST_ID", "")
         # A correlation id, not a secret: drawn without a system call (os.urandom lets go of
         # the GIL, which under load hands the process to another thread mid-request).
@@ -432,6 +437,8 @@ class _RuleView:
         headers["X-Request-Id"] = call.request_id
         if call.rate_headers:  # none when the answer is a 429, which carries its own
             headers.extend(call.rate_headers)
+        self.api.observer.finish(started, self.template, flask_request.method,
+                                 response.status_code)
         return response
 
     def api_call(self, call: _Call, route: Route, view_args: dict[str, Any]) -> Response:

@@ -64,7 +64,10 @@ def register_migrations() -> str:
 
 @hookimpl
 def init_app(kit: Kit, app: Flask) -> None:
+    from .lag import FeedLag
+
     wakeup.waker(kit)  # the commit listener, before the first event fires
+    kit.metrics.register(FeedLag(kit))
 
 
 @hookimpl

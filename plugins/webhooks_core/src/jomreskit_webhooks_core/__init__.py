@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from jomreskit import EventType, SiteSetting, hookimpl
 
-from . import breaker, config, models, outbox, wakeup
+from . import breaker, config, metrics, models, outbox, wakeup
 
 if TYPE_CHECKING:
     import click
@@ -48,6 +48,7 @@ def register_settings() -> list[SiteSetting]:
 @hookimpl
 def init_app(kit: Kit, app: Flask) -> None:
     wakeup.waker(kit)
+    metrics.of(kit)  # scraped from the start, before any worker counts
 
 
 @hookimpl

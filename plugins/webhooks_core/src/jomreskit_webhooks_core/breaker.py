@@ -6,7 +6,9 @@ A webhook's circuit is *closed* while it answers. After ``failures`` failed atte
 probe, an hour at most). When the cool-off is over and a delivery is due, one worker takes the
 circuit to *probing* and sends that one delivery, the oldest due: success closes the circuit,
 failure opens it again for longer. Deliveries due meanwhile stay queued, untouched (no attempt
-counted), and are sent oldest first once it closes.
+counted), and are sent oldest first once it closes. A paused webhook (``paused_at``) is
+neither attempted nor probed, so nothing counts against it while it is paused; resuming it
+moves its failing streak on by the paused time (``services.resume_webhook``).
 
 The state lives in the ``webhooks`` row (models.py), so every worker, on every machine, sees
 the same circuit; it is read and changed under the row's lock (``FOR UPDATE`` on PostgreSQL,
@@ -190,7 +192,7 @@ _DUE_ROW = exists().where(DELIVERIES.c.webhook_id == WEBHOOKS.c.id,
 _TAKE_PROBES = (
     update(Webhook)
     .where(WEBHOOKS.c.circuit.in_((OPEN, PROBING)), WEBHOOKS.c.circuit_until <= bindparam("now"),
-           WEBHOOKS.c.enabled.is_(True), _DUE_ROW)
+           WEBHOOKS.c.enabled.is_(True), WEBHOOKS.c.paused_at.is_(None), _DUE_ROW)
     .values(circuit=PROBING, circuit_until=bindparam("leased_until"), **_KEEP_VERSION)
     .returning(WEBHOOKS.c.id)
 )
@@ -212,7 +214,7 @@ _PROBE_AT = case((WEBHOOKS.c.circuit_until > _FIRST_DUE, WEBHOOKS.c.circuit_unti
 NEXT_PROBE = (
     select(_PROBE_AT)
     .where(WEBHOOKS.c.circuit.in_((OPEN, PROBING)), WEBHOOKS.c.enabled.is_(True),
-           _FIRST_DUE.is_not(None))
+           WEBHOOKS.c.paused_at.is_(None), _FIRST_DUE.is_not(None))
     .order_by(_PROBE_AT).limit(1)
 )
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from jomreskit import JomresKitError, ValidationError
-from jomreskit.cli import ID, echo_json, echo_table, parse_pairs, pass_kit
+from jomreskit.cli import ID, echo_json, echo_table, parse_pairs, pass_kit, serve_metrics
 from jomreskit.db import timestamp_text, utcnow
 
 from . import config, services
@@ -38,8 +38,8 @@ def webhooks() -> None:
     """Managers' webhooks: where events are sent and how."""
 
 
-WEBHOOK_COLUMNS = ("id", "manager_id", "url", "authmethod", "enabled", "circuit", "events",
-                   "property_uids", "disabled_reason")
+WEBHOOK_COLUMNS = ("id", "manager_id", "url", "authmethod", "enabled", "paused", "circuit",
+                   "events", "property_uids", "disabled_reason")
 
 
 @webhooks.command("create")
@@ -96,7 +96,8 @@ def webhooks_list(kit: Kit, manager: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
     else:
-        echo_table([{**row, "circuit": services.circuit_text(row["circuit"])} for row in rows],
+        echo_table([{**row, "circuit": services.circuit_text(row["circuit"]),
+                     "paused": services.paused_text(row["paused_at"])} for row in rows],
                    WEBHOOK_COLUMNS)
 
 
@@ -112,7 +113,8 @@ def webhooks_show(kit: Kit, webhook_id: int, as_json: bool) -> None:
         echo_json(result)
         return
     for key in ("id", "manager_id", "url", "authmethod", "settings", "events", "property_uids",
-                "enabled", "disabled_reason", "failing_since", "created_at", "updated_at"):
+                "enabled", "disabled_reason", "paused_at", "failing_since", "created_at",
+                "updated_at"):
         value = result[key]
         shown = timestamp_text(value) if isinstance(value, datetime) else value
         click.echo(f"{key}: {'' if value is None else shown}")
@@ -153,6 +155,39 @@ def webhooks_update(kit: Kit, webhook_id: int, url: str | None, authmethod: str 
         echo_json(result)
     else:
         click.echo(f"updated webhook {webhook_id}")
+
+
+@webhooks.command("pause")
+@click.argument("webhook_id", type=ID)
+@JSON
+@pass_kit
+def webhooks_pause(kit: Kit, webhook_id: int, as_json: bool) -> None:
+    """Stop sending to a webhook (its receiver is down for maintenance, say): events are still
+    queued for it, and sent in order once it is resumed. Every worker sees the pause at once."""
+    with kit.transaction():
+        result = services.webhook_json(kit, services.pause_webhook(kit, webhook_id))
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(f"webhook {webhook_id} paused since {timestamp_text(result['paused_at'])}: "
+                   f"its deliveries are queued, none is sent until `jomreskit webhooks resume "
+                   f"{webhook_id}`")
+
+
+@webhooks.command("resume")
+@click.argument("webhook_id", type=ID)
+@JSON
+@pass_kit
+def webhooks_resume(kit: Kit, webhook_id: int, as_json: bool) -> None:
+    """Send to a paused webhook again: what was queued meanwhile goes out, oldest first."""
+    with kit.transaction():
+        result = services.webhook_json(kit, services.resume_webhook(kit, webhook_id))
+        waiting = services.pending_count(kit, webhook_id)
+    if as_json:
+        echo_json({**result, "pending": waiting})
+    else:
+        click.echo(f"webhook {webhook_id} resumed: {waiting} pending "
+                   f"deliver{'y' if waiting == 1 else 'ies'} go out, oldest first")
 
 
 @webhooks.command("delete")
@@ -316,9 +351,14 @@ def parse_time(value: str) -> datetime:
               help="Send everything due now, then exit (later retries stay queued).")
 @click.option("--concurrency", type=int, default=None,
               help="Sending threads (default JOMRESKIT_WEBHOOK_CONCURRENCY, 8).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve this worker's Prometheus metrics at http://HOST:PORT/metrics.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="The address the metrics port listens on (loopback: this machine only).")
 @JSON
 @pass_kit
-def worker(kit: Kit, mode: str | None, concurrency: int | None, as_json: bool) -> None:
+def worker(kit: Kit, mode: str | None, concurrency: int | None, metrics_port: int | None,
+           metrics_host: str, as_json: bool) -> None:
     """Send webhook deliveries. Runs until SIGTERM or Ctrl-C: the first stops claiming, hands
     back what is not yet sent and lets the attempts under way finish (each within the
     timeout); a second exits at once, handing back everything."""
@@ -326,6 +366,15 @@ def worker(kit: Kit, mode: str | None, concurrency: int | None, as_json: bool) -
     problem = runner.problem()
     if problem:
         raise JomresKitError(problem)
+    metrics_server = None
+    if metrics_port is not None:
+        try:
+            metrics_server = serve_metrics(kit, metrics_port, metrics_host)
+        except OSError as exc:
+            raise JomresKitError(f"cannot serve metrics on {metrics_host}:{metrics_port}: "
+                                 f"{exc.strerror or exc}") from None
+        click.echo(f"metrics on http://{metrics_host}:{metrics_server.server_port}/metrics",
+                   err=True)
 
     def _stop(_signum: int, _frame: Any) -> None:
         if runner.stopping:
@@ -344,6 +393,8 @@ def worker(kit: Kit, mode: str | None, concurrency: int | None, as_json: bool) -
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if metrics_server is not None:
+            metrics_server.shutdown()
     if as_json:
         echo_json(stats.as_dict())
     else:

@@ -177,10 +177,16 @@ def _property_names(user: User) -> dict[int, str]:
 
 
 def _change(webhook_id: int, done: str, **change: Any) -> Response:
+    return _act(webhook_id, done, services.update_webhook, **change)
+
+
+def _act(webhook_id: int, done: str, action: Any, **change: Any) -> Response:
+    """Do ``action`` (a ``services`` function) to one of the manager's webhooks, then go back
+    to the page the form was on."""
     kit = get_kit()
     try:
         with kit.transaction():
-            services.update_webhook(kit, webhook_id, _manager().manager_id, **change)
+            action(kit, webhook_id, _manager().manager_id, **change)
     except JomresKitError as exc:
         flash(exc.message, "error")
     else:
@@ -199,6 +205,18 @@ def enable(webhook_id: int) -> Response:
 def disable(webhook_id: int) -> Response:
     return _change(webhook_id, f"Webhook {webhook_id} disabled; events are not sent to it "
                                "until you enable it.", enabled=False)
+
+
+@bp.post("/<int:webhook_id>/pause")
+def pause(webhook_id: int) -> Response:
+    return _act(webhook_id, f"Webhook {webhook_id} paused: events are queued for it, and "
+                            "sent in order when you resume it.", services.pause_webhook)
+
+
+@bp.post("/<int:webhook_id>/resume")
+def resume(webhook_id: int) -> Response:
+    return _act(webhook_id, f"Webhook {webhook_id} resumed: what was queued goes out now, "
+                            "oldest first.", services.resume_webhook)
 
 
 @bp.post("/<int:webhook_id>/delete")

@@ -76,6 +76,9 @@ class Webhook(Base):
     circuit_until: Mapped[datetime | None] = mapped_column(default=None)
     circuit_opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     circuit_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # Paused by its manager or the operator (None: not paused): deliveries are queued and kept,
+    # none is claimed until it is resumed. In the database so that every worker sees it.
+    paused_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @validates("url")
     def _url_host(self, _key: str, url: str) -> str:
@@ -136,6 +139,9 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The W3C traceparent current when the event fired (OpenTelemetry, when the site traces):
+    # each attempt's span links to it.
+    traceparent: Mapped[str | None] = mapped_column(String(55), default=None)
 
 
 class DeliveryAttempt(Base):

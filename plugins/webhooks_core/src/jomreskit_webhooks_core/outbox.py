@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from jomreskit import tracing
 from jomreskit.domain import ManagerProperty
 
 from . import message, wakeup
@@ -98,10 +99,11 @@ def _queue_statement(owners: Any, owner: Any, property_filtered: bool) -> Any:
         literal_column("0"),
         bindparam("now", type_=DELIVERIES.c.created_at.type),
         bindparam("now", type_=DELIVERIES.c.created_at.type),
+        text_param("traceparent"),
     ).select_from(owners).where(*where)
     return insert(DELIVERIES).from_select(
         ["webhook_id", "event_id", "event_type", "msg_id", "payload", "status", "attempts",
-         "next_attempt_at", "created_at"], rows)
+         "next_attempt_at", "created_at", "traceparent"], rows)
 
 
 def _notifying(statement: Any) -> Any:
@@ -144,7 +146,7 @@ def queue(kit: Kit, event: Event) -> int:
     params.update(
         event=f",{event.name},", event_id=event.id,
         event_type=event.name, msg_prefix=message.new_msg_id() + "_", head=head, tail=tail,
-        now=event.timestamp)
+        now=event.timestamp, traceparent=tracing.current_traceparent())
     notifying = kit.engine.dialect.name == "postgresql"
     if notifying:
         statement = _NOTIFYING[statement]

@@ -37,6 +37,7 @@ class Job:
     event_type: str
     payload: str
     attempts: int  # attempts made before this one
+    traceparent: str | None = None  # of the request that fired the event, when traced
 
 
 @dataclass

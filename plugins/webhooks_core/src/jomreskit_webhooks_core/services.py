@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from jomreskit import MAX_ID, Conflict, NotFound, PermissionDenied, ValidationError, check_http_url
 from jomreskit.db import timestamp_text, utcnow
@@ -52,6 +52,7 @@ def webhook_json(kit: Kit, webhook: Webhook) -> dict[str, Any]:
         "events": list(webhook.events or []), "property_uids": list(webhook.property_uids or []),
         "enabled": webhook.enabled, "disabled_reason": webhook.disabled_reason,
         "failing_since": webhook.failing_since, "circuit": breaker.state_json(webhook),
+        "paused_at": webhook.paused_at,
         "created_at": webhook.created_at, "updated_at": webhook.updated_at,
     }
 
@@ -65,6 +66,17 @@ def circuit_text(circuit: Mapping[str, Any]) -> str:
         return f"probing (open since {since})"
     until = timestamp_text(circuit["until"]) if circuit["until"] else "?"
     return f"open since {since}, probe after {until}"
+
+
+def paused_text(paused_at: datetime | None) -> str:
+    """A pause in a few words, for tables: "" when not paused."""
+    return f"since {timestamp_text(paused_at)}" if paused_at else ""
+
+
+def pending_count(kit: Kit, webhook_id: int) -> int:
+    """How many of a webhook's deliveries wait to be sent (or to be tried again)."""
+    return int(kit.session().scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.webhook_id == webhook_id, Delivery.status == PENDING)) or 0)
 
 
 def read_webhook(kit: Kit, _property_uid: int, webhook_id: int | None) -> dict[str, Any] | None:
@@ -199,6 +211,38 @@ def update_webhook(
             webhook.disabled_reason = "disabled by hand"
     webhook.updated_at = utcnow()
     kit.session().flush()
+    return webhook
+
+
+def pause_webhook(kit: Kit, webhook_id: int, manager_id: int | None = None) -> Webhook:
+    """Pause a webhook: its deliveries keep being queued, and no worker sends any until it is
+    resumed. Attempts already under way finish. Pausing a paused webhook changes nothing."""
+    webhook = get_webhook(kit, webhook_id, manager_id)
+    if webhook.paused_at is None:
+        webhook.paused_at = utcnow()
+        kit.session().flush()
+    return webhook
+
+
+def resume_webhook(kit: Kit, webhook_id: int, manager_id: int | None = None) -> Webhook:
+    """Resume a paused webhook: what was queued meanwhile goes out, oldest first.
+
+    The paused time does not count against the webhook: a failing streak or a run of failures
+    the breaker was counting when it was paused goes on from where it stood, so a webhook
+    paused for a week is not disabled by its first failure after (see breaker.py).
+    """
+    webhook = get_webhook(kit, webhook_id, manager_id)
+    if webhook.paused_at is None:
+        return webhook
+    paused_for = utcnow() - webhook.paused_at
+    if webhook.failing_since is not None:
+        webhook.failing_since += paused_for
+    if webhook.circuit_counted_from is not None:
+        webhook.circuit_counted_from += paused_for
+    webhook.paused_at = None
+    session = kit.session()
+    session.flush()
+    wakeup.queued(kit, session)  # its queue is due now: wake the workers at commit
     return webhook
 
 
@@ -386,8 +430,6 @@ def recover(kit: Kit, since: datetime, webhook_id: int | None = None,
 def recover_count(kit: Kit, since: datetime, webhook_id: int | None = None,
                   manager_id: int | None = None) -> int:
     """How many deliveries ``recover`` would queue (for a progress bar)."""
-    from sqlalchemy import func
-
     query = (select(func.count()).select_from(Delivery)
              .join(Webhook, Webhook.id == Delivery.webhook_id)
              .where(Delivery.status == FAILED, Delivery.created_at >= since,

@@ -41,7 +41,7 @@ from sqlalchemy.orm import scoped_session
 from jomreskit import db
 from jomreskit.db import make_engine, make_session, utcnow
 
-from . import batch, breaker, config, message, settings, wakeup
+from . import batch, breaker, config, message, metrics, settings, spans, wakeup
 from .models import CLOSED, FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
 from .sender import Job, Outcome, Sender, Target
 from .wakeup import first_line
@@ -342,6 +342,7 @@ class Worker:
                              config.number(kit, "JOMRESKIT_WEBHOOK_CONNECT_TIMEOUT"), timeout)
         self.waker = wakeup.Waker(kit)
         self.stats = Stats()
+        self.metrics = metrics.of(kit)
         self._stopping = threading.Event()
         self._cache = _Cache()
         self._pruned_at = 0.0
@@ -581,7 +582,7 @@ class Worker:
             outcome = None
             try:
                 if not self._stopping.is_set():
-                    outcome = self.sender.attempt(job, target)
+                    outcome = spans.attempt(self.sender, job, target)
             finally:
                 done.put(_Done(job, outcome))
                 failed = outcome is not None and not (outcome.succeeded or outcome.skipped)
@@ -708,7 +709,8 @@ class Worker:
         site_address = self.kit.site_address()
         jobs = [Job(id=r.id, claim=token, webhook_id=r.webhook_id, msg_id=r.msg_id,
                     event_type=r.event_type, attempts=r.attempts,
-                    payload=message.with_site_address(r.payload, site_address))
+                    payload=message.with_site_address(r.payload, site_address),
+                    traceparent=r.traceparent)
                 for r in rows]
         targets = self.targets(session, [WebhookVersion(
             r.webhook_id, r.webhook_updated_at, r.webhook_enabled, r.webhook_failing_since)
@@ -761,6 +763,7 @@ class Worker:
         rows: list[tuple[Any, ...]] = []
         attempts: list[tuple[Any, ...]] = []
         released: list[dict[str, Any]] = []
+        outcomes: list[Outcome] = []
         ok: set[int] = set()
         failing: dict[int, breaker.Failures] = {}
         gone: dict[int, str] = {}
@@ -772,6 +775,7 @@ class Worker:
                 released.append({"_id": job.id, "_claim": job.claim, "_next": utcnow()})
                 stats.released += 1
                 continue
+            outcomes.append(outcome)
             attempted_at = stamp(outcome.attempted_at)
             if outcome.succeeded:
                 status, next_at = SUCCEEDED, attempted_at
@@ -802,6 +806,7 @@ class Worker:
                 session.execute(_RELEASE, released)
         for name in ("succeeded", "retrying", "failed", "released"):  # once written
             setattr(self.stats, name, getattr(self.stats, name) + getattr(stats, name))
+        self.metrics.recorded(outcomes)
         self._health(ok, failing, gone)
 
     def _health(self, ok: set[int], failing: dict[int, breaker.Failures],
@@ -863,13 +868,15 @@ def _of_webhook(name: str) -> Any:
 
 
 def _sendable(*where: Any) -> Any:
-    """Pending deliveries whose webhook's circuit is closed and whose webhook, host and
-    manager a worker is not already holding its share of (the ``skip_*`` lists)."""
+    """Pending deliveries whose webhook is not paused and has its circuit closed, and whose
+    webhook, host and manager a worker is not already holding its share of (the ``skip_*``
+    lists)."""
     return (
         select(DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.next_attempt_at,
                WEBHOOKS.c.host, WEBHOOKS.c.manager_id)
         .join_from(DELIVERIES, WEBHOOKS, WEBHOOKS.c.id == DELIVERIES.c.webhook_id)
         .where(DELIVERIES.c.status == PENDING, WEBHOOKS.c.circuit == CLOSED,
+               WEBHOOKS.c.paused_at.is_(None),
                DELIVERIES.c.webhook_id.not_in(bindparam("skip_webhooks", expanding=True)),
                WEBHOOKS.c.host.not_in(bindparam("skip_hosts", expanding=True)),
                WEBHOOKS.c.manager_id.not_in(bindparam("skip_managers", expanding=True)),
@@ -903,7 +910,8 @@ _CLAIMED = DELIVERIES.c.id.in_(
                                _SHARED.c.manager_turn <= bindparam("manager_share")))
 _RETURNED = (DELIVERIES.c.id, DELIVERIES.c.webhook_id, DELIVERIES.c.msg_id,
              DELIVERIES.c.event_type, DELIVERIES.c.payload, DELIVERIES.c.attempts,
-             _of_webhook("updated_at"), _of_webhook("enabled"), _of_webhook("failing_since"))
+             DELIVERIES.c.traceparent, _of_webhook("updated_at"), _of_webhook("enabled"),
+             _of_webhook("failing_since"))
 _CLAIM = (
     update(DELIVERIES)
     .where(_CLAIMED)
