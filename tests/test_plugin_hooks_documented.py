@@ -70,8 +70,8 @@ def test_no_hook_documented_in_an_offering_plugins_readme_is_missing_from_its_sp
     assert set(documented_headings(readme)) == set(spec_names(specs))
 
 
-PUBLIC_MODULES = ["jomreskit", "jomreskit.db", "jomreskit.domain", "jomreskit.cli",
-                  "jomreskit.console", "jomreskit.testing"]
+PUBLIC_MODULES = ["jomreskit", "jomreskit.db", "jomreskit.tracing", "jomreskit.domain",
+                  "jomreskit.cli", "jomreskit.console", "jomreskit.testing"]
 
 
 def public_surface_rows():

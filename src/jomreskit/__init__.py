@@ -1,11 +1,12 @@
 """jomreskit: a REST API with OAuth2 API keys and signed webhooks for booking portals.
 
-This module, with ``jomreskit.db``, ``jomreskit.domain``, ``jomreskit.cli``,
+This module, with ``jomreskit.db``, ``jomreskit.tracing``, ``jomreskit.domain``, ``jomreskit.cli``,
 ``jomreskit.console`` and ``jomreskit.testing``, is the public surface: what embedding sites
 and plugins import (docs/plugin_hooks.md lists it). Everything else may change freely.
 """
 
-from .core import __version__, tracing
+from . import tracing
+from .core import __version__
 from .core.authmethods import (
     AuthMethod,
     AuthMethodError,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from prometheus_client import Histogram
 
@@ -24,14 +25,26 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
+# One histogram per site's registry, however many Api objects a site builds (a registry
+# refuses a second metric of the same name).
+_durations: WeakKeyDictionary[Any, Histogram] = WeakKeyDictionary()
+
+
+def _duration(kit: Kit) -> Histogram:
+    histogram = _durations.get(kit.metrics)
+    if histogram is None:
+        histogram = _durations[kit.metrics] = Histogram(
+            "jomreskit_api_request_duration_seconds", "How long API requests took to answer, "
+            "by route template, method and status code.", ["route", "method", "status"],
+            buckets=BUCKETS, registry=kit.metrics)
+    return histogram
+
+
 class Observer:
     """Times API requests and, when the host traces, wraps each in a server span."""
 
     def __init__(self, kit: Kit) -> None:
-        self.duration = Histogram(
-            "jomreskit_api_request_duration_seconds", "How long API requests took to answer, "
-            "by route template, method and status code.", ["route", "method", "status"],
-            buckets=BUCKETS, registry=kit.metrics)
+        self.duration = _duration(kit)
         self._children: dict[tuple[str, str, int], Any] = {}
 
     def start(self, route: str, method: str, headers: Any) -> tuple[float, Any, Any]:
