@@ -16,8 +16,8 @@ from jomreskit.console import ConsolePage, current_user
 from jomreskit.domain import User
 
 from . import schedule, services
+from .auth_settings import MASK
 from .models import DELIVERY_STATUSES, PENDING, Webhook
-from .settings import MASK
 
 bp = Blueprint("webhooks_console", __name__, template_folder="templates",
                url_prefix="/webhooks")

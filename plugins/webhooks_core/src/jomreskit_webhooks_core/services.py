@@ -23,7 +23,7 @@ from jomreskit.db import timestamp_text, utcnow
 from jomreskit.domain import ManagerProperty, User
 from jomreskit.domain import services as domain_services
 
-from . import breaker, config, message, settings, wakeup
+from . import auth_settings, breaker, config, message, wakeup
 from .models import (
     CLOSED,
     DELIVERY_STATUSES,
@@ -48,7 +48,7 @@ def webhook_json(kit: Kit, webhook: Webhook) -> dict[str, Any]:
     """A webhook as listings show it: secret settings masked, no signing secret."""
     return {
         "id": webhook.id, "manager_id": webhook.manager_id, "url": webhook.url,
-        "authmethod": webhook.authmethod, "settings": settings.shown(kit, webhook),
+        "authmethod": webhook.authmethod, "settings": auth_settings.shown(kit, webhook),
         "events": list(webhook.events or []), "property_uids": list(webhook.property_uids or []),
         "enabled": webhook.enabled, "disabled_reason": webhook.disabled_reason,
         "failing_since": webhook.failing_since, "circuit": breaker.state_json(webhook),
@@ -137,13 +137,13 @@ def create_webhook(
         raise PermissionDenied(
             f"{owner.username} is a super manager, and super managers cannot have webhooks: "
             "create the webhook for a manager of the properties", code="super_manager_webhook")
-    method = settings.authmethod(kit, authmethod)
+    method = auth_settings.authmethod(kit, authmethod)
     secret = message.new_signing_secret()
     webhook = Webhook(manager_id=owner.manager_id, url=_url(url), authmethod=method.name,
                       events=_events(kit, events),
                       property_uids=_properties(kit, owner.manager_id, property_uids),
                       enabled=enabled, signing_secret=kit.secret_box.encrypt(secret))
-    settings.store(kit, webhook, method, settings_values or {})
+    auth_settings.store(kit, webhook, method, settings_values or {})
     session = kit.session()
     session.add(webhook)
     session.flush()
@@ -191,9 +191,9 @@ def update_webhook(
     if url is not None:
         webhook.url = _url(url)
     if authmethod is not None or settings_values is not None:
-        method = settings.authmethod(kit, authmethod or webhook.authmethod)
-        values = settings.merged(kit, webhook, method, settings_values or {})
-        settings.store(kit, webhook, method, values)
+        method = auth_settings.authmethod(kit, authmethod or webhook.authmethod)
+        values = auth_settings.merged(kit, webhook, method, settings_values or {})
+        auth_settings.store(kit, webhook, method, values)
         webhook.authmethod = method.name
     if events is not None:
         webhook.events = _events(kit, events)

@@ -41,7 +41,7 @@ from sqlalchemy.orm import scoped_session
 from jomreskit import db
 from jomreskit.db import make_engine, make_session, utcnow
 
-from . import batch, breaker, config, message, metrics, settings, spans, wakeup
+from . import auth_settings, batch, breaker, config, message, metrics, spans, wakeup
 from .models import CLOSED, FAILED, PENDING, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
 from .sender import Job, Outcome, Sender, Target
 from .wakeup import first_line
@@ -751,7 +751,7 @@ class Worker:
                         host=webhook.host, manager_id=webhook.manager_id)
         try:
             target.secret = self.kit.secret_box.decrypt(webhook.signing_secret)
-            target.settings = settings.resolve(self.kit, webhook)
+            target.settings = auth_settings.resolve(self.kit, webhook)
         except Exception as exc:
             target.problem = getattr(exc, "message", None) or type(exc).__name__
         return target
