@@ -13,6 +13,8 @@ from alembic import command
 from alembic.config import Config
 from jomreskit_webhooks_core import breaker, register_migrations
 from jomreskit_webhooks_core.models import Delivery, Webhook
+from jomreskit_webhooks_core.sender import Job, Outcome
+from jomreskit_webhooks_core.worker import InHand, Limits, _Done
 from sqlalchemy import select, text, update
 
 from jomreskit.console.testing import sign_in
@@ -270,3 +272,31 @@ def test_a_cooled_off_circuit_whose_deliveries_are_due_later_leaves_the_worker_i
     assert idle_cpu < 1.5
     assert len(receiver.deliveries) == broken["tried"]
     assert webhook(site, broken["id"]).circuit == "open"  # no probe before one is due
+
+
+def test_a_webhook_waits_until_every_failure_reported_is_recorded():
+    """The worker's hold on a failing webhook, step by step: a failure reported while an
+    earlier batch was being written keeps the webhook waiting, so past its threshold a
+    circuit gets no more than the attempts that were under way."""
+    limits = Limits(cap={"webhook": 4, "host": 8, "manager": 8},
+                    share={"webhook": 16, "host": 16, "manager": 16})
+    in_hand = InHand(places=4, limits=limits, threads=16)
+    jobs = [Job(n, "claim", 7, f"msg_{n}", "booking_note_saved", "{}", 0) for n in range(8)]
+    for job in jobs:
+        in_hand.add(job, None)
+    first = [job for job, _ in in_hand.take()]
+    assert first == jobs[:4]
+
+    def fail(job):
+        outcome = Outcome(job, utcnow(), 5, status_code=500, retry_at=utcnow())
+        in_hand.failing(job)
+        in_hand.finished_then_next(job)
+        return _Done(job, outcome)
+
+    batch_one = [fail(first[0]), fail(first[1])]
+    late = fail(first[2])  # reported while the loop writes the first two
+    in_hand.recorded(batch_one)
+    assert in_hand.take() == []  # held: one failure is not recorded yet
+    in_hand.recorded([late])
+    # Recorded: the webhook sends again, up to its cap less the attempt still under way.
+    assert [job for job, _ in in_hand.take()] == jobs[4:7]

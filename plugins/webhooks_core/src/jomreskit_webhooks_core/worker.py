@@ -87,6 +87,11 @@ class _Done:
     outcome: Outcome | None  # None: released unsent because the worker is stopping
 
 
+def _failed(outcome: Outcome | None) -> bool:
+    """Whether an attempt counts against its webhook's circuit."""
+    return outcome is not None and not (outcome.succeeded or outcome.skipped)
+
+
 @dataclass
 class _Cache:
     targets: dict[tuple[int, datetime], Target] = field(default_factory=dict)
@@ -139,7 +144,7 @@ class InHand:
         self.sending_to: dict[Key, int] = {}  # attempts under way, per webhook, host, manager
         self.holding: dict[Key, int] = {}  # deliveries in hand, per webhook, host, manager
         self.claims: dict[int, str] = {}  # delivery id -> claim token, of all in hand
-        self.unrecorded: set[int] = set()  # webhooks with a failure not yet recorded
+        self.unrecorded: dict[int, int] = {}  # webhook id -> its failures not yet recorded
         self._lock = threading.Lock()
 
     def add(self, job: Job, target: Target | None) -> None:
@@ -192,21 +197,35 @@ class InHand:
         with self._lock:
             return self._take(most)
 
-    def finished_then_next(self, job: Job, failed: bool) -> tuple[Job, Target | None] | None:
-        """Note that ``job``'s attempt ended (``failed``: not a success), and take the next
-        delivery its thread may send."""
+    def failing(self, job: Job) -> None:
+        """Hold ``job``'s webhook until this failed attempt is recorded. Called before the
+        outcome is handed to the loop, so the loop cannot record it first."""
+        with self._lock:
+            self.unrecorded[job.webhook_id] = self.unrecorded.get(job.webhook_id, 0) + 1
+
+    def finished_then_next(self, job: Job) -> tuple[Job, Target | None] | None:
+        """Note that ``job``'s attempt ended, and take the next delivery its thread may
+        send."""
         with self._lock:
             self._finished(job)
-            if failed:
-                self.unrecorded.add(job.webhook_id)
             taken = self._take(1)
             return taken[0] if taken else None
 
-    def recorded(self) -> None:
-        """The failures reported so far are recorded: their webhooks may send again (unless
-        ``stop`` took them out)."""
+    def recorded(self, finished: Iterable[_Done]) -> None:
+        """These outcomes are recorded: a webhook whose failures are all recorded may send
+        again (unless ``stop`` took it out). Counted per failure, not cleared at once: a
+        failure reported while an earlier batch was being written still holds its webhook,
+        or a circuit could be sent more than its cap's worth of attempts past its
+        threshold."""
         with self._lock:
-            self.unrecorded.clear()
+            for item in finished:
+                if _failed(item.outcome):
+                    webhook_id = item.job.webhook_id
+                    left = self.unrecorded.get(webhook_id, 0) - 1
+                    if left > 0:
+                        self.unrecorded[webhook_id] = left
+                    else:
+                        self.unrecorded.pop(webhook_id, None)
 
     def stop(self, webhook_ids: Iterable[int]) -> list[Job]:
         """Take the waiting deliveries of ``webhook_ids`` out (their circuit is open), to hand
@@ -516,12 +535,12 @@ class Worker:
                             due_in = max(0.0, later - looked_at)
                 self._unrecorded.extend(finished)
                 if self._unrecorded and self._database_ready():
-                    self._record_kept()
+                    kept = self._record_kept()
                     if self._down_since is None:
                         # Circuits found open: their waiting deliveries go back unsent.
                         opened, self._opened = self._opened, set()
                         self._unrecorded.extend(_Done(job, None) for job in in_hand.stop(opened))
-                        in_hand.recorded()
+                        in_hand.recorded(kept)
                         if self._closed:  # what waited behind a circuit is due now
                             self._closed.clear()
                             more = True
@@ -584,9 +603,10 @@ class Worker:
                 if not self._stopping.is_set():
                     outcome = spans.attempt(self.sender, job, target)
             finally:
+                if _failed(outcome):
+                    in_hand.failing(job)
                 done.put(_Done(job, outcome))
-                failed = outcome is not None and not (outcome.succeeded or outcome.skipped)
-                following = in_hand.finished_then_next(job, failed)
+                following = in_hand.finished_then_next(job)
                 self.waker.nudge()
 
     def _collect(self, done: queue.SimpleQueue[_Done], in_hand: InHand) -> list[_Done]:
@@ -674,15 +694,18 @@ class Worker:
             return None
         return max((soonest - utcnow()).total_seconds(), 0.05)
 
-    def _record_kept(self) -> None:
+    def _record_kept(self) -> list[_Done]:
+        """Record the outcomes kept so far; returns those written (none if the database
+        is down: they stay kept)."""
         kept, self._unrecorded = self._unrecorded, []
         try:
             self.record(kept)
         except DATABASE_DOWN as exc:
             self._unrecorded = kept + self._unrecorded
             self._database_lost(exc)
-        else:
-            self._database_back()
+            return []
+        self._database_back()
+        return kept
 
 
     # -- claiming ------------------------------------------------------------------------
