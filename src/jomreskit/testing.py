@@ -112,7 +112,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             pytest.skip(f"{POSTGRES_ENV} is not set")
         if "make_site" in request.fixturenames:
             templates: SiteTemplates = request.getfixturevalue("site_templates")
-            yield templates.new_database(server)
+            url = templates.new_database(server)
+            yield url
+            templates.finished(url)
             return
     with scratch_database(server, tmp_path) as url:
         yield url
@@ -197,16 +199,22 @@ class SiteTemplates:
     asks for it and copied into every test's own database after that.
 
     On PostgreSQL it also keeps the tests' own databases: each is created when its test's
-    first site is built, and dropped when the session ends, not after each test (a DROP
-    DATABASE waits for a checkpoint of the whole server).
+    first site is built, and dropped in batches while later tests run, not one after each
+    test: a DROP DATABASE waits for a checkpoint of the whole server (a second or two on a
+    busy one), and those waiting at the same time share one. Dropped only at the end, a
+    session's hundreds would keep its last worker busy for a minute after its last test.
     """
+
+    DROP_TOGETHER = 8  # databases dropped at once, on as many connections
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.built: dict[tuple[str, str], str] = {}  # (server or "", key) -> file or database
         self.uncreated: set[str] = set()  # names of the tests' databases not created yet
-        self.databases: list[tuple[str, str]] = []  # (server, name) to drop at the end
+        self.databases: list[tuple[str, str]] = []  # templates, and tests' not yet dropped
+        self.done: list[tuple[str, str]] = []  # tests' databases to drop with the next batch
         self.lock = threading.Lock()
+        self.dropping = ThreadPoolExecutor(max_workers=1)  # one batch at a time
 
     def new_database(self, server: str) -> str:
         """The URL of a PostgreSQL database for a test, created by ``provide``."""
@@ -285,14 +293,37 @@ class SiteTemplates:
                 built.execute("VACUUM INTO ?", (found,))
         return found
 
+    def finished(self, url: str) -> None:
+        """The test of the database at ``url`` (from ``new_database``) is over: drop it with
+        the next batch, in the background."""
+        name = make_url(url).database
+        with self.lock:
+            found = next(found for found in self.databases if found[1] == name)
+            self.databases.remove(found)
+            if name in self.uncreated:  # the test built no site: nothing to drop
+                self.uncreated.discard(name)
+                return
+            self.done.append(found)
+            if len(self.done) < self.DROP_TOGETHER:
+                return
+            batch, self.done = self.done, []
+        self.dropping.submit(_drop_databases, batch)
+
     def drop(self) -> None:
-        """Drop the PostgreSQL databases (the SQLite files go with the session's folder), a
-        few at once: DROP DATABASEs that wait at the same time share one checkpoint."""
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            # FORCE: a server process a test started may still hold a connection to one.
-            list(pool.map(lambda found: _on_server(
-                found[0], f"DROP DATABASE IF EXISTS {found[1]} WITH (FORCE)"),
-                [found for found in self.databases if found[1] not in self.uncreated]))
+        """Drop the PostgreSQL databases left (the SQLite files go with the session's
+        folder), once the batches under way are done."""
+        self.dropping.shutdown(wait=True)
+        _drop_databases(self.done + [found for found in self.databases
+                                     if found[1] not in self.uncreated])
+
+
+def _drop_databases(databases: list[tuple[str, str]]) -> None:
+    """Drop ``databases`` ((server, name)) together: DROP DATABASEs that wait at the same
+    time share one checkpoint."""
+    with ThreadPoolExecutor(max_workers=SiteTemplates.DROP_TOGETHER) as pool:
+        # FORCE: a server process a test started may still hold a connection to one.
+        list(pool.map(lambda found: _on_server(
+            found[0], f"DROP DATABASE IF EXISTS {found[1]} WITH (FORCE)"), databases))
 
 
 def _installation() -> tuple[tuple[str, float], ...]:
