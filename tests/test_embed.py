@@ -3,6 +3,7 @@
 import importlib
 import json
 import re
+import sqlite3
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -256,3 +257,38 @@ def test_the_event_feed_reads_what_the_host_fired_in_its_own_commit(make_api_sit
         assert page["data"] or page["meta"]["more"], "the host's event never reached the feed"
         seen += page["data"]
         after = page["meta"]["next"]
+
+
+# -- SQLite's write lock on the host's engine --------------------------------------------------
+
+
+def _another_process_could_write(site) -> bool:
+    """Whether another connection to the site's SQLite file gets the write lock at once."""
+    other = sqlite3.connect(site.kit.engine.url.database, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+        return False
+    finally:
+        other.close()
+
+
+def test_a_transaction_on_the_hosts_sqlite_engine_takes_the_write_lock_first_and_only_it(
+        make_site):
+    site = make_site(mode="embedded")
+    if site.kit.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock; on PostgreSQL the writes lock rows")
+    with site.app.app_context():
+        with site.kit.transaction():
+            # Before any read or write of its own: so racing writers take turns from here.
+            locked_inside = not _another_process_could_write(site)
+        assert _another_process_could_write(site)  # and let go with the commit
+        # The host's own transactions stay as its engine makes them: a read takes no lock.
+        site.kit.session().scalar(select(EventRecord.id).limit(1))
+        assert _another_process_could_write(site)
+        site.kit.session.remove()
+
+    assert locked_inside

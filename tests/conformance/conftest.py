@@ -37,16 +37,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item not in leave_out]
 
 
-def xfail_racing_embedded_on_sqlite(site: Site, site_mode: str) -> None:
-    """Racing writes to a site embedded in a host app on SQLite are a known failure: the host's
-    engine is Flask-SQLAlchemy's, not jomreskit's, so its transactions do not begin with BEGIN
-    IMMEDIATE (nor wait 30 s for the lock): racing rate pushes leave a night several prices,
-    several If-Match writes win, others answer 503 busy. On PostgreSQL, and standalone, they
-    hold."""
-    if site_mode == "embedded" and site.kit.engine.dialect.name == "sqlite":
-        pytest.xfail("embedded on SQLite, racing writes are not serialised (the host's engine)")
-
-
 @dataclass
 class Served:
     """A demo-seeded site with every installed API plugin, served over real HTTP."""

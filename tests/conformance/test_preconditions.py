@@ -18,7 +18,6 @@ import requests
 from jomreskit_api_core import get_api
 from jomreskit_api_core.testing import create_key, issue_token
 
-from .conftest import xfail_racing_embedded_on_sqlite
 from .preconditions import PRECONDITIONS, Precondition
 from .races import Sent, last_event_id
 
@@ -134,7 +133,6 @@ def test_a_stale_if_match_is_refused_and_a_fresh_one_honoured(make_api_site, ser
 def test_writes_racing_with_one_if_match_make_one_change(make_api_site, serve_app, route, case,
                                                          site_mode):
     site = make_api_site(**UNLIMITED, mode=site_mode)
-    xfail_racing_embedded_on_sqlite(site, site_mode)
     remote = Remote(site, serve_app, route, case)
     etag = remote.etag()
 

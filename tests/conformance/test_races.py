@@ -16,7 +16,6 @@ import requests
 from jomreskit_api_core import get_api
 from jomreskit_api_core.testing import create_key, issue_token
 
-from .conftest import xfail_racing_embedded_on_sqlite
 from .races import CLIENTS, OPTED_OUT, RACES, Answer, Race, Sent
 
 UNLIMITED = {"JOMRESKIT_API_TOKEN_RATE_LIMIT": "off", "JOMRESKIT_API_RATE_LIMIT": "off"}
@@ -66,7 +65,6 @@ CASES = [pytest.param(route, case, id=f"{route[0]} {route[1]} {case.name}")
 def test_racing_writes_keep_the_route_invariant(make_api_site, serve_app, route: tuple[str, str],
                                                 case: Race, site_mode: str):
     site = make_api_site(**UNLIMITED, mode=site_mode)
-    xfail_racing_embedded_on_sqlite(site, site_mode)
     base = serve_app(site.app) + get_api(site.app).prefix
     token = issue_token(site, *create_key(site, "manager", case.scopes))
     with site.app.app_context():

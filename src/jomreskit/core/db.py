@@ -9,7 +9,17 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, make_url
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    MetaData,
+    create_engine,
+    event,
+    false,
+    make_url,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
@@ -155,6 +165,28 @@ def _ping_idle_connections(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             raise DisconnectionError(f"pooled connection lost: {exc}") from exc
+
+
+def take_write_lock(session: Session, column: Column[Any]) -> None:
+    """Begin ``session``'s transaction by taking SQLite's write lock, on an engine whose
+    transactions do not take it up front: a host app's (jomreskit's own begin with
+    ``BEGIN IMMEDIATE``; on PostgreSQL ``services.lock_property`` locks rows).
+
+    On such an engine the sqlite3 driver begins a deferred transaction just before the first
+    statement that writes, and reads before it run outside any: racing writers would each
+    read, then write one after the other (a night with two prices, two If-Match writes that
+    both win). So a statement that writes no row (``column`` set to itself where false) comes
+    first: the driver begins the transaction for it, and it takes the write lock, waiting for
+    the writer before to commit on the connection's busy timeout as ``BEGIN IMMEDIATE`` does
+    (SQLite waits for the lock only while the connection reads no snapshot yet, as at a
+    transaction's start); every read after it sees what that writer committed. A savepoint
+    is then inside the transaction too: with no transaction open, ``SAVEPOINT`` begins one
+    of its own, which its ``RELEASE`` commits. The host's engine stays as the host configured
+    it; only this transaction starts this way.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite" and not bind.get_execution_options().get(_BEGINS_IMMEDIATE):
+        session.execute(update(column.table).values({column: column}).where(false()))
 
 
 def autocommit_options(engine: Engine) -> dict[str, Any]:

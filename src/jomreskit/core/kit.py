@@ -24,7 +24,7 @@ from . import config, db, metrics, plugins, registry
 from .authmethods import AuthMethod
 from .config import SiteSetting
 from .db import make_engine, make_session
-from .domain.models import EventRecord
+from .domain.models import EventRecord, PluginRecord
 from .errors import JomresKitError, PluginError
 from .events import Event, EventCatalog
 from .hooks import Hooks
@@ -361,6 +361,8 @@ class Kit:
             return
         session.info[_IN_TRANSACTION] = True
         try:
+            # Writers take turns from here on a host's SQLite engine too (db.take_write_lock).
+            db.take_write_lock(session, PluginRecord.__table__.c.name)
             yield session
             session.commit()
         except BaseException:

@@ -8,7 +8,8 @@ in ``(feed_xid, id)`` order and only below a horizon that nothing can still appe
   column's default). Every transaction with an id below the reader's snapshot ``xmin`` has
   ended, so the events below it are all the events there will ever be down there; new
   transactions get higher ids. The price: a long transaction holds the feed back until it ends.
-- SQLite: one writer at a time (``BEGIN IMMEDIATE``), so ids are taken in commit order;
+- SQLite: one writer at a time (the write lock, taken by the insert at the latest and held to
+  the commit), so ids are taken in commit order;
   ``feed_xid`` stays 0 and the horizon is the newest id committed.
 
 The horizon is read once and then passed as a number, so a page and the cursor that follows it

@@ -62,7 +62,8 @@ def lock_property(kit: Kit, property_uid: int) -> Property:
     reads what the one before committed: a booking racing a stop sell either commits before
     it or reads it and is refused. ``FOR NO KEY UPDATE``: rows
     that merely refer to the property (a booking's contract) are still added meanwhile. SQLite
-    needs no lock: its writers take turns from their first statement (``BEGIN IMMEDIATE``).
+    needs no lock: its writers take turns from their first statement (``BEGIN IMMEDIATE``, or
+    ``db.take_write_lock`` on a host app's engine).
     """
     found = None
     if 0 < property_uid <= MAX_ID:
