@@ -193,6 +193,24 @@ def set_up(settings: Mapping[str, Any], seed: bool = False) -> None:
 _PER_TEST_SETTINGS = ("JOMRESKIT_INSTANCE_PATH", "JOMRESKIT_DATABASE_URL", "JOMRESKIT_PLUGINS_DIR")
 
 
+def plugin_files(settings: Mapping[str, Any]) -> list[Path]:
+    """The single-file plugins of the site ``settings`` describe (its plugins folder's)."""
+    folder = Path(settings.get("JOMRESKIT_PLUGINS_DIR") or Path(
+        settings["JOMRESKIT_INSTANCE_PATH"]) / "plugins")
+    return sorted(path for path in folder.glob("*.py") if not path.name.startswith("_"))
+
+
+def rebuild_registry(settings: Mapping[str, Any]) -> None:
+    """`jomreskit plugins rebuild` on the site ``settings`` describe, by an app of its own: a
+    copy of a template names the template's plugin files in its registry, as a site whose
+    plugins folder moved names the old one."""
+    rebuilder = start(settings).kit
+    with rebuilder.app.app_context():
+        rebuilder.rebuild_registry()
+    rebuilder.session.remove()
+    rebuilder.engine.dispose()
+
+
 class SiteTemplates:
     """Set-up sites kept as template databases for the test session, one per distinct setup
     (its settings, the installed plugins, seeded or not), each built the first time a test
@@ -226,20 +244,20 @@ class SiteTemplates:
     @staticmethod
     def key(settings: Mapping[str, Any], seed: bool) -> str | None:
         """What sets up a site's database apart from another's; None when it is the test's
-        own (single-file plugins, whose registry rows name their path; a secret key kept in
-        the instance folder, which would not decrypt the template's secrets)."""
+        own (a secret key kept in the instance folder, which would not decrypt the template's
+        secrets). Single-file plugins count by name and content: the template is built with
+        copies of them."""
         effective = {k: v for k, v in os.environ.items() if k.startswith("JOMRESKIT_")}
         effective.update(settings)
         if not effective.get("JOMRESKIT_SECRET_KEY"):
             return None
-        plugins_dir = Path(effective.get("JOMRESKIT_PLUGINS_DIR") or Path(
-            effective["JOMRESKIT_INSTANCE_PATH"]) / "plugins")
-        if any(not path.name.startswith("_") for path in plugins_dir.glob("*.py")):
-            return None
         installed = _installed_plugins(*_installation())
+        files = [(path.name, hashlib.sha256(path.read_bytes()).hexdigest())
+                 for path in plugin_files(effective)]
         described = repr((seed, sorted((k, repr(v)) for k, v in effective.items()
                                        if k not in _PER_TEST_SETTINGS and k != POSTGRES_ENV),
-                          [(p.name, p.module, p.version, p.requires) for p in installed]))
+                          [(p.name, p.module, p.version, p.requires) for p in installed],
+                          files))
         if str(Path(effective["JOMRESKIT_INSTANCE_PATH"]).parent) in described:
             return None  # some setting names a file of the test's own
         return hashlib.sha256(described.encode()).hexdigest()[:16]
@@ -277,6 +295,10 @@ class SiteTemplates:
     def _build(self, server: str, key: str, settings: Mapping[str, Any], seed: bool) -> str:
         instance = self.folder / key
         instance.mkdir(parents=True, exist_ok=True)
+        plugins_dir = instance / "instance" / "plugins"
+        plugins_dir.mkdir(parents=True, exist_ok=True)
+        for path in plugin_files({**os.environ, **settings}):
+            shutil.copyfile(path, plugins_dir / path.name)
         if server:
             name = f"tmpl_{key}_{secrets.token_hex(4)}"
             _on_server(server, f"CREATE DATABASE {name}")
@@ -286,7 +308,7 @@ class SiteTemplates:
             found = str(instance / "site.db")
             url = f"sqlite:///{instance / 'built.db'}"
         set_up({**settings, "JOMRESKIT_INSTANCE_PATH": str(instance / "instance"),
-                "JOMRESKIT_DATABASE_URL": url, "JOMRESKIT_PLUGINS_DIR": None}, seed)
+                "JOMRESKIT_DATABASE_URL": url, "JOMRESKIT_PLUGINS_DIR": str(plugins_dir)}, seed)
         if not server:
             # One file with every commit in it, whatever is still in the write-ahead log.
             with closing(sqlite3.connect(instance / "built.db")) as built:
@@ -384,6 +406,8 @@ def make_site(tmp_path: Any, database_url: str,
         key = SiteTemplates.key(settings, seed) if not made else None
         if not site_templates.provide(settings, key, seed):
             set_up(settings, seed)
+        elif plugin_files({**os.environ, **settings}):
+            rebuild_registry(settings)
         # As on a real site: the site starts from the registry the set-up built, so every
         # plugin's init_app runs on the app under test.
         site = start(settings)
