@@ -15,7 +15,9 @@ import time
 import pytest
 from jomreskit_webhooks_core import services
 from jomreskit_webhooks_core.models import Delivery, DeliveryAttempt, Webhook
+from jomreskit_webhooks_core.sender import Job, Target
 from jomreskit_webhooks_core.testing import Endpoint
+from jomreskit_webhooks_core.worker import InHand, Limits
 from sqlalchemy import select
 
 from jomreskit.domain import EventRecord
@@ -264,3 +266,30 @@ def test_a_dead_receivers_circuit_opens_probes_and_closes_with_nothing_lost(
         ("webhook_circuit_closed", {"manager_id": opened.manager_id, "webhook_id": webhook_id})]
     assert [len(of_type(dead, "webhook_circuit_opened")),
             len(of_type(dead, "webhook_circuit_closed"))] == [1, 1]
+
+
+def test_a_freed_place_goes_first_to_the_destination_with_the_least_under_way():
+    """The worker's hand-out step by step: when a place frees while a stalled host still has
+    attempts under way and more queued, the healthy endpoint's delivery takes it, whichever
+    webhook waited first."""
+    limits = Limits(cap={"webhook": 4, "host": 8, "manager": 16},
+                    share={"webhook": 16, "host": 32, "manager": 64})
+    in_hand = InHand(places=2, limits=limits, threads=8)
+
+    def target(webhook_id, host, manager_id):
+        return Target(webhook_id, f"http://{host}/", True, None, "none", {}, "secret",
+                      host=host, manager_id=manager_id)
+
+    def job(number, webhook_id):
+        return Job(number, "claim", webhook_id, f"msg_{number}", "booking_note_saved", "{}", 0)
+
+    stalled = [(job(n, 1 + n % 2), target(1 + n % 2, "cm.example:80", 1)) for n in range(6)]
+    for queued in stalled:
+        in_hand.add(*queued)
+    under_way = in_hand.take()
+    assert len(under_way) == 2  # both places: the stalled host's
+    in_hand.add(job(99, 3), target(3, "pms.example:80", 2))  # the healthy one comes last
+
+    # An attempt ends: its thread takes the next delivery.
+    taken, _target = in_hand.finished_then_next(under_way[0][0])
+    assert taken.webhook_id == 3

@@ -122,7 +122,8 @@ class InHand:
     Hands them to threads so that no webhook, host or manager takes more than its share: at
     most ``limits.cap[kind]`` attempts to one of each at once (slow ones included), at most
     ``places`` attempts that have run less than ``SLOW_AFTER`` at once, and at most
-    ``threads`` in all. Webhooks take turns for free places, so a webhook with a long queue
+    ``threads`` in all. Webhooks take turns for free places, those with the fewest attempts
+    under way (to them, their host and their manager) first, so a webhook with a long queue
     does not starve a short one, and a stalled host or manager holds at most its cap of the
     threads. At most ``limits.share[kind]`` deliveries of one are in hand: the rest of its
     queue stays in the database for other workers, and a stalled endpoint's rows do not wait
@@ -246,7 +247,10 @@ class InHand:
         taken: list[tuple[Job, Target | None]] = []
         while free > 0 and self.waiting:
             progress = False
-            for webhook_id in list(self.waiting):
+            # Those with the fewest attempts under way (to the webhook, its host and its
+            # manager) first: when a stalled host's attempts turn slow and give their places
+            # back, a healthy endpoint's delivery takes one before the stalled host's next.
+            for webhook_id in sorted(self.waiting, key=self._under_way_to):
                 if free <= 0:
                     break
                 jobs = self.waiting[webhook_id]
@@ -264,6 +268,11 @@ class InHand:
             if not progress:
                 break
         return taken
+
+    def _under_way_to(self, webhook_id: int) -> int:
+        """Attempts under way to a waiting webhook, its host and its manager, together."""
+        keys = self.keys[self.waiting[webhook_id][0][0].id]
+        return sum(self.sending_to.get(key, 0) for key in keys)
 
     def _finished(self, job: Job) -> None:
         if self.sending.pop(job.id, None) is not None:
