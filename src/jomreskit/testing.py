@@ -36,7 +36,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -233,6 +233,7 @@ class SiteTemplates:
         self.done: list[tuple[str, str]] = []  # tests' databases to drop with the next batch
         self.lock = threading.Lock()
         self.dropping = ThreadPoolExecutor(max_workers=1)  # one batch at a time
+        self.batches: list[Future[None]] = []  # read at the end: a failed drop is not silent
 
     def new_database(self, server: str) -> str:
         """The URL of a PostgreSQL database for a test, created by ``provide``."""
@@ -329,14 +330,16 @@ class SiteTemplates:
             if len(self.done) < self.DROP_TOGETHER:
                 return
             batch, self.done = self.done, []
-        self.dropping.submit(_drop_databases, batch)
+        self.batches.append(self.dropping.submit(_drop_databases, batch))
 
     def drop(self) -> None:
         """Drop the PostgreSQL databases left (the SQLite files go with the session's
-        folder), once the batches under way are done."""
+        folder), once the batches under way are done; then raise what any batch raised."""
         self.dropping.shutdown(wait=True)
         _drop_databases(self.done + [found for found in self.databases
                                      if found[1] not in self.uncreated])
+        for batch in self.batches:
+            batch.result()
 
 
 def _drop_databases(databases: list[tuple[str, str]]) -> None:
