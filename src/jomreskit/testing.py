@@ -37,7 +37,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -345,13 +345,6 @@ class SiteTemplates:
 def _drop_databases(databases: list[tuple[str, str]]) -> None:
     """Drop ``databases`` ((server, name)) together: DROP DATABASEs that wait at the same
     time share one checkpoint."""
-    for server in {server for server, _ in databases}:
-        # A DROP DATABASE holds its transaction id through the checkpoint it forces, and so
-        # holds back every event feed on the server (its horizon is the oldest running id):
-        # up to 25 s under the suite's load. Checkpointed just before, it has little to write.
-        # (CHECKPOINT holds no transaction id; it needs superuser or pg_checkpoint.)
-        with suppress(sa.exc.ProgrammingError):
-            _on_server(server, "CHECKPOINT")
     with ThreadPoolExecutor(max_workers=SiteTemplates.DROP_TOGETHER) as pool:
         # FORCE: a server process a test started may still hold a connection to one.
         list(pool.map(lambda found: _on_server(
