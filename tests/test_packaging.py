@@ -41,9 +41,7 @@ def wheels(clean_venv, tmp_path_factory):
         *map(str, DISTRIBUTIONS))
     built = {path.name.split("-")[0]: path for path in folder.glob("*.whl")}
     by_folder = {"jomreskit": built["jomreskit"]}
-    by_folder |= {d.name: built[f"jomreskit_{d.name}"] for d in DISTRIBUTIONS[1:]}
-    assert len(by_folder) == len(DISTRIBUTIONS)
-    return by_folder
+    return by_folder | {d.name: built[f"jomreskit_{d.name}"] for d in DISTRIBUTIONS[1:]}
 
 
 def install(venv_dir, wheels, *names):

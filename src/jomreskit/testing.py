@@ -193,6 +193,12 @@ def set_up(settings: Mapping[str, Any], seed: bool = False) -> None:
 _PER_TEST_SETTINGS = ("JOMRESKIT_INSTANCE_PATH", "JOMRESKIT_DATABASE_URL", "JOMRESKIT_PLUGINS_DIR")
 
 
+def _effective(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a site started from ``settings`` runs with: the environment's
+    ``JOMRESKIT_`` variables, overridden by ``settings``."""
+    return {**{k: v for k, v in os.environ.items() if k.startswith("JOMRESKIT_")}, **settings}
+
+
 def plugin_files(settings: Mapping[str, Any]) -> list[Path]:
     """The single-file plugins of the site ``settings`` describe (its plugins folder's)."""
     folder = Path(settings.get("JOMRESKIT_PLUGINS_DIR") or Path(
@@ -248,8 +254,7 @@ class SiteTemplates:
         own (a secret key kept in the instance folder, which would not decrypt the template's
         secrets). Single-file plugins count by name and content: the template is built with
         copies of them."""
-        effective = {k: v for k, v in os.environ.items() if k.startswith("JOMRESKIT_")}
-        effective.update(settings)
+        effective = _effective(settings)
         if not effective.get("JOMRESKIT_SECRET_KEY"):
             return None
         installed = _installed_plugins(*_installation())
@@ -298,7 +303,7 @@ class SiteTemplates:
         instance.mkdir(parents=True, exist_ok=True)
         plugins_dir = instance / "instance" / "plugins"
         plugins_dir.mkdir(parents=True, exist_ok=True)
-        for path in plugin_files({**os.environ, **settings}):
+        for path in plugin_files(_effective(settings)):
             shutil.copyfile(path, plugins_dir / path.name)
         if server:
             name = f"tmpl_{key}_{secrets.token_hex(4)}"
@@ -409,7 +414,7 @@ def make_site(tmp_path: Any, database_url: str,
         key = SiteTemplates.key(settings, seed) if not made else None
         if not site_templates.provide(settings, key, seed):
             set_up(settings, seed)
-        elif plugin_files({**os.environ, **settings}):
+        elif plugin_files(_effective(settings)):
             rebuild_registry(settings)
         # As on a real site: the site starts from the registry the set-up built, so every
         # plugin's init_app runs on the app under test.
