@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -99,11 +100,18 @@ def sign_out(page: Any) -> None:
 
 
 def open_from_menu(page: Any, title: str) -> None:
-    """Open the Account menu (if it is closed) and follow one of its entries."""
+    """Open the Account menu (if it is closed) and follow one of its entries.
+
+    Returns once the new page has loaded: a click only waits for the navigation to begin, and
+    the checks that follow (`is_visible`, `count`) do not wait, so they could read the old page.
+    """
     nav = page.get_by_role("navigation", name="Account")
     if not nav.locator("details").evaluate("menu => menu.open"):
         nav.locator("summary").click()
-    nav.get_by_role("link", name=title, exact=True).click()
+    link = nav.get_by_role("link", name=title, exact=True)
+    target = urljoin(page.url, link.get_attribute("href"))
+    link.click()
+    page.wait_for_url(target)
 
 
 def menu(page: Any) -> list[str]:
