@@ -3,6 +3,7 @@
 Builds real wheels of this checkout, once, and installs them into a fresh virtual environment.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tomllib
 import venv
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,12 +35,33 @@ def clean_venv(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def wheels(clean_venv, tmp_path_factory):
+def building_from_checkout(tmp_path_factory):
+    """Hold this while pip builds from the checkout's own folders: a build writes into the
+    folder it builds (its egg-info, build/), so two test processes building one folder at
+    once break each other's build. One lock for the session's processes."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's folder, above each worker's own
+
+    @contextmanager
+    def locked():
+        with open(shared / "building-from-checkout.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield shared  # closing the file lets go of the lock
+
+    return locked
+
+
+@pytest.fixture(scope="module")
+def wheels(clean_venv, building_from_checkout):
     """The wheel of each distribution of this checkout, by its folder name ("jomreskit" for
-    the core): what `pip install FOLDER` would build, built once for the whole module."""
-    folder = tmp_path_factory.mktemp("wheels")
-    pip(clean_venv, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(folder),
-        *map(str, DISTRIBUTIONS))
+    the core): what `pip install FOLDER` would build, built once for the whole session."""
+    with building_from_checkout() as shared:
+        folder = shared / "wheels"
+        if not folder.is_dir():
+            pip(clean_venv, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir",
+                str(shared / "wheels-building"), *map(str, DISTRIBUTIONS))
+            (shared / "wheels-building").rename(folder)  # whole, or not there at all
     built = {path.name.split("-")[0]: path for path in folder.glob("*.whl")}
     by_folder = {"jomreskit": built["jomreskit"]}
     return by_folder | {d.name: built[f"jomreskit_{d.name}"] for d in DISTRIBUTIONS[1:]}
@@ -146,7 +169,7 @@ KIND_TESTS = {"event_reaction": 3, "authmethod": 3, "api_feature": 4, "console_p
 
 
 def test_each_kind_of_new_plugin_made_anywhere_installs_from_its_folder_and_passes(
-        clean_venv, tmp_path):
+        clean_venv, building_from_checkout, tmp_path):
     for kind, tests in KIND_TESTS.items():
         folder = tmp_path / "elsewhere" / f"my_{kind}"
         made = subprocess.run([sys.executable, str(ROOT / "scripts/new_plugin.py"), f"my_{kind}",
@@ -156,9 +179,10 @@ def test_each_kind_of_new_plugin_made_anywhere_installs_from_its_folder_and_pass
 
         # As its README says: from its folder, what it needs from this checkout, then itself
         # (with the build requirements the environment has already).
-        run(clean_venv, str(clean_venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-            "--disable-pip-version-check", "--no-build-isolation", "-r", "requirements-dev.txt",
-            cwd=folder)
+        with building_from_checkout():  # editable installs of the checkout's folders
+            run(clean_venv, str(clean_venv / "bin" / "python"), "-m", "pip", "install",
+                "--quiet", "--disable-pip-version-check", "--no-build-isolation", "-r",
+                "requirements-dev.txt", cwd=folder)
         output = run_tests_in(clean_venv, folder)
 
         assert f"{tests} passed" in output, (kind, output)
