@@ -73,16 +73,18 @@ def make_plugin_manager(trace: bool = False) -> pluggy.PluginManager:
 def discover(plugins_dir: str | Path | None) -> list[Candidate]:
     """Every installed plugin: the ``jomreskit`` entry points, then the plugins folder's files."""
     found: dict[str, Candidate] = {}
-    entry_points = importlib.metadata.entry_points(group=PROJECT_NAME)
+    # Each distribution's metadata read once: reading one of its fields parses the whole file.
+    entry_points = [(ep, ep.dist, ep.dist.metadata) if ep.dist is not None else (ep, None, None)
+                    for ep in importlib.metadata.entry_points(group=PROJECT_NAME)]
     # A plugin's requirements are the jomreskit-* distributions its package depends on.
     plugin_of_dist = {
-        canonicalize_name(ep.dist.name): ep.name for ep in entry_points if ep.dist is not None
+        canonicalize_name(meta["Name"]): ep.name for ep, _, meta in entry_points if meta is not None
     }
-    for ep in sorted(entry_points, key=lambda ep: ep.name):
+    for ep, dist, meta in sorted(entry_points, key=lambda found: found[0].name):
         candidate = Candidate(name=ep.name, source="entrypoint", module=ep.value)
-        if ep.dist is not None:
-            candidate.version = ep.dist.version
-            for text in ep.dist.requires or ():
+        if dist is not None and meta is not None:
+            candidate.version = meta["Version"]
+            for text in dist.requires or ():
                 try:
                     requirement = Requirement(text)
                 except InvalidRequirement:
