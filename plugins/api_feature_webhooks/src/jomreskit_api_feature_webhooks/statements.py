@@ -13,7 +13,6 @@ holding the record, or none when there is no such record at that property.
 
 from __future__ import annotations
 
-import functools
 import json
 from types import ModuleType
 from typing import Any
@@ -275,14 +274,23 @@ class Prepared:
         return None if found is None else json.loads(found)
 
 
-@functools.cache
+# By what their SQL depends on: every engine of one kind of database shares them, so a
+# process that starts many sites (commands, tests) compiles them once, not once per engine.
+_PREPARED: dict[tuple[Any, ...], dict[str, Prepared]] = {}
+
+
 def prepared(dialect: Dialect, guest_fields: tuple[str, ...]) -> dict[str, Prepared]:
     """Each reader's statement (by its name in ``callbacks``) prepared for ``dialect``, an
     engine's (sqlite or postgresql), with the guest fields shown."""
-    try:
-        module = DIALECTS[dialect.name]
-    except KeyError:
-        raise RuntimeError(f"api_feature_webhooks reads records with SQLite's or PostgreSQL's "
-                           f"JSON functions, not {dialect.name}'s") from None
-    return {reader: Prepared(statement, dialect)
-            for reader, statement in Statements(module, guest_fields).by_reader().items()}
+    key = (type(dialect), dialect.paramstyle, dialect.server_version_info, guest_fields)
+    found = _PREPARED.get(key)
+    if found is None:
+        try:
+            module = DIALECTS[dialect.name]
+        except KeyError:
+            raise RuntimeError(f"api_feature_webhooks reads records with SQLite's or "
+                               f"PostgreSQL's JSON functions, not {dialect.name}'s") from None
+        found = _PREPARED.setdefault(key, {
+            reader: Prepared(statement, dialect)
+            for reader, statement in Statements(module, guest_fields).by_reader().items()})
+    return found
