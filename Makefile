@@ -6,6 +6,9 @@ PLUGINS := api_core api_feature_webhooks api_feature_search api_feature_events \
            api_feature_availability api_feature_bookings api_feature_handover webhooks_core \
            authmethod_none authmethod_basic authmethod_oauth
 STAMP := $(VENV)/.installed
+# What every pyproject.toml here builds with ([build-system] requires), installed once so that
+# each package builds in .venv rather than in a fresh environment of its own.
+BUILD_REQUIRES := setuptools>=69
 
 # Root installs system packages itself; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
@@ -16,9 +19,9 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements-dev.txt $(foreach p,$(PLUGINS),plugins/$(p)/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[postgres]' $(foreach p,$(PLUGINS),-e plugins/$(p)) \
-		-r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip '$(BUILD_REQUIRES)'
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e '.[postgres]' \
+		$(foreach p,$(PLUGINS),-e plugins/$(p)) -r requirements-dev.txt
 	touch $(STAMP)
 
 # Debian's chromium, which the web console's browser tests drive (pytest -m browser).

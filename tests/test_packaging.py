@@ -21,16 +21,19 @@ DISTRIBUTIONS = [ROOT, *sorted(p for p in (ROOT / "plugins").iterdir()
                                if (p / "pyproject.toml").exists() and p.name != "_template")]
 
 
+def build_requirements():
+    """What the distributions declare they build with ([build-system] requires)."""
+    return {r for d in DISTRIBUTIONS
+            for r in tomllib.loads((d / "pyproject.toml").read_text())["build-system"]["requires"]}
+
+
 @pytest.fixture(scope="module")
 def clean_venv(tmp_path_factory):
     folder = tmp_path_factory.mktemp("venv")
     venv.create(folder, with_pip=True)
     # What the distributions declare they build with, so that every build below can skip
     # making an isolated environment of its own (a second or more each, many times over).
-    build_requires = {r for d in DISTRIBUTIONS
-                      for r in tomllib.loads((d / "pyproject.toml").read_text())
-                      ["build-system"]["requires"]}
-    pip(folder, "install", *sorted(build_requires))
+    pip(folder, "install", *sorted(build_requirements()))
     return folder
 
 
@@ -201,3 +204,11 @@ def test_new_plugin_refuses_a_bad_name_or_an_existing_folder(tmp_path):
     assert bad.returncode == 2 and "NAME must be lower case" in bad.stderr
     assert taken.returncode == 1 and "exists already" in taken.stderr
     assert not (tmp_path / "a").exists()
+
+
+def test_make_setup_installs_what_every_distribution_builds_with():
+    # `make setup` builds without isolation, in .venv: what it installs first must be what
+    # the pyproject.toml files ask for, or a package would build with what happens to be there.
+    line = next(line for line in (ROOT / "Makefile").read_text().splitlines()
+                if line.startswith("BUILD_REQUIRES :="))
+    assert set(line.removeprefix("BUILD_REQUIRES :=").split()) == build_requirements()
